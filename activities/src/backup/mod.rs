@@ -1,0 +1,63 @@
+//! The activities of `BackupWorkflow`.
+
+mod extract;
+mod finalize;
+mod prepare;
+
+use crate::context::WorkerContext;
+use std::sync::Arc;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use workflows::contracts::{
+    self, BackupInput, BackupPlan, BackupResult, Checkpoint, ExtractInput, FailInput, FinalizeInput,
+};
+
+/// Implements the contracts in `workflows::contracts` for backups and syncs.
+pub struct BackupActivities {
+    pub ctx: WorkerContext,
+}
+
+impl BackupActivities {
+    pub fn new(ctx: WorkerContext) -> Self {
+        Self { ctx }
+    }
+}
+
+#[activities]
+impl BackupActivities {
+    #[activity(definition = contracts::PrepareBackup)]
+    pub async fn prepare(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: BackupInput,
+    ) -> Result<BackupPlan, ActivityError> {
+        prepare::prepare(&self.ctx, input).await
+    }
+
+    #[activity(definition = contracts::ExtractStream)]
+    pub async fn extract_stream(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: ExtractInput,
+    ) -> Result<Checkpoint, ActivityError> {
+        extract::extract(&self.ctx, &ctx, input).await
+    }
+
+    #[activity(definition = contracts::FinalizeSnapshot)]
+    pub async fn finalize(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: FinalizeInput,
+    ) -> Result<BackupResult, ActivityError> {
+        finalize::finalize(&self.ctx, input).await
+    }
+
+    #[activity(definition = contracts::FailJob)]
+    pub async fn fail(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: FailInput,
+    ) -> Result<(), ActivityError> {
+        finalize::fail(&self.ctx, input).await
+    }
+}

@@ -1,0 +1,39 @@
+//! What every activity needs, built once per worker process.
+
+use connectors::http::HttpClient;
+use sea_orm::DatabaseConnection;
+use std::{sync::Arc, time::Duration};
+use storage::{keys::MasterKey, object_store::ObjectStore};
+
+/// Tuning of the extraction loop.
+#[derive(Debug, Clone)]
+pub struct ExtractSettings {
+    /// A part is closed at the first page boundary after this many uncompressed bytes. It bounds
+    /// the worker's memory per running stream (one compressed part is held until stored).
+    pub part_target_bytes: u64,
+    /// An extraction activity returns its checkpoint to the workflow after about this long, so
+    /// progress is visible and each attempt's work is bounded.
+    pub chunk_duration: Duration,
+    /// How often a running extraction heartbeats, also while waiting on a slow page.
+    pub heartbeat_every: Duration,
+}
+
+impl Default for ExtractSettings {
+    fn default() -> Self {
+        Self {
+            part_target_bytes: 32 * 1024 * 1024,
+            chunk_duration: Duration::from_secs(60),
+            heartbeat_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Shared handles for all activities of a worker.
+#[derive(Clone)]
+pub struct WorkerContext {
+    pub db: DatabaseConnection,
+    pub store: ObjectStore,
+    pub master: Arc<MasterKey>,
+    pub http: HttpClient,
+    pub extract: ExtractSettings,
+}

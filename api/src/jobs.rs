@@ -1,0 +1,171 @@
+//! Jobs: the runs of backups and syncs.
+
+use crate::{
+    auth::ApiKeyAuth,
+    error::{ErrorEnvelope, envelope, internal},
+    health::ApiTags,
+    state::AppState,
+};
+use chrono::{DateTime, Utc};
+use entities::{JobStatus, job};
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use sea_orm::EntityTrait;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Progress of one stream.
+#[derive(Object, Debug, Clone, PartialEq)]
+pub struct StreamProgressView {
+    pub name: String,
+    /// `pending`, `running` or `done` (from the live workflow), or `committed` (from the database).
+    pub status: String,
+    pub records: u64,
+    /// Uncompressed JSON bytes.
+    pub raw_bytes: u64,
+    /// Compressed and encrypted bytes stored.
+    pub stored_bytes: u64,
+    pub parts: u32,
+}
+
+/// A backup or sync run.
+#[derive(Object, Debug, Clone)]
+pub struct JobView {
+    pub id: String,
+    pub account_id: String,
+    pub source_id: String,
+    /// `backup` or `sync`.
+    pub kind: String,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    /// While running: `starting`, `extracting` or `finalizing`.
+    pub phase: Option<String>,
+    pub snapshot_id: String,
+    pub workflow_id: String,
+    pub run_id: Option<String>,
+    pub temporal_ui_url: String,
+    pub records: u64,
+    pub bytes: u64,
+    pub streams: Vec<StreamProgressView>,
+    /// Why the job failed.
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(ApiResponse)]
+pub enum GetJobResponse {
+    #[oai(status = 200)]
+    Ok(Json<JobView>),
+    /// No such job (or not yours).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+}
+
+pub struct JobsApi;
+
+#[OpenApi(tag = "ApiTags::Jobs")]
+impl JobsApi {
+    /// Gets a job, with live per-stream progress while it runs.
+    #[oai(path = "/v1/jobs/:job_id", method = "get", operation_id = "getJob")]
+    async fn get_job(
+        &self,
+        state: Data<&AppState>,
+        auth: ApiKeyAuth,
+        job_id: Path<String>,
+    ) -> GetJobResponse {
+        let job = match job::Entity::find_by_id(job_id.0.as_str())
+            .one(&state.db)
+            .await
+        {
+            Ok(Some(j)) if auth.0.reaches(&j.account_id) => j,
+            Ok(_) => {
+                return GetJobResponse::NotFound(envelope(
+                    "not_found",
+                    format!("job {} not found", job_id.0),
+                ));
+            }
+            Err(e) => return GetJobResponse::Internal(internal(e)),
+        };
+        GetJobResponse::Ok(Json(view(&state, job).await))
+    }
+}
+
+async fn view(state: &AppState, job: job::Model) -> JobView {
+    let mut streams = committed_streams(&job.progress);
+    let (mut records, mut bytes) = (job.records.max(0) as u64, job.bytes.max(0) as u64);
+    let mut phase = None;
+    if job.status == JobStatus::Running {
+        // The workflow knows more than the database (streams not started yet, the phase); a
+        // busy or unreachable Temporal falls back to what the database has.
+        let query = temporal::backup_progress(&state.temporal.client, &job.workflow_id);
+        if let Ok(Ok(live)) = tokio::time::timeout(Duration::from_secs(2), query).await {
+            phase = Some(live.phase);
+            if !live.streams.is_empty() {
+                streams = live
+                    .streams
+                    .into_iter()
+                    .map(|s| StreamProgressView {
+                        name: s.name,
+                        status: s.status,
+                        records: s.records,
+                        raw_bytes: s.raw_bytes,
+                        stored_bytes: s.stored_bytes,
+                        parts: s.parts,
+                    })
+                    .collect();
+                records = records.max(live.records);
+                bytes = bytes.max(live.bytes);
+            }
+        }
+    }
+    JobView {
+        temporal_ui_url: temporal::web_ui_link(
+            &state.temporal.ui_base,
+            &state.temporal.namespace,
+            &job.workflow_id,
+        ),
+        kind: job.kind_str().to_owned(),
+        status: serde_json::to_value(job.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        id: job.id,
+        account_id: job.account_id,
+        source_id: job.source_id,
+        phase,
+        snapshot_id: job.snapshot_id,
+        workflow_id: job.workflow_id,
+        run_id: job.run_id,
+        records,
+        bytes,
+        streams,
+        error: job.error,
+        created_at: job.created_at,
+        started_at: job.started_at,
+        finished_at: job.finished_at,
+    }
+}
+
+/// The per-stream totals the activities committed (`{"customers": {"records": …}}`).
+fn committed_streams(progress: &Value) -> Vec<StreamProgressView> {
+    let Some(map) = progress.as_object() else {
+        return Vec::new();
+    };
+    map.iter()
+        .map(|(name, p)| {
+            let n = |f: &str| p.get(f).and_then(Value::as_u64).unwrap_or(0);
+            StreamProgressView {
+                name: name.clone(),
+                status: "committed".into(),
+                records: n("records"),
+                raw_bytes: n("raw_bytes"),
+                stored_bytes: n("stored_bytes"),
+                parts: n("parts") as u32,
+            }
+        })
+        .collect()
+}

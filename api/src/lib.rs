@@ -1,0 +1,46 @@
+//! The REST API: poem + poem-openapi, one module per resource, one error envelope everywhere.
+//!
+//! `/v1/...` JSON endpoints, the OpenAPI 3 spec at `/v1/openapi.json` (committed as
+//! `api/openapi.json`), Swagger UI at `/docs`. Callers authenticate with an API key as
+//! `Authorization: Bearer`; a key reaches its account and that account's sub-accounts.
+
+mod auth;
+mod backups;
+mod error;
+mod health;
+mod jobs;
+mod state;
+
+pub use error::{ErrorBody, ErrorEnvelope};
+pub use state::{AppState, TemporalAccess};
+
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::OpenApiService;
+
+/// The API version shown in the spec.
+pub const API_VERSION: &str = "1.0.0";
+
+type Apis = (health::HealthApi, backups::BackupsApi, jobs::JobsApi);
+
+fn service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new((health::HealthApi, backups::BackupsApi, jobs::JobsApi), "ListBackup API", API_VERSION)
+        .description("Back up SaaS platform data into S3 storage you control. Every backup runs as a durable Temporal workflow.")
+}
+
+/// The OpenAPI document, as served at `/v1/openapi.json`.
+pub fn openapi_json() -> String {
+    service().spec()
+}
+
+/// All routes, with the error envelope and request ids applied to every response.
+pub fn app(state: AppState) -> impl Endpoint + 'static {
+    let api = service();
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/v1/openapi.json", spec)
+        .data(state)
+        .around(error::envelope_middleware)
+}

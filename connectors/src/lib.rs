@@ -1,0 +1,94 @@
+//! Connectors: how ListBackup reads each platform's data.
+//!
+//! A [`Connector`] pages through one platform's API and hands back [`Page`]s of raw JSON records
+//! plus the opaque token for the next page, so the extraction activity can checkpoint after any
+//! page and resume from it. Everything platform-neutral lives here: the error model
+//! ([`ConnectorError`], classified once where a response is parsed), the shared HTTP client with
+//! retry and `Retry-After` handling ([`http`]), and the [`registry`] that maps platform ids to
+//! connectors. Each platform is one folder with the same files (`config`, `client`, `streams`,
+//! `models`, `docs.md`).
+
+pub mod error;
+pub mod http;
+pub mod registry;
+pub mod stripe;
+
+pub use error::{ConnectorError, ErrorKind};
+pub use registry::{build, platform, platforms};
+
+use serde::Serialize;
+use serde_json::{Value, value::RawValue};
+
+/// How a platform authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    ApiKey,
+    OAuth2,
+}
+
+/// What a stream supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StreamInfo {
+    pub name: &'static str,
+    /// A sync can fetch only what changed since the saved cursor.
+    pub incremental: bool,
+    /// Records reference file contents stored in the blob store.
+    pub files: bool,
+}
+
+/// A platform in the catalog.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PlatformInfo {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub auth: AuthKind,
+    pub docs_url: &'static str,
+    pub streams: &'static [StreamInfo],
+}
+
+impl PlatformInfo {
+    /// The stream called `name`, if the platform has one.
+    pub fn stream(&self, name: &str) -> Option<&'static StreamInfo> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+}
+
+/// What to fetch next.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub stream: String,
+    /// The token returned with the previous page; `None` for the first page.
+    pub page_token: Option<String>,
+    /// For an incremental sync: the stream cursor saved by the previous snapshot.
+    pub since: Option<Value>,
+    /// The stream cursor reached so far in this run (from earlier pages).
+    pub cursor: Option<Value>,
+}
+
+/// One record as the platform returned it.
+#[derive(Debug)]
+pub struct Record {
+    pub id: String,
+    pub json: Box<RawValue>,
+}
+
+/// One page of a stream.
+#[derive(Debug)]
+pub struct Page {
+    pub records: Vec<Record>,
+    /// The token for the following page; `None` when the stream is complete.
+    pub next_page_token: Option<String>,
+    /// The stream cursor after this page (what the next sync starts from).
+    pub cursor: Option<Value>,
+}
+
+/// Reads one platform account's data.
+#[async_trait::async_trait]
+pub trait Connector: Send + Sync {
+    fn info(&self) -> &'static PlatformInfo;
+    /// Checks that the credentials work, with one cheap request.
+    async fn check(&self) -> Result<(), ConnectorError>;
+    /// Fetches one page of a stream.
+    async fn read_page(&self, request: &PageRequest) -> Result<Page, ConnectorError>;
+}

@@ -1,0 +1,37 @@
+//! The platform catalog and the one place that maps a platform id to its connector.
+
+use crate::{Connector, ConnectorError, ErrorKind, PlatformInfo, http::HttpClient, stripe};
+use serde_json::Value;
+use std::sync::Arc;
+
+static PLATFORMS: [&PlatformInfo; 1] = [&stripe::INFO];
+
+/// Every platform ListBackup can back up.
+pub fn platforms() -> &'static [&'static PlatformInfo] {
+    &PLATFORMS
+}
+
+/// The platform with id `id`.
+pub fn platform(id: &str) -> Option<&'static PlatformInfo> {
+    platforms().iter().copied().find(|p| p.id == id)
+}
+
+/// Builds the connector for `platform` from its decrypted credentials and its settings.
+pub fn build(
+    platform: &str,
+    credentials: &Value,
+    config: &Value,
+    http: &HttpClient,
+) -> Result<Arc<dyn Connector>, ConnectorError> {
+    match platform {
+        "stripe" => Ok(Arc::new(stripe::StripeConnector::new(
+            stripe::StripeConfig::from_values(credentials, config)?,
+            http.clone(),
+        ))),
+        other => Err(ConnectorError::new(
+            "registry",
+            ErrorKind::Config,
+            format!("unknown platform `{other}`"),
+        )),
+    }
+}

@@ -1,0 +1,16 @@
+//! The entities, one module per table.
+
+pub mod account;
+pub mod activity_log;
+pub mod api_key;
+pub mod connection;
+pub mod job;
+pub mod membership;
+pub mod schedule;
+pub mod snapshot;
+pub mod snapshot_part;
+pub mod source;
+pub mod user;
+
+mod enums;
+pub use enums::{JobKind, JobStatus, Role, SnapshotStatus};

@@ -1,0 +1,333 @@
+//! Queries and state transitions shared by the API and the activities.
+//!
+//! Every transition that must happen once (a job leaving `running`, a part being committed) is a
+//! single guarded statement, so a retried activity or a second worker cannot apply it twice.
+
+use crate::model::*;
+use chrono::Utc;
+use rand::{Rng, distributions::Alphanumeric};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set, sea_query::Expr,
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The prefix every API key secret starts with, so leaked keys are recognisable by scanners.
+pub const API_KEY_PREFIX: &str = "lbk_";
+
+/// SHA-256 of an API key secret, as stored. API keys are 256-bit random strings, so a fast hash
+/// is enough; passwords use argon2id instead.
+pub fn hash_api_key(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The key row for `secret`, if it exists and is not revoked.
+pub async fn find_api_key(
+    db: &impl ConnectionTrait,
+    secret: &str,
+) -> Result<Option<api_key::Model>, DbErr> {
+    api_key::Entity::find()
+        .filter(api_key::Column::KeyHash.eq(hash_api_key(secret)))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(db)
+        .await
+}
+
+/// `account_id` and every account below it, breadth first.
+pub async fn account_subtree(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+) -> Result<Vec<String>, DbErr> {
+    let mut all = vec![account_id.to_owned()];
+    let mut frontier = all.clone();
+    while !frontier.is_empty() {
+        let children: Vec<String> = account::Entity::find()
+            .filter(account::Column::ParentId.is_in(frontier))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .filter(|id| !all.contains(id))
+            .collect();
+        all.extend(children.iter().cloned());
+        frontier = children;
+    }
+    Ok(all)
+}
+
+/// Creates a user.
+pub async fn create_user(
+    db: &impl ConnectionTrait,
+    email: &str,
+    name: &str,
+) -> Result<user::Model, DbErr> {
+    user::ActiveModel {
+        id: Set(crate::new_id("usr")),
+        email: Set(email.to_owned()),
+        name: Set(name.to_owned()),
+        password_hash: Set(None),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+}
+
+/// Creates an account whose snapshots are encrypted to `recipient`.
+pub async fn create_account(
+    db: &impl ConnectionTrait,
+    name: &str,
+    parent_id: Option<&str>,
+    recipient: &str,
+    identity_sealed: Option<String>,
+) -> Result<account::Model, DbErr> {
+    account::ActiveModel {
+        id: Set(crate::new_id("acc")),
+        name: Set(name.to_owned()),
+        parent_id: Set(parent_id.map(str::to_owned)),
+        encryption_recipient: Set(recipient.to_owned()),
+        encryption_identity_sealed: Set(identity_sealed),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+}
+
+/// Gives `user_id` a role in `account_id`.
+pub async fn add_membership(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    account_id: &str,
+    role: Role,
+) -> Result<membership::Model, DbErr> {
+    membership::ActiveModel {
+        id: Set(crate::new_id("mem")),
+        user_id: Set(user_id.to_owned()),
+        account_id: Set(account_id.to_owned()),
+        role: Set(role),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+}
+
+/// Creates an API key and returns it with its secret, which is not stored and cannot be shown again.
+pub async fn create_api_key(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+    user_id: Option<&str>,
+    name: &str,
+    role: Role,
+) -> Result<(api_key::Model, String), DbErr> {
+    let random: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(43)
+        .map(char::from)
+        .collect();
+    let secret = format!("{API_KEY_PREFIX}{random}");
+    let key = api_key::ActiveModel {
+        id: Set(crate::new_id("key")),
+        account_id: Set(account_id.to_owned()),
+        user_id: Set(user_id.map(str::to_owned)),
+        name: Set(name.to_owned()),
+        role: Set(role),
+        prefix: Set(secret[..API_KEY_PREFIX.len() + 6].to_owned()),
+        key_hash: Set(hash_api_key(&secret)),
+        created_at: Set(Utc::now()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok((key, secret))
+}
+
+/// Creates a connection with already sealed credentials.
+pub async fn create_connection(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+    platform: &str,
+    name: &str,
+    credentials_sealed: String,
+    config: Value,
+) -> Result<connection::Model, DbErr> {
+    let now = Utc::now();
+    connection::ActiveModel {
+        id: Set(crate::new_id("con")),
+        account_id: Set(account_id.to_owned()),
+        platform: Set(platform.to_owned()),
+        name: Set(name.to_owned()),
+        credentials_sealed: Set(credentials_sealed),
+        config: Set(config),
+        status: Set("active".to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+}
+
+/// Creates a source over `connection` backing up `streams` (empty: all of them).
+pub async fn create_source(
+    db: &impl ConnectionTrait,
+    connection: &connection::Model,
+    name: &str,
+    streams: &[String],
+) -> Result<source::Model, DbErr> {
+    let now = Utc::now();
+    source::ActiveModel {
+        id: Set(crate::new_id("src")),
+        account_id: Set(connection.account_id.clone()),
+        connection_id: Set(connection.id.clone()),
+        platform: Set(connection.platform.clone()),
+        name: Set(name.to_owned()),
+        streams: Set(serde_json::json!(streams)),
+        options: Set(serde_json::json!({})),
+        stream_state: Set(serde_json::json!({})),
+        last_snapshot_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+}
+
+/// The Temporal workflow id of a job: readable, and unique per job.
+pub fn workflow_id(kind: JobKind, source_id: &str, job_id: &str) -> String {
+    let word = match kind {
+        JobKind::Backup => "backup",
+        JobKind::Sync => "sync",
+    };
+    format!("{word}/{source_id}/{job_id}")
+}
+
+/// Creates a queued job (and reserves its snapshot id) for `source`.
+pub async fn create_job(
+    db: &impl ConnectionTrait,
+    source: &source::Model,
+    kind: JobKind,
+) -> Result<job::Model, DbErr> {
+    let id = crate::new_id("job");
+    job::ActiveModel {
+        workflow_id: Set(workflow_id(kind, &source.id, &id)),
+        id: Set(id),
+        account_id: Set(source.account_id.clone()),
+        source_id: Set(source.id.clone()),
+        kind: Set(kind),
+        status: Set(JobStatus::Queued),
+        run_id: Set(None),
+        snapshot_id: Set(crate::new_id("snp")),
+        progress: Set(serde_json::json!({})),
+        records: Set(0),
+        bytes: Set(0),
+        error: Set(None),
+        created_at: Set(Utc::now()),
+        started_at: Set(None),
+        finished_at: Set(None),
+    }
+    .insert(db)
+    .await
+}
+
+/// Moves a job to `running` unless it already finished. Returns whether a row changed.
+pub async fn mark_job_running(db: &impl ConnectionTrait, job_id: &str) -> Result<bool, DbErr> {
+    let res = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(JobStatus::Running))
+        .col_expr(job::Column::StartedAt, Expr::value(Utc::now()))
+        .filter(job::Column::Id.eq(job_id))
+        .filter(job::Column::Status.eq(JobStatus::Queued))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Records progress of a running job.
+pub async fn set_job_progress(
+    db: &impl ConnectionTrait,
+    job_id: &str,
+    progress: Value,
+    records: i64,
+    bytes: i64,
+) -> Result<(), DbErr> {
+    job::Entity::update_many()
+        .col_expr(job::Column::Progress, Expr::value(progress))
+        .col_expr(job::Column::Records, Expr::value(records))
+        .col_expr(job::Column::Bytes, Expr::value(bytes))
+        .filter(job::Column::Id.eq(job_id))
+        .filter(job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Moves a job to a final status, once: a job that already finished keeps its first outcome.
+pub async fn finish_job(
+    db: &impl ConnectionTrait,
+    job_id: &str,
+    status: JobStatus,
+    error: Option<String>,
+) -> Result<bool, DbErr> {
+    let res = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(status))
+        .col_expr(job::Column::Error, Expr::value(error))
+        .col_expr(job::Column::FinishedAt, Expr::value(Utc::now()))
+        .filter(job::Column::Id.eq(job_id))
+        .filter(job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The committed parts of one stream of a snapshot, in order.
+pub async fn stream_parts(
+    db: &impl ConnectionTrait,
+    snapshot_id: &str,
+    stream: &str,
+) -> Result<Vec<snapshot_part::Model>, DbErr> {
+    snapshot_part::Entity::find()
+        .filter(snapshot_part::Column::SnapshotId.eq(snapshot_id))
+        .filter(snapshot_part::Column::Stream.eq(stream))
+        .order_by_asc(snapshot_part::Column::PartNo)
+        .all(db)
+        .await
+}
+
+/// Records a stored part. A part number committed before (by an attempt that died after storing
+/// it) is replaced, because its object was just overwritten under the same key.
+pub async fn commit_part(
+    db: &impl ConnectionTrait,
+    part: snapshot_part::Model,
+) -> Result<(), DbErr> {
+    snapshot_part::Entity::delete_many()
+        .filter(snapshot_part::Column::SnapshotId.eq(part.snapshot_id.as_str()))
+        .filter(snapshot_part::Column::Stream.eq(part.stream.as_str()))
+        .filter(snapshot_part::Column::PartNo.gte(part.part_no))
+        .exec(db)
+        .await?;
+    snapshot_part::ActiveModel::from(part).insert(db).await?;
+    Ok(())
+}
+
+/// Appends an entry to the activity log.
+pub async fn log_activity(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+    actor: &str,
+    action: &str,
+    target: (&str, &str),
+    details: Value,
+) -> Result<(), DbErr> {
+    activity_log::ActiveModel {
+        id: Set(crate::new_id("act")),
+        account_id: Set(account_id.to_owned()),
+        actor: Set(actor.to_owned()),
+        action: Set(action.to_owned()),
+        target_type: Set(target.0.to_owned()),
+        target_id: Set(target.1.to_owned()),
+        details: Set(details),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! `/_sandbox/...`: control endpoints for a sandbox running in another process
+//! (the CLI's `--demo`, whole-system tests). Never faulted, never counted.
+
+use poem::http::StatusCode;
+use poem::web::{Data, Json, Path};
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, post, put,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::stripe::{self, Stream};
+use crate::{FaultPlan, Sandbox, Stats};
+
+pub(crate) fn routes(sandbox: Sandbox) -> impl Endpoint {
+    Route::new()
+        .at("/health", get(health))
+        .at("/stats", get(stats))
+        .at("/stats/reset", post(reset_stats))
+        .at("/faults", put(set_faults).get(faults))
+        .at("/stripe/:stream/grow", post(grow_stripe))
+        .data(sandbox)
+}
+
+/// Liveness plus what is being served, so a demo can print it.
+#[handler]
+async fn health(Data(sandbox): Data<&Sandbox>) -> Json<Value> {
+    let counts: Map<String, Value> = stripe::STREAMS
+        .iter()
+        .map(|&stream| (stream.to_owned(), sandbox.stripe().count(stream).into()))
+        .collect();
+    Json(json!({
+        "status": "ok",
+        "seed": sandbox.config().seed,
+        "records": { "stripe": counts },
+    }))
+}
+
+#[handler]
+async fn stats(Data(sandbox): Data<&Sandbox>) -> Json<Stats> {
+    Json(sandbox.stats())
+}
+
+#[handler]
+async fn reset_stats(Data(sandbox): Data<&Sandbox>) -> StatusCode {
+    sandbox.reset_stats();
+    StatusCode::NO_CONTENT
+}
+
+#[handler]
+async fn faults(Data(sandbox): Data<&Sandbox>) -> Json<FaultPlan> {
+    Json(sandbox.faults())
+}
+
+/// Takes the body as bytes and parses it here, so bad JSON gets a JSON error
+/// rather than poem's plain-text one.
+#[handler]
+async fn set_faults(Data(sandbox): Data<&Sandbox>, body: Vec<u8>) -> Response {
+    match serde_json::from_slice::<FaultPlan>(&body) {
+        Ok(plan) => {
+            sandbox.set_faults(plan.clone());
+            Json(plan).into_response()
+        }
+        Err(err) => control_error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid fault plan: {err}"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct GrowParams {
+    n: Option<String>,
+}
+
+#[handler]
+async fn grow_stripe(
+    Path(stream): Path<String>,
+    req: &Request,
+    Data(sandbox): Data<&Sandbox>,
+) -> Response {
+    let Some(stream) = Stream::from_name(&stream) else {
+        return control_error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "unknown Stripe stream `{stream}` (known: {})",
+                stripe::STREAMS.join(", ")
+            ),
+        );
+    };
+    let n = req
+        .params::<GrowParams>()
+        .ok()
+        .and_then(|params| params.n)
+        .and_then(|n| n.parse::<u64>().ok());
+    let Some(n) = n else {
+        return control_error(
+            StatusCode::BAD_REQUEST,
+            "query parameter `n` must be a non-negative integer, e.g. ?n=5",
+        );
+    };
+    let count = sandbox.stripe().grow_stream(stream, n);
+    Json(json!({ "platform": "stripe", "stream": stream.name(), "count": count })).into_response()
+}
+
+/// Errors in the same `{"error": {...}}` shape the platforms use, so one client helper reads both.
+fn control_error(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = json!({ "error": { "type": "invalid_request_error", "message": message.into() } });
+    Json(body).with_status(status).into_response()
+}

@@ -1,0 +1,295 @@
+//! Fault injection: throttling, server errors and slow answers on demand.
+//!
+//! Faults are counted, not random ("every Nth request"), so a test that sets a
+//! plan sees the same failures on every run. The counter restarts whenever a
+//! plan is set, which lets a test predict exactly which request fails. Each
+//! platform fake renders a [`Fault`] in its own error shape; this module only
+//! decides *whether* a request fails.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// The faults the sandbox injects into platform requests (control endpoints are never faulted).
+///
+/// An `every` of `Some(0)` or a `max_requests_per_sec` of `Some(0)` means "off", like `None`.
+/// When a request is due both a 429 and a 500, the 429 wins.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultPlan {
+    /// Every Nth platform request answers 429 with `Retry-After: retry_after_secs`.
+    pub rate_limit_every: Option<u32>,
+    /// The `Retry-After` seconds sent with `rate_limit_every` throttling.
+    pub retry_after_secs: u64,
+    /// Every Nth platform request answers 500.
+    pub server_error_every: Option<u32>,
+    /// Latency added to every platform request, faulted or not.
+    pub delay_ms: u64,
+    /// A token bucket of this many requests per second (burst of one second's worth);
+    /// requests over it answer 429 with the whole seconds until the next token.
+    pub max_requests_per_sec: Option<u32>,
+}
+
+// Hand-written rather than derived: a 429 that says "retry after 0 seconds"
+// invites a tight retry loop, which is not what a plan asking only for
+// `rate_limit_every` means.
+impl Default for FaultPlan {
+    fn default() -> Self {
+        Self {
+            rate_limit_every: None,
+            retry_after_secs: 1,
+            server_error_every: None,
+            delay_ms: 0,
+            max_requests_per_sec: None,
+        }
+    }
+}
+
+/// A failure to inject instead of the real answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    RateLimited { retry_after_secs: u64 },
+    ServerError,
+}
+
+/// What to do with one platform request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Decision {
+    pub(crate) fault: Option<Fault>,
+    pub(crate) delay: Duration,
+}
+
+/// The current plan plus the state it needs (request counter, token bucket).
+#[derive(Debug)]
+pub(crate) struct FaultGate {
+    state: Mutex<GateState>,
+}
+
+#[derive(Debug)]
+struct GateState {
+    plan: FaultPlan,
+    /// Platform requests seen since the plan was set.
+    seen: u64,
+    bucket: Option<TokenBucket>,
+}
+
+impl GateState {
+    fn new(plan: FaultPlan, now: Instant) -> Self {
+        let bucket = plan
+            .max_requests_per_sec
+            .filter(|&rate| rate > 0)
+            .map(|rate| TokenBucket::full(rate, now));
+        Self {
+            plan,
+            seen: 0,
+            bucket,
+        }
+    }
+}
+
+impl Default for FaultGate {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(GateState::new(FaultPlan::default(), Instant::now())),
+        }
+    }
+}
+
+impl FaultGate {
+    /// Replaces the plan; the next platform request is request 1 of the new plan.
+    pub(crate) fn set(&self, plan: FaultPlan) {
+        *self.lock() = GateState::new(plan, Instant::now());
+    }
+
+    pub(crate) fn plan(&self) -> FaultPlan {
+        self.lock().plan.clone()
+    }
+
+    /// Counts one platform request and decides its fate.
+    pub(crate) fn next_request(&self) -> Decision {
+        self.decide_at(Instant::now())
+    }
+
+    fn decide_at(&self, now: Instant) -> Decision {
+        let mut state = self.lock();
+        state.seen += 1;
+        let n = state.seen;
+        let plan = &state.plan;
+        let delay = Duration::from_millis(plan.delay_ms);
+        let server_error = is_nth(plan.server_error_every, n);
+        let fault = if is_nth(plan.rate_limit_every, n) {
+            Some(Fault::RateLimited {
+                retry_after_secs: plan.retry_after_secs,
+            })
+        } else if let Some(wait) = state.bucket.as_mut().and_then(|b| b.take(now).err()) {
+            Some(Fault::RateLimited {
+                retry_after_secs: whole_seconds_at_least_one(wait),
+            })
+        } else if server_error {
+            Some(Fault::ServerError)
+        } else {
+            None
+        };
+        Decision { fault, delay }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        // The state stays consistent even if a holder panicked: every update is a
+        // single assignment, so a poisoned lock is safe to keep using.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn is_nth(every: Option<u32>, n: u64) -> bool {
+    matches!(every, Some(every) if every > 0 && n.is_multiple_of(u64::from(every)))
+}
+
+/// `Retry-After` carries whole seconds; rounding down to 0 would invite an immediate retry.
+fn whole_seconds_at_least_one(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
+}
+
+/// A classic token bucket refilled continuously at `rate` tokens per second.
+#[derive(Debug)]
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn full(rate: u32, now: Instant) -> Self {
+        Self {
+            rate: f64::from(rate),
+            tokens: f64::from(rate),
+            last: now,
+        }
+    }
+
+    /// Takes a token, or returns how long until one is available.
+    fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(plan: FaultPlan) -> FaultGate {
+        let gate = FaultGate::default();
+        gate.set(plan);
+        gate
+    }
+
+    fn faults(gate: &FaultGate, n: usize, now: Instant) -> Vec<Option<Fault>> {
+        (0..n).map(|_| gate.decide_at(now).fault).collect()
+    }
+
+    #[test]
+    fn default_plan_injects_nothing() {
+        let gate = FaultGate::default();
+        let now = Instant::now();
+        assert!(faults(&gate, 100, now).iter().all(Option::is_none));
+        assert_eq!(gate.plan().retry_after_secs, 1);
+    }
+
+    #[test]
+    fn every_nth_is_counted_from_when_the_plan_was_set() {
+        let gate = gate(FaultPlan {
+            rate_limit_every: Some(3),
+            retry_after_secs: 7,
+            ..FaultPlan::default()
+        });
+        let now = Instant::now();
+        let limited = Some(Fault::RateLimited {
+            retry_after_secs: 7,
+        });
+        assert_eq!(
+            faults(&gate, 6, now),
+            vec![None, None, limited, None, None, limited]
+        );
+        gate.set(gate.plan());
+        assert_eq!(faults(&gate, 3, now), vec![None, None, limited]);
+    }
+
+    #[test]
+    fn rate_limit_wins_over_server_error() {
+        let gate = gate(FaultPlan {
+            rate_limit_every: Some(2),
+            server_error_every: Some(3),
+            ..FaultPlan::default()
+        });
+        let got = faults(&gate, 6, Instant::now());
+        let limited = Some(Fault::RateLimited {
+            retry_after_secs: 1,
+        });
+        let error = Some(Fault::ServerError);
+        assert_eq!(got, vec![None, limited, error, limited, None, limited]);
+    }
+
+    #[test]
+    fn zero_means_off() {
+        let gate = gate(FaultPlan {
+            rate_limit_every: Some(0),
+            server_error_every: Some(0),
+            max_requests_per_sec: Some(0),
+            ..FaultPlan::default()
+        });
+        assert!(
+            faults(&gate, 10, Instant::now())
+                .iter()
+                .all(Option::is_none)
+        );
+    }
+
+    #[test]
+    fn token_bucket_allows_a_burst_then_refills() {
+        let gate = gate(FaultPlan {
+            max_requests_per_sec: Some(4),
+            ..FaultPlan::default()
+        });
+        let start = Instant::now();
+        let got = faults(&gate, 5, start);
+        assert!(got[..4].iter().all(Option::is_none));
+        assert_eq!(
+            got[4],
+            Some(Fault::RateLimited {
+                retry_after_secs: 1
+            })
+        );
+        // A quarter second later one token is back, and only one.
+        let later = start + Duration::from_millis(260);
+        assert_eq!(faults(&gate, 2, later)[0], None);
+        assert!(gate.decide_at(later).fault.is_some());
+    }
+
+    #[test]
+    fn delay_applies_to_every_request() {
+        let gate = gate(FaultPlan {
+            delay_ms: 25,
+            rate_limit_every: Some(1),
+            ..FaultPlan::default()
+        });
+        let decision = gate.decide_at(Instant::now());
+        assert_eq!(decision.delay, Duration::from_millis(25));
+        assert!(decision.fault.is_some());
+    }
+
+    #[test]
+    fn plan_json_fills_defaults_and_rejects_typos() {
+        let plan: FaultPlan = serde_json::from_str(r#"{"rate_limit_every":3}"#).unwrap();
+        assert_eq!(plan.rate_limit_every, Some(3));
+        assert_eq!(plan.retry_after_secs, 1);
+        assert!(serde_json::from_str::<FaultPlan>(r#"{"rate_limit_evry":3}"#).is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! Faithful local fakes of the SaaS platform APIs ListBackup reads, served over
+//! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
+//!
+//! A [`Sandbox`] holds every platform fake (today: [`stripe`]) and serves them
+//! from one address. Records are generated deterministically and lazily from a
+//! seed, so ten million records cost no memory and every run sees the same
+//! bytes. Shared, platform-neutral parts live in their own modules: the server
+//! and control endpoints, fault injection ([`FaultPlan`]), request counters
+//! ([`Stats`]) and the generation helpers; a new platform adds its folder under
+//! `src/<platform>/` and one `nest` in the server.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use sandbox::{FaultPlan, Sandbox, SandboxConfig};
+//!
+//! let sandbox = Sandbox::new(SandboxConfig::new(42).with_records("stripe.customers", 10_000)?)?;
+//! let running = sandbox.serve("127.0.0.1:0".parse()?).await?;
+//! sandbox.set_faults(FaultPlan { rate_limit_every: Some(3), ..FaultPlan::default() });
+//! // GET {base_url}/v1/customers with `Authorization: Bearer sk_test_sandbox`
+//! println!("{}", running.base_url());
+//! running.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod control;
+mod error;
+mod faults;
+mod generate;
+mod server;
+mod stats;
+pub mod stripe;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::SandboxConfig;
+pub use error::SandboxError;
+pub use faults::FaultPlan;
+pub use server::RunningSandbox;
+pub use stats::Stats;
+
+use faults::FaultGate;
+use stats::StatsCounters;
+use stripe::StripeFake;
+
+/// Every platform fake plus the fault plan and counters; cheap to clone and share.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: SandboxConfig,
+    stripe: Arc<StripeFake>,
+    faults: FaultGate,
+    stats: StatsCounters,
+}
+
+impl Sandbox {
+    pub fn new(config: SandboxConfig) -> Result<Self, SandboxError> {
+        config.validate()?;
+        let stripe = StripeFake::new(config.seed, config.stripe_api_key.clone(), |stream| {
+            config.records_for(&stream.spec())
+        });
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                stripe: Arc::new(stripe),
+                faults: FaultGate::default(),
+                stats: StatsCounters::default(),
+            }),
+        })
+    }
+
+    /// Binds `addr` (port 0 picks a free port) and serves in a tokio task until the
+    /// returned handle is shut down or dropped. One sandbox may serve on several addresses.
+    pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<RunningSandbox> {
+        server::serve(self.clone(), addr).await
+    }
+
+    /// The configuration the sandbox started from (counts may have grown since).
+    pub fn config(&self) -> &SandboxConfig {
+        &self.shared.config
+    }
+
+    pub fn stripe(&self) -> &StripeFake {
+        &self.shared.stripe
+    }
+
+    /// Replaces the fault plan; it applies from the next platform request, which
+    /// counts as request 1 for the plan's "every Nth" rules.
+    pub fn set_faults(&self, plan: FaultPlan) {
+        self.shared.faults.set(plan);
+    }
+
+    /// The fault plan in force.
+    pub fn faults(&self) -> FaultPlan {
+        self.shared.faults.plan()
+    }
+
+    /// A snapshot of the request counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats.snapshot()
+    }
+
+    pub fn reset_stats(&self) {
+        self.shared.stats.reset();
+    }
+
+    fn stripe_arc(&self) -> Arc<StripeFake> {
+        Arc::clone(&self.shared.stripe)
+    }
+
+    fn fault_gate(&self) -> &FaultGate {
+        &self.shared.faults
+    }
+
+    fn stats_counters(&self) -> &StatsCounters {
+        &self.shared.stats
+    }
+}

@@ -1,0 +1,157 @@
+//! The HTTP server: one poem app holding every platform fake plus the control endpoints.
+//!
+//! Each platform's routes sit behind the same gate, which injects faults and
+//! counts answers, so fault and stats behaviour is identical on every platform;
+//! only the error bodies differ, and each platform renders those itself.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use poem::listener::TcpAcceptor;
+use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route, Server};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::faults::Fault;
+use crate::{Sandbox, control, stripe};
+
+/// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A sandbox serving HTTP. Dropping it stops the server too; [`shutdown`](Self::shutdown)
+/// additionally waits until it has stopped.
+#[derive(Debug)]
+pub struct RunningSandbox {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl RunningSandbox {
+    /// The bound address (the real port when bound to port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://host:port`, with a wildcard bind address replaced by loopback so clients can use it.
+    pub fn base_url(&self) -> String {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+    }
+
+    /// Stops accepting connections and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        self.signal_stop();
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(%err, "sandbox server stopped with an error"),
+                Err(err) => tracing::warn!(%err, "sandbox server task failed"),
+            }
+        }
+    }
+
+    fn signal_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            // The server may have stopped on its own already; nothing to do then.
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for RunningSandbox {
+    fn drop(&mut self) {
+        self.signal_stop();
+    }
+}
+
+/// Binds `addr` and serves `sandbox` in a background task.
+pub(crate) async fn serve(sandbox: Sandbox, addr: SocketAddr) -> io::Result<RunningSandbox> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    let app = app(sandbox);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                app,
+                async {
+                    // A dropped sender means the handle is gone: stop as well.
+                    let _ = stopped.await;
+                },
+                Some(SHUTDOWN_GRACE),
+            )
+            .await
+    });
+    tracing::info!(%addr, "sandbox listening");
+    Ok(RunningSandbox {
+        addr,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
+    let stripe_routes = stripe::api::routes(sandbox.stripe_arc());
+    Route::new()
+        .nest("/_sandbox", control::routes(sandbox.clone()))
+        .nest(
+            "/v1",
+            platform_gate(stripe_routes, sandbox, stripe::api::fault_response),
+        )
+        .around(|ep, req| async move {
+            let method = req.method().clone();
+            let path = req.uri().path().to_owned();
+            // Paths outside every platform are not platform requests, so they are
+            // neither faulted nor counted; Stripe is the default platform, so its
+            // 404 shape is the one a lost client sees.
+            Ok::<_, poem::Error>(match ep.call(req).await {
+                Ok(response) => response.into_response(),
+                Err(err) => stripe::api::unrecognized(&err, &method, &path),
+            })
+        })
+}
+
+/// Wraps a platform's routes with fault injection and request counting.
+fn platform_gate<E>(
+    routes: E,
+    sandbox: Sandbox,
+    fault_response: fn(Fault) -> Response,
+) -> impl Endpoint<Output = Response>
+where
+    E: Endpoint<Output = Response> + 'static,
+{
+    routes.around(move |ep, req| {
+        let sandbox = sandbox.clone();
+        async move {
+            let decision = sandbox.fault_gate().next_request();
+            if !decision.delay.is_zero() {
+                tokio::time::sleep(decision.delay).await;
+            }
+            let response = match decision.fault {
+                Some(fault) => with_retry_after(fault_response(fault), fault),
+                None => match ep.call(req).await {
+                    Ok(response) => response,
+                    Err(err) => err.into_response(),
+                },
+            };
+            sandbox.stats_counters().record(response.status());
+            Ok::<_, poem::Error>(response)
+        }
+    })
+}
+
+fn with_retry_after(mut response: Response, fault: Fault) -> Response {
+    if let Fault::RateLimited { retry_after_secs } = fault {
+        response
+            .headers_mut()
+            .insert("retry-after", retry_after_secs.into());
+    }
+    response
+}

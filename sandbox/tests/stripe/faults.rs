@@ -1,0 +1,124 @@
+//! Injected throttling, server errors and latency.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use sandbox::{FaultPlan, Stats};
+
+use crate::{Harness, assert_stripe_error};
+
+async fn statuses(harness: &Harness, n: usize) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for _ in 0..n {
+        statuses.push(harness.get("/v1/customers?limit=2").await.status);
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn every_third_request_is_429_with_retry_after() {
+    let harness = Harness::with_seed(31).await;
+    harness.sandbox.set_faults(FaultPlan {
+        rate_limit_every: Some(3),
+        retry_after_secs: 2,
+        ..FaultPlan::default()
+    });
+    for round in 0..3 {
+        assert_eq!(
+            harness.get("/v1/customers").await.status,
+            StatusCode::OK,
+            "round {round}"
+        );
+        assert_eq!(
+            harness.get("/v1/charges").await.status,
+            StatusCode::OK,
+            "round {round}"
+        );
+        let limited = harness.get("/v1/products").await;
+        assert_stripe_error(&limited, StatusCode::TOO_MANY_REQUESTS, "rate_limit_error");
+        assert_eq!(limited.headers["retry-after"], "2");
+    }
+    assert_eq!(
+        harness.sandbox.stats(),
+        Stats {
+            requests: 9,
+            ok: 6,
+            rate_limited: 3,
+            ..Stats::default()
+        }
+    );
+}
+
+#[tokio::test]
+async fn server_errors_and_the_429_precedence() {
+    let harness = Harness::with_seed(32).await;
+    harness.sandbox.set_faults(FaultPlan {
+        rate_limit_every: Some(2),
+        server_error_every: Some(3),
+        ..FaultPlan::default()
+    });
+    let ok = StatusCode::OK;
+    let limited = StatusCode::TOO_MANY_REQUESTS;
+    let failed = StatusCode::INTERNAL_SERVER_ERROR;
+    assert_eq!(
+        statuses(&harness, 6).await,
+        vec![ok, limited, failed, limited, ok, limited],
+        "request 6 is due both and answers 429"
+    );
+    let stats = harness.sandbox.stats();
+    assert_eq!(
+        (stats.rate_limited, stats.server_errors, stats.ok),
+        (3, 1, 2)
+    );
+
+    harness.sandbox.set_faults(FaultPlan {
+        server_error_every: Some(1),
+        ..FaultPlan::default()
+    });
+    let answer = harness.get("/v1/customers").await;
+    assert_stripe_error(&answer, StatusCode::INTERNAL_SERVER_ERROR, "api_error");
+
+    harness.sandbox.set_faults(FaultPlan::default());
+    assert_eq!(statuses(&harness, 3).await, vec![ok; 3]);
+}
+
+#[tokio::test]
+async fn delay_slows_every_platform_request() {
+    let harness = Harness::with_seed(33).await;
+    harness.sandbox.set_faults(FaultPlan {
+        delay_ms: 150,
+        ..FaultPlan::default()
+    });
+    let started = Instant::now();
+    assert_eq!(harness.get("/v1/customers").await.status, StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+
+    // Control endpoints are not slowed (nor counted).
+    let started = Instant::now();
+    harness
+        .send(harness.client.get(harness.url("/_sandbox/health")))
+        .await;
+    assert!(started.elapsed() < Duration::from_millis(150));
+    assert_eq!(harness.sandbox.stats().requests, 1);
+}
+
+#[tokio::test]
+async fn token_bucket_throttles_bursts() {
+    let harness = Harness::with_seed(34).await;
+    harness.sandbox.set_faults(FaultPlan {
+        max_requests_per_sec: Some(2),
+        ..FaultPlan::default()
+    });
+    // Ten quick requests cannot all fit in a bucket of two refilled at 2/s
+    // unless they take over four seconds.
+    let mut limited = 0;
+    for _ in 0..10 {
+        let answer = harness.get("/v1/customers?limit=1").await;
+        if answer.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(answer.headers["retry-after"], "1");
+            limited += 1;
+        }
+    }
+    assert!(limited > 0);
+    assert_eq!(harness.sandbox.stats().rate_limited, limited);
+}

@@ -1,0 +1,243 @@
+//! Configuration from the environment. A bad or missing value stops start-up with one line that
+//! names the variable; secrets are never echoed.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+use storage::{keys::MasterKey, object_store::S3Config};
+use temporal::{TemporalSettings, TlsFiles};
+
+/// A configuration problem, always naming the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is not set: {hint}")]
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn required(name: &'static str, hint: &'static str) -> Result<String, ConfigError> {
+    var(name).ok_or(ConfigError::Missing { var: name, hint })
+}
+
+fn parsed<T: std::str::FromStr>(
+    name: &'static str,
+    default: T,
+    what: &str,
+) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+            var: name,
+            reason: format!("expected {what}"),
+        }),
+    }
+}
+
+/// The database URL.
+pub fn database_url(default: Option<String>) -> Result<String, ConfigError> {
+    let url = match (var("LISTBACKUP_DATABASE_URL"), default) {
+        (Some(v), _) => v,
+        (None, Some(d)) => d,
+        (None, None) => {
+            return Err(ConfigError::Missing {
+                var: "LISTBACKUP_DATABASE_URL",
+                hint: "set it to postgres://user@host/db or sqlite://path/listbackup.db?mode=rwc",
+            });
+        }
+    };
+    if !(url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+        || url.starts_with("sqlite:"))
+    {
+        return Err(ConfigError::Invalid {
+            var: "LISTBACKUP_DATABASE_URL",
+            reason: "must start with postgres://, postgresql:// or sqlite:".into(),
+        });
+    }
+    Ok(url)
+}
+
+/// How to reach Temporal.
+pub fn temporal(default_addr: Option<String>) -> Result<TemporalSettings, ConfigError> {
+    let address = var("LISTBACKUP_TEMPORAL_ADDR")
+        .or(default_addr)
+        .unwrap_or_else(|| "127.0.0.1:7233".into());
+    let tls = match (
+        var("LISTBACKUP_TEMPORAL_TLS_CA"),
+        var("LISTBACKUP_TEMPORAL_TLS_CERT"),
+        var("LISTBACKUP_TEMPORAL_TLS_KEY"),
+    ) {
+        (None, None, None) if var("LISTBACKUP_TEMPORAL_TLS").as_deref() != Some("true") => None,
+        (_, Some(_), None) => {
+            return Err(ConfigError::Missing {
+                var: "LISTBACKUP_TEMPORAL_TLS_KEY",
+                hint: "mTLS needs both a client certificate and its key",
+            });
+        }
+        (_, None, Some(_)) => {
+            return Err(ConfigError::Missing {
+                var: "LISTBACKUP_TEMPORAL_TLS_CERT",
+                hint: "mTLS needs both a client certificate and its key",
+            });
+        }
+        (ca_cert, client_cert, client_key) => Some(TlsFiles {
+            ca_cert,
+            client_cert,
+            client_key,
+        }),
+    };
+    let settings = TemporalSettings {
+        address,
+        namespace: var("LISTBACKUP_TEMPORAL_NAMESPACE").unwrap_or_else(|| "default".into()),
+        api_key: var("LISTBACKUP_TEMPORAL_API_KEY"),
+        tls,
+    };
+    settings.url().map_err(|e| ConfigError::Invalid {
+        var: "LISTBACKUP_TEMPORAL_ADDR",
+        reason: e.to_string(),
+    })?;
+    Ok(settings)
+}
+
+/// The Temporal Web UI's base URL, for links in jobs.
+pub fn temporal_ui(default: &str) -> String {
+    var("LISTBACKUP_TEMPORAL_UI").unwrap_or_else(|| default.to_owned())
+}
+
+/// The object store. `embedded` supplies the dev defaults (endpoint and credentials).
+pub fn s3(embedded: Option<S3Config>) -> Result<S3Config, ConfigError> {
+    let endpoint = var("LISTBACKUP_S3_ENDPOINT");
+    if let (None, Some(dev)) = (&endpoint, &embedded) {
+        let mut cfg = dev.clone();
+        if let Some(bucket) = var("LISTBACKUP_S3_BUCKET") {
+            cfg.bucket = bucket;
+        }
+        return Ok(cfg);
+    }
+    if let Some(e) = &endpoint
+        && !(e.starts_with("http://") || e.starts_with("https://"))
+    {
+        return Err(ConfigError::Invalid {
+            var: "LISTBACKUP_S3_ENDPOINT",
+            reason: "must be an http(s) URL".into(),
+        });
+    }
+    let bucket = required(
+        "LISTBACKUP_S3_BUCKET",
+        "name the bucket snapshots are stored in",
+    )?;
+    if !(3..=63).contains(&bucket.len()) {
+        return Err(ConfigError::Invalid {
+            var: "LISTBACKUP_S3_BUCKET",
+            reason: "bucket names have 3 to 63 characters".into(),
+        });
+    }
+    Ok(S3Config {
+        force_path_style: parsed(
+            "LISTBACKUP_S3_PATH_STYLE",
+            endpoint.is_some(),
+            "true or false",
+        )?,
+        endpoint,
+        region: var("LISTBACKUP_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+        bucket,
+        access_key_id: required(
+            "LISTBACKUP_S3_ACCESS_KEY_ID",
+            "the access key id for the bucket",
+        )?,
+        secret_access_key: required(
+            "LISTBACKUP_S3_SECRET_ACCESS_KEY",
+            "the secret access key for the bucket",
+        )?,
+    })
+}
+
+/// The master key that seals account keys and connection credentials.
+pub fn master_key(dev_file: Option<&Path>) -> Result<MasterKey, ConfigError> {
+    const VAR: &str = "LISTBACKUP_MASTER_KEY";
+    if let Some(text) = var(VAR) {
+        return MasterKey::parse(&text).map_err(|_| ConfigError::Invalid {
+            var: VAR,
+            reason: "expected an age identity (AGE-SECRET-KEY-1…)".into(),
+        });
+    }
+    let Some(path) = dev_file else {
+        return Err(ConfigError::Missing {
+            var: VAR,
+            hint: "generate one with `listbackup keygen` and keep it safe",
+        });
+    };
+    if path.exists() {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+            var: VAR,
+            reason: format!("reading {}: {e}", path.display()),
+        })?;
+        return MasterKey::parse(&text).map_err(|_| ConfigError::Invalid {
+            var: VAR,
+            reason: format!("{} is not an age identity", path.display()),
+        });
+    }
+    let key = MasterKey::generate();
+    write_secret(path, &key.to_secret_string()).map_err(|e| ConfigError::Invalid {
+        var: VAR,
+        reason: format!("writing {}: {e}", path.display()),
+    })?;
+    Ok(key)
+}
+
+/// Writes a file only its owner can read.
+pub fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")
+}
+
+/// The API's listen address.
+pub fn api_addr(default: SocketAddr) -> Result<SocketAddr, ConfigError> {
+    parsed(
+        "LISTBACKUP_API_ADDR",
+        default,
+        "host:port, e.g. 127.0.0.1:8080",
+    )
+}
+
+/// Extraction tuning.
+pub fn extract_settings() -> Result<activities::ExtractSettings, ConfigError> {
+    let defaults = activities::ExtractSettings::default();
+    let part_mb: u64 = parsed(
+        "LISTBACKUP_PART_SIZE_MB",
+        defaults.part_target_bytes / (1024 * 1024),
+        "a whole number of MiB",
+    )?;
+    let chunk: u64 = parsed(
+        "LISTBACKUP_EXTRACT_CHUNK_SECS",
+        defaults.chunk_duration.as_secs(),
+        "a whole number of seconds",
+    )?;
+    if part_mb == 0 || part_mb > 1024 {
+        return Err(ConfigError::Invalid {
+            var: "LISTBACKUP_PART_SIZE_MB",
+            reason: "must be between 1 and 1024".into(),
+        });
+    }
+    Ok(activities::ExtractSettings {
+        part_target_bytes: part_mb * 1024 * 1024,
+        chunk_duration: Duration::from_secs(chunk.max(1)),
+        ..defaults
+    })
+}

@@ -1,0 +1,11 @@
+//! The `listbackup` binary's building blocks: configuration, the API server, the worker, the
+//! all-in-one dev stack and the offline restore. `main.rs` is only the command line over these,
+//! and the end-to-end tests start the same pieces.
+
+pub mod config;
+pub mod demo;
+pub mod dev;
+pub mod logging;
+pub mod restore;
+pub mod server;
+pub mod worker;

@@ -1,0 +1,255 @@
+//! `listbackup`: the command line.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use listbackup::{config, dev, server::ApiListener, worker};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use storage::object_store::ObjectStore;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "listbackup",
+    version,
+    about = "Back up SaaS platform data into S3 storage you control"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the REST API.
+    Serve,
+    /// Run a worker that executes backup workflows and activities.
+    Worker {
+        /// Task queues to poll, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "listbackup-backup")]
+        queues: Vec<String>,
+    },
+    /// Run everything locally: Temporal dev server, embedded S3, SQLite, API and worker.
+    Dev {
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        api_addr: SocketAddr,
+        #[arg(long, default_value_t = 7233)]
+        temporal_port: u16,
+        #[arg(long, default_value_t = 8233)]
+        ui_port: u16,
+        /// Use the Temporal server at LISTBACKUP_TEMPORAL_ADDR instead of starting one.
+        #[arg(long)]
+        no_temporal: bool,
+        /// Start the Stripe sandbox, create demo objects and start one backup.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations.
+    Migrate,
+    /// Print the OpenAPI spec.
+    Openapi,
+    /// Run the platform sandbox (fake APIs) standalone.
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:9900")]
+        addr: SocketAddr,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Record counts, e.g. `stripe.customers=10000` (repeatable).
+        #[arg(long)]
+        records: Vec<String>,
+    },
+    /// Restore a snapshot as decrypted JSON Lines, one file per stream.
+    Restore {
+        #[arg(long)]
+        snapshot: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// The dev data directory, used when LISTBACKUP_* settings are not given.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Print a new master key (an age identity) for LISTBACKUP_MASTER_KEY.
+    Keygen,
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = listbackup::logging::init() {
+        eprintln!("listbackup: {e}");
+        std::process::exit(2);
+    }
+    if let Err(e) = run(cli.command).await {
+        // One line, naming the problem; the chain of causes joined.
+        let message: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+        eprintln!("listbackup: {}", message.join(": "));
+        std::process::exit(1);
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Openapi => {
+            println!("{}", api::openapi_json());
+            Ok(())
+        }
+        Command::Keygen => {
+            println!(
+                "{}",
+                storage::keys::MasterKey::generate().to_secret_string()
+            );
+            Ok(())
+        }
+        Command::Migrate => {
+            let url = config::database_url(None)?;
+            entities::connect_and_migrate(&url)
+                .await
+                .context("migrating")?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Serve => serve().await,
+        Command::Worker { queues } => run_workers(queues).await,
+        Command::Dev {
+            data_dir,
+            api_addr,
+            temporal_port,
+            ui_port,
+            no_temporal,
+            demo,
+        } => {
+            let project_root = std::env::current_dir()?;
+            dev::run(dev::DevOptions {
+                data_dir,
+                api_addr,
+                temporal_port,
+                ui_port,
+                no_temporal,
+                demo,
+                project_root,
+            })
+            .await
+        }
+        Command::Sandbox {
+            addr,
+            seed,
+            records,
+        } => {
+            let mut cfg = sandbox::SandboxConfig::new(seed);
+            for spec in &records {
+                let (name, n) = sandbox::SandboxConfig::parse_records_arg(spec)?;
+                cfg = cfg.with_records(&name, n)?;
+            }
+            let sb = sandbox::Sandbox::new(cfg)?;
+            let running = sb
+                .serve(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?;
+            println!(
+                "sandbox listening on {} (Stripe key: {})",
+                running.base_url(),
+                sb.stripe().api_key()
+            );
+            dev::wait_for_shutdown_signal().await;
+            running.shutdown().await;
+            Ok(())
+        }
+        Command::Restore {
+            snapshot,
+            out,
+            data_dir,
+        } => restore(snapshot, out, data_dir).await,
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let db = entities::connect_and_migrate(&config::database_url(None)?)
+        .await
+        .context("opening the database")?;
+    let store = ObjectStore::new(&config::s3(None)?);
+    let temporal_settings = config::temporal(None)?;
+    let client = temporal::connect_with_retry(&temporal_settings, Duration::from_secs(30)).await?;
+    temporal::ensure_search_attributes(&client, &temporal_settings.namespace).await?;
+    let addr = config::api_addr("127.0.0.1:8080".parse()?)?;
+    let listener = ApiListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "API listening");
+    let state = api::AppState {
+        db,
+        store,
+        temporal: api::TemporalAccess {
+            client,
+            namespace: temporal_settings.namespace.clone(),
+            ui_base: config::temporal_ui("http://127.0.0.1:8233"),
+        },
+    };
+    let stop = CancellationToken::new();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        dev::wait_for_shutdown_signal().await;
+        stopper.cancel();
+    });
+    listener.serve(state, stop).await?;
+    Ok(())
+}
+
+async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
+    let [queue] = queues.as_slice() else {
+        anyhow::bail!(
+            "--queues: this version serves one queue per worker process ({})",
+            worker::SERVED_QUEUES.join(", ")
+        );
+    };
+    let db = entities::connect(&config::database_url(None)?)
+        .await
+        .context("opening the database")?;
+    let store = ObjectStore::new(&config::s3(None)?);
+    let master = Arc::new(config::master_key(None)?);
+    let temporal_settings = config::temporal(None)?;
+    let extract = config::extract_settings()?;
+    let client = temporal::connect_with_retry(&temporal_settings, Duration::from_secs(30)).await?;
+    let ctx = activities::WorkerContext {
+        db,
+        store,
+        master,
+        http: Default::default(),
+        extract,
+    };
+    let stop = CancellationToken::new();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        dev::wait_for_shutdown_signal().await;
+        stopper.cancel();
+    });
+    worker::run(client, ctx, queue, stop).await
+}
+
+async fn restore(snapshot: String, out: PathBuf, data_dir: PathBuf) -> anyhow::Result<()> {
+    // Against a dev data dir, the settings default to it and its objects are served locally.
+    let dev = data_dir.join("master.key").exists()
+        && std::env::var_os("LISTBACKUP_S3_ENDPOINT").is_none();
+    let db_default = dev.then(|| format!("sqlite://{}", data_dir.join("listbackup.db").display()));
+    let db = entities::connect(&config::database_url(db_default)?)
+        .await
+        .context("opening the database")?;
+    let master = config::master_key(dev.then(|| data_dir.join("master.key")).as_deref())?;
+    let mut embedded = None;
+    let s3 = if dev {
+        let (server, cfg) = dev::start_embedded_s3(&data_dir).await?;
+        embedded = Some(server);
+        config::s3(Some(cfg))?
+    } else {
+        config::s3(None)?
+    };
+    let restored =
+        listbackup::restore::restore(&db, &ObjectStore::new(&s3), &master, &snapshot, &out).await;
+    if let Some(server) = embedded {
+        server.shutdown().await;
+    }
+    for stream in restored? {
+        println!("{:>10} records  {}", stream.records, stream.path.display());
+    }
+    Ok(())
+}

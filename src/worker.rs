@@ -1,0 +1,46 @@
+//! The Temporal worker: polls a task queue and runs ListBackup's workflows and activities.
+
+use activities::{BackupActivities, WorkerContext};
+use temporal::Client;
+use temporalio_sdk::{Worker, WorkerOptions, runtime::RuntimeOptions};
+use tokio_util::sync::CancellationToken;
+use workflows::{BackupWorkflow, QUEUE_BACKUP};
+
+/// Task queues that have work registered in this version.
+pub const SERVED_QUEUES: [&str; 1] = [QUEUE_BACKUP];
+
+/// Runs a worker on `queue` until `stop` is cancelled; in-flight activities are given the
+/// chance to finish. Must be awaited on the task that owns it (the SDK's worker is not `Send`).
+pub async fn run(
+    client: Client,
+    ctx: WorkerContext,
+    queue: &str,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    if !SERVED_QUEUES.contains(&queue) {
+        anyhow::bail!(
+            "task queue `{queue}` has no work in this version (known: {})",
+            SERVED_QUEUES.join(", ")
+        );
+    }
+    let runtime = temporalio_sdk::Runtime::from_current_tokio(
+        RuntimeOptions::builder()
+            .build()
+            .map_err(anyhow::Error::msg)?,
+    )?;
+    let options = WorkerOptions::new(queue)
+        .register_workflow::<BackupWorkflow>()?
+        .register_activities(BackupActivities::new(ctx))
+        .build();
+    let mut worker = Worker::new(&runtime, client, options)?;
+    let shutdown = worker.shutdown_handle();
+    let stopper = async move {
+        stop.cancelled().await;
+        tracing::info!("worker shutting down");
+        shutdown();
+    };
+    tracing::info!(queue, "worker polling");
+    let (result, ()) = tokio::join!(worker.run(), stopper);
+    result?;
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! `manifest.json`: the table of contents of one snapshot, written last.
+//!
+//! A snapshot is visible only once its manifest exists, so readers (restore, verify, retention)
+//! never see a half-written snapshot. The manifest names every part with its key, counts and
+//! sha256; verification trusts these checksums, not S3's. It also carries each stream's cursor,
+//! so an incremental chain can be rebuilt from storage alone, and it is plaintext (it holds no
+//! record data) so an operator can read it with `cat`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::StorageError;
+
+/// The manifest format this crate writes and reads.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+/// Scheme name for age X25519 encryption in [`ManifestEncryption::scheme`].
+pub const SCHEME_AGE_X25519: &str = "age-x25519";
+
+/// Compression name in [`Manifest::compression`].
+pub const COMPRESSION_ZSTD: &str = "zstd";
+
+pub const KIND_FULL: &str = "full";
+pub const KIND_INCREMENTAL: &str = "incremental";
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// [`MANIFEST_FORMAT`]; bumped on incompatible changes.
+    pub format: u32,
+    pub snapshot_id: String,
+    pub account_id: String,
+    pub source_id: String,
+    pub platform: String,
+    /// `"full"` or `"incremental"`.
+    pub kind: String,
+    /// The snapshot this one is incremental to; `None` for a full snapshot.
+    pub parent_snapshot_id: Option<String>,
+    pub job_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub encryption: ManifestEncryption,
+    pub compression: String,
+    pub streams: Vec<ManifestStream>,
+    pub records: u64,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+}
+
+/// Which key the parts are encrypted to. Only the public recipient is recorded: it tells a
+/// restorer which identity to use without revealing anything.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ManifestEncryption {
+    pub scheme: String,
+    /// `age1...`
+    pub recipient: String,
+}
+
+impl ManifestEncryption {
+    pub fn age_x25519(recipient: impl Into<String>) -> Self {
+        Self {
+            scheme: SCHEME_AGE_X25519.to_owned(),
+            recipient: recipient.into(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ManifestStream {
+    pub name: String,
+    pub records: u64,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+    /// The platform cursor after this snapshot (opaque to storage); the next incremental starts here.
+    pub cursor: Option<serde_json::Value>,
+    /// In part order.
+    pub parts: Vec<ManifestPart>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ManifestPart {
+    pub key: String,
+    pub part_no: u32,
+    pub records: u64,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+    /// Lowercase hex sha256 of the stored object body.
+    pub sha256: String,
+}
+
+impl Manifest {
+    /// Pretty JSON: manifests are small and meant to be read by people too.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self)
+            .expect("a Manifest is plain data and always serialises");
+        out.push(b'\n');
+        out
+    }
+
+    /// Parses a manifest; a format this build does not know is an error rather than a guess.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, StorageError> {
+        let manifest: Self = serde_json::from_slice(bytes)
+            .map_err(|e| StorageError::Decode(format!("manifest: {e}")))?;
+        if manifest.format != MANIFEST_FORMAT {
+            return Err(StorageError::Decode(format!(
+                "manifest format {} is not supported (this build reads {MANIFEST_FORMAT})",
+                manifest.format
+            )));
+        }
+        Ok(manifest)
+    }
+
+    /// All parts of all streams, in stream then part order.
+    pub fn parts(&self) -> impl Iterator<Item = (&ManifestStream, &ManifestPart)> {
+        self.streams
+            .iter()
+            .flat_map(|stream| stream.parts.iter().map(move |part| (stream, part)))
+    }
+
+    pub fn stream(&self, name: &str) -> Option<&ManifestStream> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::part_key;
+
+    fn sample() -> Manifest {
+        let started_at = DateTime::parse_from_rfc3339("2025-01-02T03:04:05Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let part = |n: u32| ManifestPart {
+            key: part_key("acc", "src", "snap", "customers", n),
+            part_no: n,
+            records: 10,
+            raw_bytes: 1000,
+            stored_bytes: 300,
+            sha256: "ab".repeat(32),
+        };
+        Manifest {
+            format: MANIFEST_FORMAT,
+            snapshot_id: "snap".into(),
+            account_id: "acc".into(),
+            source_id: "src".into(),
+            platform: "stripe".into(),
+            kind: KIND_INCREMENTAL.into(),
+            parent_snapshot_id: Some("snap0".into()),
+            job_id: "job".into(),
+            started_at,
+            finished_at: started_at + chrono::Duration::seconds(90),
+            encryption: ManifestEncryption::age_x25519("age1example"),
+            compression: COMPRESSION_ZSTD.into(),
+            streams: vec![ManifestStream {
+                name: "customers".into(),
+                records: 20,
+                raw_bytes: 2000,
+                stored_bytes: 600,
+                cursor: Some(serde_json::json!({"created": 1700000000})),
+                parts: vec![part(1), part(2)],
+            }],
+            records: 20,
+            raw_bytes: 2000,
+            stored_bytes: 600,
+        }
+    }
+
+    #[test]
+    fn manifest_round_trips() {
+        let manifest = sample();
+        let json = manifest.to_json();
+        let text = std::str::from_utf8(&json).expect("utf8");
+        assert!(text.contains("\n  \"format\": 1,"), "pretty: {text}");
+        assert!(text.contains("\"scheme\": \"age-x25519\""));
+        assert_eq!(Manifest::from_json(&json).expect("parse"), manifest);
+        assert_eq!(manifest.parts().count(), 2);
+        assert!(manifest.stream("customers").is_some());
+    }
+
+    #[test]
+    fn unknown_format_and_garbage_are_rejected() {
+        let mut manifest = sample();
+        manifest.format = 2;
+        assert!(matches!(
+            Manifest::from_json(&manifest.to_json()),
+            Err(StorageError::Decode(_))
+        ));
+        assert!(Manifest::from_json(b"{not json").is_err());
+    }
+}

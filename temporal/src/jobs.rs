@@ -1,0 +1,110 @@
+//! Starting and inspecting ListBackup's workflows.
+
+use crate::TemporalError;
+use std::time::Duration;
+use temporalio_client::{
+    Client, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowQueryOptions,
+    WorkflowStartOptions, errors::WorkflowStartError,
+};
+use temporalio_common::{MemoValues, search_attributes::SearchAttributes};
+use workflows::{
+    BackupWorkflow, QUEUE_BACKUP,
+    contracts::{BackupInput, BackupProgress},
+    search,
+};
+
+/// Starts the backup workflow for a job; returns the run id. Starting the same job twice is
+/// refused by the server (one workflow id per job).
+pub async fn start_backup(
+    client: &Client,
+    workflow_id: &str,
+    input: &BackupInput,
+) -> Result<String, TemporalError> {
+    let mut memo = MemoValues::new();
+    memo.insert("job_id", input.job_id.clone())
+        .insert("account_id", input.account_id.clone());
+    let options = WorkflowStartOptions::new(QUEUE_BACKUP, workflow_id)
+        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
+        // A backup that cannot finish in a week needs a person, not more retries.
+        .execution_timeout(Duration::from_secs(7 * 24 * 3600))
+        .search_attributes(SearchAttributes::new([
+            search::ACCOUNT_ID.value_set(input.account_id.clone()),
+            search::SOURCE_ID.value_set(input.source_id.clone()),
+            search::PLATFORM.value_set(input.platform.clone()),
+            search::JOB_KIND.value_set(input.kind.as_str().to_owned()),
+        ]))
+        .memo(memo)
+        .static_summary(format!(
+            "{} of source {} ({})",
+            input.kind.as_str(),
+            input.source_id,
+            input.platform
+        ))
+        .build();
+    match client
+        .start_workflow(BackupWorkflow::run, input.clone(), options)
+        .await
+    {
+        Ok(handle) => Ok(handle.run_id().unwrap_or_default().to_owned()),
+        Err(WorkflowStartError::AlreadyStarted { .. }) => {
+            Err(TemporalError::AlreadyStarted(workflow_id.to_owned()))
+        }
+        Err(e) => Err(TemporalError::Rpc {
+            operation: "start_workflow",
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Asks a running backup for its live progress.
+pub async fn backup_progress(
+    client: &Client,
+    workflow_id: &str,
+) -> Result<BackupProgress, TemporalError> {
+    client
+        .get_workflow_handle::<BackupWorkflow>(workflow_id.to_owned())
+        .query(
+            BackupWorkflow::progress,
+            (),
+            WorkflowQueryOptions::default(),
+        )
+        .await
+        .map_err(|e| TemporalError::Rpc {
+            operation: "query",
+            message: e.to_string(),
+        })
+}
+
+/// The run's page in the Temporal Web UI.
+pub fn web_ui_link(ui_base: &str, namespace: &str, workflow_id: &str) -> String {
+    let encoded: String = workflow_id
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!(
+        "{}/namespaces/{namespace}/workflows/{encoded}",
+        ui_base.trim_end_matches('/')
+    )
+}
+
+/// Asks the frontend whether it serves (the namespace answers a describe).
+pub async fn check_health(client: &Client) -> Result<(), TemporalError> {
+    use temporalio_client::{grpc::WorkflowService, tonic::IntoRequest};
+    use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
+    WorkflowService::get_system_info(
+        &mut client.clone(),
+        GetSystemInfoRequest::default().into_request(),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|s| TemporalError::Rpc {
+        operation: "get_system_info",
+        message: s.message().to_owned(),
+    })
+}

@@ -1,0 +1,36 @@
+//! Temporal wiring: connecting a client, registering search attributes, starting and querying
+//! ListBackup's workflows, and launching the Temporal CLI dev server for `listbackup dev` and tests.
+
+mod client;
+pub mod dev_server;
+mod jobs;
+
+pub use client::{
+    TemporalSettings, TlsFiles, connect, connect_with_retry, ensure_search_attributes,
+};
+pub use jobs::{backup_progress, check_health, start_backup, web_ui_link};
+pub use temporalio_client::Client;
+
+/// Errors talking to Temporal.
+#[derive(Debug, thiserror::Error)]
+pub enum TemporalError {
+    #[error("invalid Temporal address `{0}`")]
+    InvalidAddress(String),
+    #[error("reading {what} `{path}`: {source}")]
+    ReadFile {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("connecting to Temporal at {address}: {message}")]
+    Connect { address: String, message: String },
+    #[error("Temporal {operation} failed: {message}")]
+    Rpc {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("workflow {0} is already running")]
+    AlreadyStarted(String),
+    #[error("dev server: {0}")]
+    DevServer(String),
+}

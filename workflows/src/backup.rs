@@ -1,0 +1,173 @@
+//! `BackupWorkflow`: one job, from plan to manifest.
+//!
+//! prepare -> for each stream, extract in bounded chunks until done -> finalize. Each chunk
+//! resumes from the checkpoint the previous one returned (and the activity itself resumes from
+//! the last committed part if an attempt dies), so a retry never starts a stream over. Any
+//! failure marks the job failed before the run fails, so the job row and the run agree.
+
+use crate::contracts::*;
+use std::time::Duration;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_workflow::{
+    ActivityExecutionError, ActivityOptions, RetryPolicy, WorkflowContext, WorkflowContextView,
+    WorkflowResult, WorkflowTermination,
+};
+
+/// Failure types that retrying cannot fix; everything else is retried with backoff.
+pub const NON_RETRYABLE: [&str; 6] = [
+    "Unauthorized",
+    "Forbidden",
+    "InvalidRequest",
+    "ConfigError",
+    "NotFound",
+    "InvalidState",
+];
+
+#[workflow]
+#[derive(Default)]
+pub struct BackupWorkflow {
+    progress: BackupProgress,
+}
+
+fn retry_policy(maximum_attempts: u32) -> RetryPolicy {
+    RetryPolicy::builder()
+        .initial_interval(Duration::from_secs(1))
+        .backoff_coefficient(2.0)
+        .maximum_interval(Duration::from_secs(60))
+        .maximum_attempts(maximum_attempts)
+        .non_retryable_error_types(NON_RETRYABLE)
+        .build()
+}
+
+fn short_activity() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
+        .retry_policy(retry_policy(10))
+        .build()
+}
+
+/// The message of the innermost cause: what an operator needs to read first.
+fn root_message(e: &ActivityExecutionError) -> String {
+    let mut msg = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(c) = cur {
+        msg = c.to_string();
+        cur = c.source();
+    }
+    msg
+}
+
+#[workflow_methods]
+impl BackupWorkflow {
+    #[run(name = "BackupWorkflow")]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: BackupInput,
+    ) -> WorkflowResult<BackupResult> {
+        ctx.state_mut(|s| s.progress.phase = "starting".into());
+        match Self::backup(ctx, &input).await {
+            Ok(result) => Ok(result),
+            Err(err) => {
+                let cancelled = matches!(err, ActivityExecutionError::Cancelled(_));
+                let snapshot_id = ctx.state(|s| s.progress.snapshot_id.clone());
+                ctx.state_mut(|s| {
+                    s.progress.phase = if cancelled { "cancelled" } else { "failed" }.into()
+                });
+                let fail = FailInput {
+                    job_id: input.job_id.clone(),
+                    snapshot_id,
+                    error: root_message(&err),
+                    cancelled,
+                };
+                ctx.execute_activity(FailJob, fail, short_activity())
+                    .await?;
+                if cancelled {
+                    return Err(WorkflowTermination::cancelled());
+                }
+                Err(err.into())
+            }
+        }
+    }
+
+    async fn backup(
+        ctx: &mut WorkflowContext<Self>,
+        input: &BackupInput,
+    ) -> Result<BackupResult, ActivityExecutionError> {
+        let plan = ctx
+            .execute_activity(PrepareBackup, input.clone(), short_activity())
+            .await?;
+        ctx.state_mut(|s| {
+            s.progress.phase = "extracting".into();
+            s.progress.snapshot_id = Some(plan.snapshot_id.clone());
+            s.progress.streams = plan
+                .streams
+                .iter()
+                .map(|p| StreamProgress {
+                    name: p.name.clone(),
+                    status: "pending".into(),
+                    ..Default::default()
+                })
+                .collect();
+        });
+
+        for (index, stream) in plan.streams.iter().enumerate() {
+            ctx.state_mut(|s| s.progress.streams[index].status = "running".into());
+            let mut checkpoint = Checkpoint::default();
+            loop {
+                let extract = ExtractInput {
+                    job_id: input.job_id.clone(),
+                    account_id: input.account_id.clone(),
+                    source_id: input.source_id.clone(),
+                    snapshot_id: plan.snapshot_id.clone(),
+                    stream: stream.name.clone(),
+                    since: stream.since.clone(),
+                    checkpoint: checkpoint.clone(),
+                };
+                // The heartbeat timeout is what notices a dead worker: another worker then
+                // resumes from the last committed part.
+                let options =
+                    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(3600))
+                        .heartbeat_timeout(Duration::from_secs(20))
+                        .retry_policy(retry_policy(30))
+                        .summary(format!("extract {}", stream.name))
+                        .build();
+                checkpoint = ctx
+                    .execute_activity(ExtractStream, extract, options)
+                    .await?;
+                let reached = checkpoint.clone();
+                ctx.state_mut(|s| {
+                    let p = &mut s.progress.streams[index];
+                    p.records = reached.records;
+                    p.raw_bytes = reached.raw_bytes;
+                    p.stored_bytes = reached.stored_bytes;
+                    p.parts = reached.parts_committed;
+                    if reached.done {
+                        p.status = "done".into();
+                    }
+                    s.progress.records = s.progress.streams.iter().map(|p| p.records).sum();
+                    s.progress.bytes = s.progress.streams.iter().map(|p| p.raw_bytes).sum();
+                });
+                if checkpoint.done {
+                    break;
+                }
+            }
+        }
+
+        ctx.state_mut(|s| s.progress.phase = "finalizing".into());
+        let finalize = FinalizeInput {
+            job_id: input.job_id.clone(),
+            snapshot_id: plan.snapshot_id.clone(),
+            streams: plan.streams.iter().map(|s| s.name.clone()).collect(),
+        };
+        let result = ctx
+            .execute_activity(FinalizeSnapshot, finalize, short_activity())
+            .await?;
+        ctx.state_mut(|s| s.progress.phase = "succeeded".into());
+        Ok(result)
+    }
+
+    /// Live progress for the API and dashboards.
+    #[query]
+    pub fn progress(&self, _ctx: &WorkflowContextView) -> BackupProgress {
+        self.progress.clone()
+    }
+}

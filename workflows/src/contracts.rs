@@ -1,0 +1,163 @@
+//! What workflows and activities exchange. Payloads stay small — ids, cursors, counts — because
+//! they are stored in workflow history; records themselves never pass through Temporal.
+//!
+//! Activity and workflow type names are API: running workflows refer to them by name, so they are
+//! pinned here and must never change.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use temporalio_workflow::common::ActivityDefinition;
+
+/// Full backup or incremental sync.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupKind {
+    Backup,
+    Sync,
+}
+
+impl BackupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Backup => "backup",
+            Self::Sync => "sync",
+        }
+    }
+}
+
+/// The input of `BackupWorkflow`: the job row it runs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct BackupInput {
+    pub job_id: String,
+    pub account_id: String,
+    pub source_id: String,
+    pub platform: String,
+    pub kind: BackupKind,
+    /// Back up only these streams this time; `None` uses the source's selection.
+    #[serde(default)]
+    pub streams: Option<Vec<String>>,
+}
+
+/// What `prepare_backup` decided: the snapshot to write and the streams to extract.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct BackupPlan {
+    pub snapshot_id: String,
+    pub streams: Vec<StreamPlan>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct StreamPlan {
+    pub name: String,
+    /// For a sync: the cursor the previous snapshot reached.
+    pub since: Option<Value>,
+}
+
+/// Where the extraction of one stream stands. Everything counted here is committed: stored in
+/// the object store and recorded in the database.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Checkpoint {
+    pub parts_committed: u32,
+    /// The page token to continue from.
+    pub page_token: Option<String>,
+    /// The stream cursor reached (what the next sync starts from).
+    pub cursor: Option<Value>,
+    pub records: u64,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+    /// The stream has been read to its end.
+    pub done: bool,
+}
+
+/// The input of `extract_stream`: one stream, from a checkpoint. The activity works for a bounded
+/// time and returns the checkpoint it reached, so the workflow sees progress and history stays short.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ExtractInput {
+    pub job_id: String,
+    pub account_id: String,
+    pub source_id: String,
+    pub snapshot_id: String,
+    pub stream: String,
+    pub since: Option<Value>,
+    pub checkpoint: Checkpoint,
+}
+
+/// The input of `finalize_snapshot`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FinalizeInput {
+    pub job_id: String,
+    pub snapshot_id: String,
+    pub streams: Vec<String>,
+}
+
+/// The result of a successful backup.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct BackupResult {
+    pub snapshot_id: String,
+    pub manifest_key: String,
+    pub records: u64,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+}
+
+/// The input of `fail_job`: record why a job ended without a snapshot.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FailInput {
+    pub job_id: String,
+    pub snapshot_id: Option<String>,
+    pub error: String,
+    pub cancelled: bool,
+}
+
+/// Live progress, answered by the workflow's `progress` query.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct BackupProgress {
+    /// `starting`, `extracting`, `finalizing`, `succeeded`, `failed`.
+    pub phase: String,
+    pub snapshot_id: Option<String>,
+    pub streams: Vec<StreamProgress>,
+    pub records: u64,
+    pub bytes: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct StreamProgress {
+    pub name: String,
+    /// `pending`, `running` or `done`.
+    pub status: String,
+    pub records: u64,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+    pub parts: u32,
+}
+
+macro_rules! activity_contract {
+    ($(#[$doc:meta])* $marker:ident, $name:literal, $input:ty => $output:ty) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $marker;
+        impl ActivityDefinition for $marker {
+            type Input = $input;
+            type Output = $output;
+            fn name(&self) -> &str {
+                $name
+            }
+        }
+    };
+}
+
+activity_contract!(
+    /// Marks the job running, creates the snapshot row, and plans the streams.
+    PrepareBackup, "backup.prepare", BackupInput => BackupPlan
+);
+activity_contract!(
+    /// Extracts one stream for a while, committing parts; returns the checkpoint reached.
+    ExtractStream, "backup.extract_stream", ExtractInput => Checkpoint
+);
+activity_contract!(
+    /// Writes the manifest last, then marks the snapshot complete and the job succeeded.
+    FinalizeSnapshot, "backup.finalize", FinalizeInput => BackupResult
+);
+activity_contract!(
+    /// Marks the job failed (or cancelled) with its reason.
+    FailJob, "backup.fail", FailInput => ()
+);
