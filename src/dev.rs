@@ -51,7 +51,7 @@ pub async fn start_embedded_s3(
         &secret,
     )
     .await?;
-    let cfg = S3Config::local(&s3.endpoint(), "listbackup", &id, &secret);
+    let cfg = S3Config::local(s3.endpoint(), "listbackup", &id, &secret);
     Ok((s3, cfg))
 }
 

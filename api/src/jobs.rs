@@ -57,7 +57,7 @@ pub struct JobView {
 #[derive(ApiResponse)]
 pub enum GetJobResponse {
     #[oai(status = 200)]
-    Ok(Json<JobView>),
+    Ok(Json<Box<JobView>>),
     /// No such job (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
@@ -90,7 +90,7 @@ impl JobsApi {
             }
             Err(e) => return GetJobResponse::Internal(internal(e)),
         };
-        GetJobResponse::Ok(Json(view(&state, job).await))
+        GetJobResponse::Ok(Json(Box::new(view(&state, job).await)))
     }
 }
 

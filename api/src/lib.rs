@@ -44,3 +44,22 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
         .data(state)
         .around(error::envelope_middleware)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The committed spec is what integrators generate clients from: it must match the code.
+    /// Regenerate with `LISTBACKUP_UPDATE_OPENAPI=1 cargo test -p api`.
+    #[test]
+    fn committed_openapi_spec_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+        let spec = super::openapi_json();
+        if std::env::var_os("LISTBACKUP_UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, format!("{spec}\n")).expect("write api/openapi.json");
+        }
+        let committed = std::fs::read_to_string(path).expect("api/openapi.json exists");
+        assert!(
+            committed.trim_end() == spec.trim_end(),
+            "api/openapi.json is out of date: run LISTBACKUP_UPDATE_OPENAPI=1 cargo test -p api"
+        );
+    }
+}

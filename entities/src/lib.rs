@@ -8,6 +8,7 @@
 pub mod migration;
 pub mod model;
 pub mod repo;
+pub mod testing;
 
 pub use model::*;
 pub use sea_orm;
@@ -36,25 +37,16 @@ pub fn new_id(prefix: &str) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ids_are_short_prefixed_and_time_ordered() {
-        let a = super::new_id("src");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = super::new_id("src");
-        assert_eq!(a.len(), 24);
-        assert!(a.starts_with("src_"));
-        assert!(a < b, "{a} should sort before {b}");
-        assert_ne!(super::new_id("x"), super::new_id("x"));
-    }
-}
-
 /// Connects to `url` (`postgres://…` or `sqlite://…`) and applies all pending migrations.
 pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, DbErr> {
     let db = connect(url).await?;
-    migration::Migrator::up(&db, None).await?;
+    migrate(&db).await?;
     Ok(db)
+}
+
+/// Applies all pending migrations; a no-op when the schema is current.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    migration::Migrator::up(db, None).await
 }
 
 /// Connects without migrating.
@@ -76,4 +68,18 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .await?;
     }
     Ok(db)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_are_short_prefixed_and_time_ordered() {
+        let a = super::new_id("src");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = super::new_id("src");
+        assert_eq!(a.len(), 24);
+        assert!(a.starts_with("src_"));
+        assert!(a < b, "{a} should sort before {b}");
+        assert_ne!(super::new_id("x"), super::new_id("x"));
+    }
 }

@@ -1,0 +1,34 @@
+//! Throw-away Postgres databases for tests: one per test, dropped afterwards.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+
+/// The server tests use: `$LISTBACKUP_TEST_POSTGRES`, else the local trust-auth server.
+pub fn admin_url() -> String {
+    std::env::var("LISTBACKUP_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A new, empty database on the test server; returns its name and URL.
+pub async fn create_database(prefix: &str) -> Result<(String, String), DbErr> {
+    let admin_url = admin_url();
+    let admin = crate::connect(&admin_url).await?;
+    let name = crate::new_id(prefix);
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
+    admin.close().await?;
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
+    Ok((name.clone(), format!("{base}/{name}")))
+}
+
+/// Closes `db` and drops the database `name`, ending any connection still open to it.
+pub async fn drop_database(db: DatabaseConnection, name: &str) -> Result<(), DbErr> {
+    db.close().await?;
+    let admin = crate::connect(&admin_url()).await?;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await?;
+    admin.close().await
+}

@@ -1,0 +1,397 @@
+//! Starts the components a test needs and tears them down again.
+
+use anyhow::Context;
+use entities::{Role, repo};
+use listbackup::server::ApiListener;
+use sandbox::{RunningSandbox, Sandbox, SandboxConfig};
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use storage::{
+    embedded::{EmbeddedS3, PutLog},
+    keys::{AccountKey, MasterKey},
+    manifest::Manifest,
+    object_store::{ObjectStore, S3Config},
+    part::{open_part, sha256_hex},
+};
+use temporal::dev_server::EphemeralServer;
+use tokio_util::sync::CancellationToken;
+
+pub const BUCKET: &str = "listbackup-test";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Postgres,
+    Sqlite,
+}
+
+/// A fresh database of the given kind (its Postgres name, if any, and URL).
+pub async fn fresh_database(
+    kind: Db,
+    dir: &std::path::Path,
+) -> anyhow::Result<(Option<String>, String)> {
+    Ok(match kind {
+        Db::Sqlite => (
+            None,
+            format!("sqlite://{}?mode=rwc", dir.join("listbackup.db").display()),
+        ),
+        Db::Postgres => {
+            let (name, url) = entities::testing::create_database("lbtest")
+                .await
+                .context("creating a test database on Postgres")?;
+            (Some(name), url)
+        }
+    })
+}
+
+/// The `temporal` CLI the tests start.
+pub fn temporal_exe() -> PathBuf {
+    temporal::dev_server::find_exe(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("the `temporal` CLI is missing: run ./scripts/setup")
+}
+
+pub struct Stack {
+    pub tmp: tempfile::TempDir,
+    pub temporal: EphemeralServer,
+    pub db_url: String,
+    pg_name: Option<String>,
+    pub db: DatabaseConnection,
+    pub s3: Option<EmbeddedS3>,
+    pub puts: PutLog,
+    pub s3_config: S3Config,
+    pub store: ObjectStore,
+    pub master: Arc<MasterKey>,
+    pub sandbox: Sandbox,
+    pub sandbox_server: Option<RunningSandbox>,
+    pub api_base: String,
+    pub stop: CancellationToken,
+    workers: Vec<WorkerProcess>,
+}
+
+impl Stack {
+    pub async fn start(db_kind: Db, sandbox_config: SandboxConfig) -> anyhow::Result<Self> {
+        let tmp = tempfile::tempdir()?;
+        let temporal = temporal::dev_server::start(&temporal::dev_server::DevServerOptions {
+            exe: temporal_exe(),
+            port: None,
+            ui_port: None,
+            db_file: None,
+        })
+        .await?;
+        let settings = temporal::TemporalSettings::local(temporal.target.clone());
+        let client = temporal::connect_with_retry(&settings, Duration::from_secs(30)).await?;
+        temporal::ensure_search_attributes(&client, "default").await?;
+
+        let (pg_name, db_url) = fresh_database(db_kind, tmp.path()).await?;
+        let db = entities::connect_and_migrate(&db_url).await?;
+
+        let (s3, puts) = EmbeddedS3::start_recording(
+            &tmp.path().join("objects"),
+            "127.0.0.1:0".parse()?,
+            "test-key",
+            "test-secret-key",
+        )
+        .await?;
+        let s3_config = S3Config::local(s3.endpoint(), BUCKET, "test-key", "test-secret-key");
+        let store = ObjectStore::new(&s3_config);
+        store.ensure_bucket().await?;
+
+        let sandbox = Sandbox::new(sandbox_config)?;
+        let sandbox_server = sandbox.serve("127.0.0.1:0".parse()?).await?;
+
+        let stop = CancellationToken::new();
+        let listener = ApiListener::bind("127.0.0.1:0".parse()?).await?;
+        let api_base = format!("http://{}", listener.local_addr()?);
+        let state = api::AppState {
+            db: db.clone(),
+            store: store.clone(),
+            temporal: api::TemporalAccess {
+                client: client.clone(),
+                namespace: "default".into(),
+                ui_base: "http://127.0.0.1:8233".into(),
+            },
+        };
+        tokio::spawn(listener.serve(state, stop.clone()));
+        Ok(Self {
+            tmp,
+            temporal,
+            db_url,
+            pg_name,
+            db,
+            s3: Some(s3),
+            puts,
+            s3_config,
+            store,
+            master: Arc::new(MasterKey::generate()),
+            sandbox,
+            sandbox_server: Some(sandbox_server),
+            api_base,
+            stop,
+            workers: Vec::new(),
+        })
+    }
+
+    pub fn sandbox_url(&self) -> String {
+        self.sandbox_server
+            .as_ref()
+            .expect("sandbox running")
+            .base_url()
+    }
+
+    /// The environment a `listbackup` child process needs to join this stack.
+    pub fn child_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("LISTBACKUP_DATABASE_URL", self.db_url.clone()),
+            ("LISTBACKUP_TEMPORAL_ADDR", self.temporal.target.clone()),
+            (
+                "LISTBACKUP_S3_ENDPOINT",
+                self.s3_config.endpoint.clone().unwrap_or_default(),
+            ),
+            ("LISTBACKUP_S3_BUCKET", BUCKET.into()),
+            ("LISTBACKUP_S3_ACCESS_KEY_ID", "test-key".into()),
+            ("LISTBACKUP_S3_SECRET_ACCESS_KEY", "test-secret-key".into()),
+            ("LISTBACKUP_MASTER_KEY", self.master.to_secret_string()),
+            // Small parts, so a 10,000-record stream spans several and resuming is exercised.
+            ("LISTBACKUP_PART_SIZE_MB", "1".into()),
+            ("LISTBACKUP_EXTRACT_CHUNK_SECS", "5".into()),
+            ("LISTBACKUP_LOG_FORMAT", "json".into()),
+            ("LISTBACKUP_LOG", "info,temporalio_sdk_core=warn".into()),
+        ]
+    }
+
+    /// Starts `listbackup worker` as a child process; its log goes to `worker-N.log`.
+    pub fn spawn_worker(&mut self) -> anyhow::Result<u32> {
+        let n = self.workers.len();
+        let log_path = self.tmp.path().join(format!("worker-{n}.log"));
+        let log = std::fs::File::create(&log_path)?;
+        let child = Command::new(env!("CARGO_BIN_EXE_listbackup"))
+            .arg("worker")
+            .envs(self.child_env())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let pid = child.id();
+        self.workers.push(WorkerProcess { child, log_path });
+        Ok(pid)
+    }
+
+    /// SIGKILLs worker `n`: no shutdown, no cleanup, as a crashed machine would.
+    pub fn kill_worker(&mut self, n: usize) {
+        let w = &mut self.workers[n];
+        let _ = w.child.kill();
+        let _ = w.child.wait();
+    }
+
+    pub fn worker_log(&self, n: usize) -> String {
+        std::fs::read_to_string(&self.workers[n].log_path).unwrap_or_default()
+    }
+
+    /// Creates an account, an owner API key, a Stripe connection to the sandbox and a source.
+    pub async fn provision(&self) -> anyhow::Result<Tenant> {
+        let key = AccountKey::generate();
+        let acct = repo::create_account(
+            &self.db,
+            "Test Co",
+            None,
+            &key.recipient(),
+            Some(key.seal_with(&self.master)?),
+        )
+        .await?;
+        let (_, api_key) =
+            repo::create_api_key(&self.db, &acct.id, None, "test", Role::Owner).await?;
+        let creds = self
+            .master
+            .seal_string(&json!({"api_key": self.sandbox.stripe().api_key()}).to_string())?;
+        let conn = repo::create_connection(
+            &self.db,
+            &acct.id,
+            "stripe",
+            "Stripe",
+            creds,
+            json!({"base_url": self.sandbox_url()}),
+        )
+        .await?;
+        let source = repo::create_source(&self.db, &conn, "all of Stripe", &[]).await?;
+        Ok(Tenant {
+            account_id: acct.id,
+            api_key,
+            source_id: source.id,
+            key,
+        })
+    }
+
+    pub async fn shutdown(mut self) {
+        for w in &mut self.workers {
+            let _ = w.child.kill();
+            let _ = w.child.wait();
+        }
+        self.stop.cancel();
+        if let Some(s) = self.sandbox_server.take() {
+            s.shutdown().await;
+        }
+        if let Some(s) = self.s3.take() {
+            s.shutdown().await;
+        }
+        let _ = self.temporal.shutdown().await;
+        if let Some(name) = self.pg_name.take() {
+            let _ = entities::testing::drop_database(self.db.clone(), &name).await;
+        }
+    }
+}
+
+struct WorkerProcess {
+    child: Child,
+    log_path: PathBuf,
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Tenant {
+    pub account_id: String,
+    pub api_key: String,
+    pub source_id: String,
+    pub key: AccountKey,
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// Starts a backup through the API; returns the job id.
+pub async fn start_backup(stack: &Stack, tenant: &Tenant) -> anyhow::Result<String> {
+    let r = http()
+        .post(format!(
+            "{}/v1/sources/{}/backups",
+            stack.api_base, tenant.source_id
+        ))
+        .bearer_auth(&tenant.api_key)
+        .json(&json!({}))
+        .send()
+        .await?;
+    let status = r.status();
+    let body: Value = r.json().await?;
+    anyhow::ensure!(status == 202, "start backup answered {status}: {body}");
+    Ok(body["job_id"].as_str().context("job_id")?.to_owned())
+}
+
+pub async fn get_job(stack: &Stack, tenant: &Tenant, job_id: &str) -> anyhow::Result<Value> {
+    let r = http()
+        .get(format!("{}/v1/jobs/{job_id}", stack.api_base))
+        .bearer_auth(&tenant.api_key)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 200, "get job answered {}", r.status());
+    Ok(r.json().await?)
+}
+
+/// Polls the job until it is final, or fails after `patience`.
+pub async fn wait_for_job(
+    stack: &Stack,
+    tenant: &Tenant,
+    job_id: &str,
+    patience: Duration,
+) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + patience;
+    loop {
+        let job = get_job(stack, tenant, job_id).await?;
+        let status = job["status"].as_str().unwrap_or_default();
+        if ["succeeded", "failed", "cancelled"].contains(&status) {
+            return Ok(job);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "job {job_id} still {status} after {patience:?}: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Reads a snapshot's manifest and every part back: records per stream, in stored order.
+/// Checks each part's sha256 against the manifest on the way.
+pub async fn read_snapshot(
+    stack: &Stack,
+    tenant: &Tenant,
+    snapshot_id: &str,
+) -> anyhow::Result<(Manifest, BTreeMap<String, Vec<Value>>)> {
+    let key = storage::layout::manifest_key(&tenant.account_id, &tenant.source_id, snapshot_id);
+    let manifest = Manifest::from_json(&stack.store.get(&key).await?)?;
+    let mut streams = BTreeMap::new();
+    for stream in &manifest.streams {
+        let mut records = Vec::new();
+        for part in &stream.parts {
+            let body = stack.store.get(&part.key).await?;
+            anyhow::ensure!(
+                sha256_hex(&body) == part.sha256,
+                "sha256 mismatch for {}",
+                part.key
+            );
+            anyhow::ensure!(
+                body.len() as u64 == part.stored_bytes,
+                "size mismatch for {}",
+                part.key
+            );
+            let jsonl = open_part(tenant.key.identity(), &body)?;
+            let before = records.len();
+            for line in jsonl.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                records.push(serde_json::from_slice::<Value>(line)?);
+            }
+            anyhow::ensure!(
+                (records.len() - before) as u64 == part.records,
+                "record count mismatch in {}",
+                part.key
+            );
+        }
+        streams.insert(stream.name.clone(), records);
+    }
+    Ok((manifest, streams))
+}
+
+/// Asserts that a snapshot holds exactly the sandbox's dataset: every record, once, unchanged.
+pub async fn assert_snapshot_is_dataset(
+    stack: &Stack,
+    tenant: &Tenant,
+    snapshot_id: &str,
+) -> anyhow::Result<Manifest> {
+    let (manifest, streams) = read_snapshot(stack, tenant, snapshot_id).await?;
+    assert_eq!(
+        manifest.streams.len(),
+        sandbox::stripe::STREAMS.len(),
+        "every stream is in the manifest"
+    );
+    for name in sandbox::stripe::STREAMS {
+        let expected: Vec<Value> = stack.sandbox.stripe().records(name).collect();
+        let got = streams
+            .get(name)
+            .with_context(|| format!("stream {name} missing"))?;
+        let stream = manifest
+            .stream(name)
+            .with_context(|| format!("manifest stream {name}"))?;
+        assert_eq!(
+            stream.records,
+            expected.len() as u64,
+            "{name}: manifest count equals the sandbox's"
+        );
+        assert_eq!(got.len(), expected.len(), "{name}: record count");
+        let ids: std::collections::HashSet<&str> =
+            got.iter().filter_map(|r| r["id"].as_str()).collect();
+        assert_eq!(ids.len(), got.len(), "{name}: no record duplicated");
+        assert!(
+            got == &expected,
+            "{name}: records equal the sandbox dataset, in order"
+        );
+    }
+    Ok(manifest)
+}

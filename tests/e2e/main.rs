@@ -1,0 +1,8 @@
+//! Whole-system tests: a real Temporal dev server, Postgres or SQLite, the embedded S3 endpoint
+//! and the platform sandbox, with the `listbackup` binary's worker as a child process.
+
+mod api_errors;
+mod backup;
+mod cli;
+mod crash;
+mod harness;
