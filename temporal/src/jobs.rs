@@ -1,10 +1,11 @@
 //! Starting and inspecting ListBackup's workflows.
 
 use crate::TemporalError;
+use futures_util::StreamExt;
 use std::time::Duration;
 use temporalio_client::{
-    Client, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowQueryOptions,
-    WorkflowStartOptions, errors::WorkflowStartError,
+    Client, WorkflowFetchHistoryOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    WorkflowListOptions, WorkflowQueryOptions, WorkflowStartOptions, errors::WorkflowStartError,
 };
 use temporalio_common::{MemoValues, search_attributes::SearchAttributes};
 use workflows::{
@@ -107,4 +108,42 @@ pub async fn check_health(client: &Client) -> Result<(), TemporalError> {
         operation: "get_system_info",
         message: s.message().to_owned(),
     })
+}
+
+/// The ids of the runs matching a visibility query (e.g. `ListbackupSourceId = 'src_…'`),
+/// newest first, at most `limit`.
+pub async fn find_runs(
+    client: &Client,
+    query: &str,
+    limit: usize,
+) -> Result<Vec<String>, TemporalError> {
+    let mut stream = client.list_workflows(
+        query.to_owned(),
+        WorkflowListOptions::builder().limit(limit).build(),
+    );
+    let mut ids = Vec::new();
+    while let Some(run) = stream.next().await {
+        let run = run.map_err(|e| TemporalError::Rpc {
+            operation: "list_workflows",
+            message: e.to_string(),
+        })?;
+        ids.push(run.id().to_owned());
+    }
+    Ok(ids)
+}
+
+/// A run's full event history in the SDK's JSON form, as replay tests read it.
+pub async fn backup_history_json(
+    client: &Client,
+    workflow_id: &str,
+) -> Result<Vec<u8>, TemporalError> {
+    client
+        .get_workflow_handle::<BackupWorkflow>(workflow_id.to_owned())
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .to_json()
+        .await
+        .map_err(|e| TemporalError::Rpc {
+            operation: "fetch_history",
+            message: e.to_string(),
+        })
 }

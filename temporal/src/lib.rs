@@ -8,7 +8,9 @@ mod jobs;
 pub use client::{
     TemporalSettings, TlsFiles, connect, connect_with_retry, ensure_search_attributes,
 };
-pub use jobs::{backup_progress, check_health, start_backup, web_ui_link};
+pub use jobs::{
+    backup_history_json, backup_progress, check_health, find_runs, start_backup, web_ui_link,
+};
 pub use temporalio_client::Client;
 
 /// Errors talking to Temporal.

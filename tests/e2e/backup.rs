@@ -67,6 +67,38 @@ async fn backup_of_10k_customers_equals_the_dataset_on_postgres() {
         "the platform key is never logged"
     );
 
+    // Operators find the run by the search attributes it carries.
+    let workflow_id = job["workflow_id"].as_str().unwrap();
+    let query = format!(
+        "ListbackupSourceId = '{}' AND ListbackupAccountId = '{}' AND ListbackupPlatform = 'stripe' AND ListbackupJobKind = 'backup'",
+        tenant.source_id, tenant.account_id
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let runs = temporal::find_runs(&stack.client, &query, 10)
+            .await
+            .expect("list runs");
+        if runs == [workflow_id] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run is not findable by its search attributes: {runs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // `LISTBACKUP_RECORD_HISTORY=1` refreshes the replay fixture the workflows crate checks.
+    if std::env::var_os("LISTBACKUP_RECORD_HISTORY").is_some() {
+        let history = temporal::backup_history_json(&stack.client, workflow_id)
+            .await
+            .expect("history");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/workflows/tests/fixtures/backup_history.json"
+        );
+        std::fs::write(path, history).expect("write the fixture");
+    }
+
     // The CLI restores the same records as plain JSON Lines.
     let out = stack.tmp.path().join("restored");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_listbackup"))

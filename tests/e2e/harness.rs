@@ -60,6 +60,7 @@ pub fn temporal_exe() -> PathBuf {
 pub struct Stack {
     pub tmp: tempfile::TempDir,
     pub temporal: EphemeralServer,
+    pub client: temporal::Client,
     pub db_url: String,
     pg_name: Option<String>,
     pub db: DatabaseConnection,
@@ -122,6 +123,7 @@ impl Stack {
         Ok(Self {
             tmp,
             temporal,
+            client: client.clone(),
             db_url,
             pg_name,
             db,
