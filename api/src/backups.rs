@@ -6,10 +6,10 @@ use crate::{
     health::ApiTags,
     state::AppState,
 };
-use entities::{JobKind, JobStatus, job, repo, source};
+use entities::{JobKind, JobStatus, repo, source};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 use serde_json::json;
 use workflows::contracts::{BackupInput, BackupKind};
 
@@ -131,29 +131,16 @@ async fn start(
             ));
         }
     }
-    let active = job::Entity::find()
-        .filter(job::Column::SourceId.eq(src.id.as_str()))
-        .filter(job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
-        .one(&state.db)
-        .await;
-    match active {
-        Ok(Some(running)) => {
+    let job = match repo::start_job(&state.db, &src, kind).await {
+        Ok(j) => j,
+        Err(repo::CreateJobError::Active(running)) => {
             return R::Conflict(envelope_with(
                 "conflict",
-                format!(
-                    "job {} of this source is still {:?}",
-                    running.id, running.status
-                )
-                .to_lowercase(),
-                json!({"job_id": running.id}),
+                format!("job {running} of this source is still queued or running"),
+                json!({"job_id": running}),
             ));
         }
-        Ok(None) => {}
-        Err(e) => return R::Internal(internal(e)),
-    }
-    let job = match repo::create_job(&state.db, &src, kind).await {
-        Ok(j) => j,
-        Err(e) => return R::Internal(internal(e)),
+        Err(repo::CreateJobError::Db(e)) => return R::Internal(internal(e)),
     };
     let input = BackupInput {
         job_id: job.id.clone(),

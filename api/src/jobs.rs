@@ -105,16 +105,23 @@ async fn view(state: &AppState, job: job::Model) -> JobView {
         if let Ok(Ok(live)) = tokio::time::timeout(Duration::from_secs(2), query).await {
             phase = Some(live.phase);
             if !live.streams.is_empty() {
+                // The workflow learns counts when a chunk returns; the database as each part
+                // commits. Show the further of the two for every stream.
+                let committed = std::mem::take(&mut streams);
                 streams = live
                     .streams
                     .into_iter()
-                    .map(|s| StreamProgressView {
-                        name: s.name,
-                        status: s.status,
-                        records: s.records,
-                        raw_bytes: s.raw_bytes,
-                        stored_bytes: s.stored_bytes,
-                        parts: s.parts,
+                    .map(|s| {
+                        let db = committed.iter().find(|c| c.name == s.name);
+                        let further = db.filter(|c| c.parts > s.parts);
+                        StreamProgressView {
+                            status: s.status,
+                            records: further.map_or(s.records, |c| c.records),
+                            raw_bytes: further.map_or(s.raw_bytes, |c| c.raw_bytes),
+                            stored_bytes: further.map_or(s.stored_bytes, |c| c.stored_bytes),
+                            parts: further.map_or(s.parts, |c| c.parts),
+                            name: s.name,
+                        }
                     })
                     .collect();
                 records = records.max(live.records);

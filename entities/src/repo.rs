@@ -201,6 +201,47 @@ pub fn workflow_id(kind: JobKind, source_id: &str, job_id: &str) -> String {
     format!("{word}/{source_id}/{job_id}")
 }
 
+/// Why a job could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateJobError {
+    /// The source already has a queued or running job (its id).
+    #[error("source already has an active job {0}")]
+    Active(String),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// The queued or running job of a source, if any.
+pub async fn active_job(
+    db: &impl ConnectionTrait,
+    source_id: &str,
+) -> Result<Option<job::Model>, DbErr> {
+    job::Entity::find()
+        .filter(job::Column::SourceId.eq(source_id))
+        .filter(job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
+        .one(db)
+        .await
+}
+
+/// Creates a queued job (and reserves its snapshot id) for `source`, unless one is active: the
+/// database's unique index decides, so two simultaneous requests cannot both succeed.
+pub async fn start_job(
+    db: &impl ConnectionTrait,
+    source: &source::Model,
+    kind: JobKind,
+) -> Result<job::Model, CreateJobError> {
+    if let Some(active) = active_job(db, &source.id).await? {
+        return Err(CreateJobError::Active(active.id));
+    }
+    match create_job(db, source, kind).await {
+        Ok(job) => Ok(job),
+        Err(e) => match active_job(db, &source.id).await? {
+            Some(active) => Err(CreateJobError::Active(active.id)),
+            None => Err(e.into()),
+        },
+    }
+}
+
 /// Creates a queued job (and reserves its snapshot id) for `source`.
 pub async fn create_job(
     db: &impl ConnectionTrait,

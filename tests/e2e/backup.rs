@@ -19,6 +19,22 @@ async fn backup_of_10k_customers_equals_the_dataset_on_postgres() {
     stack.spawn_worker().expect("worker");
 
     let job_id = start_backup(&stack, &tenant).await.expect("start");
+    // A second request while the first job runs names the running job.
+    let again = http()
+        .post(format!(
+            "{}/v1/sources/{}/backups",
+            stack.api_base, tenant.source_id
+        ))
+        .bearer_auth(&tenant.api_key)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let body: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "conflict");
+    assert_eq!(body["error"]["details"]["job_id"], job_id.as_str());
+
     let job = wait_for_job(&stack, &tenant, &job_id, Duration::from_secs(240))
         .await
         .expect("job finishes");

@@ -128,6 +128,22 @@ async fn suite(db: &DatabaseConnection) {
     assert_eq!(stored.records, 5, "progress of a finished job is frozen");
     assert!(stored.started_at.is_some() && stored.finished_at.is_some());
 
+    // One active job per source, decided by the database.
+    let first = repo::start_job(db, &source, JobKind::Backup).await.unwrap();
+    match repo::start_job(db, &source, JobKind::Sync).await {
+        Err(repo::CreateJobError::Active(id)) => assert_eq!(id, first.id),
+        other => panic!("a second active job was allowed: {other:?}"),
+    }
+    assert!(
+        repo::create_job(db, &source, JobKind::Backup)
+            .await
+            .is_err(),
+        "the unique index refuses it too"
+    );
+    repo::finish_job(db, &first.id, JobStatus::Failed, Some("boom".into()))
+        .await
+        .unwrap();
+
     // Parts: re-committing a part number replaces it and drops the ones after it.
     let sync = repo::create_job(db, &source, JobKind::Sync).await.unwrap();
     entities::snapshot::ActiveModel {
