@@ -35,15 +35,7 @@ async fn backup_of_10k_customers_equals_the_dataset_on_postgres() {
     assert_eq!(body["error"]["code"], "conflict");
     assert_eq!(body["error"]["details"]["job_id"], job_id.as_str());
 
-    let job = wait_for_job(&stack, &tenant, &job_id, Duration::from_secs(240))
-        .await
-        .expect("job finishes");
-    assert_eq!(
-        job["status"],
-        "succeeded",
-        "job: {job}\nworker log:\n{}",
-        stack.worker_log(0)
-    );
+    let job = expect_success(&stack, &tenant, &job_id, Duration::from_secs(240), 0).await;
     assert_eq!(job["records"], 10_000 + 5 * 50);
     assert!(
         job["workflow_id"]
@@ -164,15 +156,7 @@ async fn backup_rides_out_429s_and_500s_on_sqlite() {
     stack.spawn_worker().expect("worker");
 
     let job_id = start_backup(&stack, &tenant).await.expect("start");
-    let job = wait_for_job(&stack, &tenant, &job_id, Duration::from_secs(300))
-        .await
-        .expect("job finishes");
-    assert_eq!(
-        job["status"],
-        "succeeded",
-        "job: {job}\nworker log:\n{}",
-        stack.worker_log(0)
-    );
+    let job = expect_success(&stack, &tenant, &job_id, Duration::from_secs(300), 0).await;
     let stats = stack.sandbox.stats();
     assert!(stats.rate_limited >= 5, "429s were served: {stats:?}");
     assert!(stats.server_errors >= 5, "500s were served: {stats:?}");

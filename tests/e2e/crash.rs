@@ -55,15 +55,7 @@ async fn a_killed_worker_is_replaced_and_the_backup_resumes_without_duplicates()
 
     stack.sandbox.set_faults(FaultPlan::default());
     stack.spawn_worker().expect("second worker");
-    let job = wait_for_job(&stack, &tenant, &job_id, Duration::from_secs(240))
-        .await
-        .expect("job finishes");
-    assert_eq!(
-        job["status"],
-        "succeeded",
-        "job: {job}\nsecond worker log:\n{}",
-        stack.worker_log(1)
-    );
+    let job = expect_success(&stack, &tenant, &job_id, Duration::from_secs(240), 1).await;
 
     let manifest = assert_snapshot_is_dataset(&stack, &tenant, &snapshot_id)
         .await

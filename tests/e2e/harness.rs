@@ -321,6 +321,26 @@ pub async fn wait_for_job(
     }
 }
 
+/// Waits for the job and asserts it succeeded, showing worker `worker`'s log if not.
+pub async fn expect_success(
+    stack: &Stack,
+    tenant: &Tenant,
+    job_id: &str,
+    patience: Duration,
+    worker: usize,
+) -> Value {
+    let job = wait_for_job(stack, tenant, job_id, patience)
+        .await
+        .expect("job finishes");
+    assert_eq!(
+        job["status"],
+        "succeeded",
+        "job: {job}\nworker {worker} log:\n{}",
+        stack.worker_log(worker)
+    );
+    job
+}
+
 /// Reads a snapshot's manifest and every part back: records per stream, in stored order.
 /// Checks each part's sha256 against the manifest on the way.
 pub async fn read_snapshot(
