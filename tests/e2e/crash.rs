@@ -55,7 +55,7 @@ async fn a_killed_worker_is_replaced_and_the_backup_resumes_without_duplicates()
 
     stack.sandbox.set_faults(FaultPlan::default());
     stack.spawn_worker().expect("second worker");
-    let job = expect_success(&stack, &tenant, &job_id, Duration::from_secs(240), 1).await;
+    expect_success(&stack, &tenant, &job_id, Duration::from_secs(240), 1).await;
 
     let manifest = assert_snapshot_is_dataset(&stack, &tenant, &snapshot_id)
         .await
