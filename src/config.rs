@@ -216,6 +216,15 @@ pub fn api_addr(default: SocketAddr) -> Result<SocketAddr, ConfigError> {
     )
 }
 
+/// Whether connection base URLs may point at loopback or private networks (sandboxes, tests).
+pub fn allow_private_networks(default: bool) -> Result<bool, ConfigError> {
+    parsed(
+        "LISTBACKUP_ALLOW_PRIVATE_NETWORKS",
+        default,
+        "true or false",
+    )
+}
+
 /// Extraction tuning.
 pub fn extract_settings() -> Result<activities::ExtractSettings, ConfigError> {
     let defaults = activities::ExtractSettings::default();

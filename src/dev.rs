@@ -123,7 +123,9 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         db: db.clone(),
         store: store.clone(),
         master: master.clone(),
-        http: Default::default(),
+        // The dev stack's sandbox listens on loopback.
+        http: connectors::http::HttpClient::default()
+            .allowing_private_networks(config::allow_private_networks(true)?),
         extract,
     };
 

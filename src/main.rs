@@ -214,7 +214,8 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
         db,
         store,
         master,
-        http: Default::default(),
+        http: connectors::http::HttpClient::default()
+            .allowing_private_networks(config::allow_private_networks(false)?),
         extract,
     };
     let stop = CancellationToken::new();

@@ -3,8 +3,9 @@
 
 use crate::error::{ConnectorError, ErrorKind};
 use backon::{ExponentialBuilder, Retryable};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{Response, StatusCode, header::HeaderMap};
-use std::time::Duration;
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 /// Retry settings. The defaults ride out a platform's short outages and rate-limit windows;
 /// anything longer fails the attempt and is retried by Temporal from the last checkpoint.
@@ -28,11 +29,47 @@ impl Default for RetrySettings {
     }
 }
 
+/// A request budget: at most `requests` per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub requests: u32,
+    pub per: Duration,
+}
+
+impl RateLimit {
+    pub const fn per_second(requests: u32) -> Self {
+        Self {
+            requests,
+            per: Duration::from_secs(1),
+        }
+    }
+
+    fn limiter(self) -> Option<DefaultDirectRateLimiter> {
+        let period = self.per.checked_div(self.requests.max(1))?;
+        // A burst of one spaces requests evenly: the platform sees a steady rate, never a spike.
+        Quota::with_period(period).map(|q| RateLimiter::direct(q.allow_burst(NonZeroU32::MIN)))
+    }
+}
+
 /// A shared, cheap-to-clone HTTP client.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
     retry: RetrySettings,
+    /// Paces requests to the platform's documented rate (proactive); 429s are the reactive side.
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    /// Whether user-supplied base URLs may point at loopback or private addresses (sandboxes,
+    /// tests). Off in production: a base URL must never reach into the server's own network.
+    allow_private_networks: bool,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("retry", &self.retry)
+            .field("paced", &self.limiter.is_some())
+            .finish()
+    }
 }
 
 impl HttpClient {
@@ -44,7 +81,35 @@ impl HttpClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Self { inner, retry }
+        Self {
+            inner,
+            retry,
+            limiter: None,
+            allow_private_networks: false,
+        }
+    }
+
+    /// The same client, allowing base URLs on loopback and private networks.
+    pub fn allowing_private_networks(mut self, allow: bool) -> Self {
+        self.allow_private_networks = allow;
+        self
+    }
+
+    /// Checks a user-supplied base URL (see [`validate_base_url`]) under this client's policy.
+    pub fn base_url(
+        &self,
+        platform: &'static str,
+        url: &str,
+    ) -> Result<reqwest::Url, ConnectorError> {
+        validate_base_url(platform, url, self.allow_private_networks)
+    }
+
+    /// The same client, pacing its requests to `limit`. Each connector gets its own budget.
+    pub fn paced(&self, limit: RateLimit) -> Self {
+        Self {
+            limiter: limit.limiter().map(Arc::new),
+            ..self.clone()
+        }
     }
 
     pub fn reqwest(&self) -> &reqwest::Client {
@@ -64,6 +129,9 @@ impl HttpClient {
         C: Fn(StatusCode, &HeaderMap, &str) -> ConnectorError,
     {
         let attempt = || async {
+            if let Some(limiter) = &self.limiter {
+                limiter.until_ready().await;
+            }
             let response = build(&self.inner)
                 .send()
                 .await
@@ -152,4 +220,92 @@ pub fn classify_status(
         kind,
         format!("HTTP {}: {message}", status.as_u16()),
     )
+}
+
+/// Parses a user-supplied base URL: http(s) only, no credentials in it, and — unless
+/// `allow_private` — no loopback, private, link-local or unspecified address (SSRF).
+///
+/// Host names are checked as written (`localhost` and `*.localhost` are refused); names that
+/// resolve to private addresses are not resolved here.
+pub fn validate_base_url(
+    platform: &'static str,
+    url: &str,
+    allow_private: bool,
+) -> Result<reqwest::Url, ConnectorError> {
+    let err = |m: &str| ConnectorError::new(platform, ErrorKind::Config, format!("base URL {m}"));
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|_| err("is not a URL"))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(err("must use https"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(err("must not contain credentials"));
+    }
+    let private = match parsed.host() {
+        None => return Err(err("has no host")),
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64 // carrier-grade NAT
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00 // unique local
+                || (ip.segments()[0] & 0xffc0) == 0xfe80 // link local
+                || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback() || v4.is_private())
+        }
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost") || name.ends_with(".internal")
+        }
+    };
+    if private && !allow_private {
+        return Err(err("points at a private or loopback address"));
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_base_url;
+
+    #[test]
+    fn base_urls_on_private_networks_are_refused_unless_allowed() {
+        for bad in [
+            "http://127.0.0.1:9000",
+            "https://10.1.2.3/api",
+            "https://192.168.0.1",
+            "https://172.16.5.4",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/",
+            "https://[fd00::1]/",
+            "https://localhost:8080",
+            "https://db.internal",
+            "https://0.0.0.0",
+            "https://100.64.0.1",
+        ] {
+            assert!(
+                validate_base_url("t", bad, false).is_err(),
+                "{bad} must be refused"
+            );
+            assert!(
+                validate_base_url("t", bad, true).is_ok(),
+                "{bad} is fine when allowed"
+            );
+        }
+        for bad in [
+            "ftp://example.com",
+            "not a url",
+            "https://user:pw@example.com",
+            "file:///etc/passwd",
+        ] {
+            assert!(
+                validate_base_url("t", bad, true).is_err(),
+                "{bad} is never a base URL"
+            );
+        }
+        assert!(validate_base_url("t", "https://acme.api-us1.com", false).is_ok());
+        assert!(validate_base_url("t", "https://us21.api.mailchimp.com/3.0", false).is_ok());
+    }
 }

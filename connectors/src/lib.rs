@@ -45,6 +45,9 @@ pub struct PlatformInfo {
     pub auth: AuthKind,
     pub docs_url: &'static str,
     pub streams: &'static [StreamInfo],
+    /// The documented request budget a connection gets (before any per-connection override).
+    #[serde(skip)]
+    pub rate_limit: http::RateLimit,
 }
 
 impl PlatformInfo {

@@ -24,10 +24,12 @@ pub fn build(
     http: &HttpClient,
 ) -> Result<Arc<dyn Connector>, ConnectorError> {
     match platform {
-        "stripe" => Ok(Arc::new(stripe::StripeConnector::new(
-            stripe::StripeConfig::from_values(credentials, config)?,
-            http.clone(),
-        ))),
+        "stripe" => {
+            let config = stripe::StripeConfig::from_values(credentials, config)?;
+            http.base_url("stripe", &config.base_url)?;
+            let http = http.paced(config.rate_limit);
+            Ok(Arc::new(stripe::StripeConnector::new(config, http)))
+        }
         other => Err(ConnectorError::new(
             "registry",
             ErrorKind::Config,

@@ -164,6 +164,8 @@ impl Stack {
             ("LISTBACKUP_PART_SIZE_MB", "1".into()),
             ("LISTBACKUP_EXTRACT_CHUNK_SECS", "5".into()),
             ("LISTBACKUP_LOG_FORMAT", "json".into()),
+            // The sandbox listens on loopback.
+            ("LISTBACKUP_ALLOW_PRIVATE_NETWORKS", "true".into()),
             ("LISTBACKUP_LOG", "info,temporalio_sdk_core=warn".into()),
         ]
     }

@@ -1,6 +1,6 @@
 //! Stripe connection settings.
 
-use crate::{ConnectorError, ErrorKind};
+use crate::{ConnectorError, ErrorKind, http::RateLimit};
 use serde_json::Value;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
@@ -11,6 +11,9 @@ pub struct StripeConfig {
     pub base_url: String,
     /// Objects per page: 1..=100.
     pub page_size: u32,
+    /// The request budget: Stripe's documented limit for the key's mode, unless
+    /// `requests_per_second` overrides it.
+    pub rate_limit: RateLimit,
 }
 
 impl std::fmt::Debug for StripeConfig {
@@ -19,6 +22,7 @@ impl std::fmt::Debug for StripeConfig {
             .field("api_key", &"<redacted>")
             .field("base_url", &self.base_url)
             .field("page_size", &self.page_size)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }
@@ -51,10 +55,25 @@ impl StripeConfig {
                 .ok_or_else(|| err("`page_size` must be between 1 and 100"))?
                 as u32,
         };
+        let documented = if api_key.starts_with("sk_live_") || api_key.starts_with("rk_live_") {
+            super::streams::LIVE_RATE_LIMIT
+        } else {
+            super::streams::INFO.rate_limit
+        };
+        let rate_limit = match config.get("requests_per_second") {
+            None | Some(Value::Null) => documented,
+            Some(v) => RateLimit::per_second(
+                v.as_u64()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| err("`requests_per_second` must be between 1 and 1000"))?
+                    as u32,
+            ),
+        };
         Ok(Self {
             api_key,
             base_url,
             page_size,
+            rate_limit,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The Stripe streams and their list endpoints.
 
-use crate::{AuthKind, PlatformInfo, StreamInfo};
+use crate::{AuthKind, PlatformInfo, StreamInfo, http::RateLimit};
 
 const fn incremental(name: &'static str) -> StreamInfo {
     StreamInfo {
@@ -23,7 +23,13 @@ pub static INFO: PlatformInfo = PlatformInfo {
         incremental("charges"),
         incremental("subscriptions"),
     ],
+    // Stripe allows 100 read requests/s in live mode and 25 in test mode; live keys get the
+    // higher budget in `StripeConfig`.
+    rate_limit: RateLimit::per_second(25),
 };
+
+/// Stripe's live-mode budget.
+pub const LIVE_RATE_LIMIT: RateLimit = RateLimit::per_second(100);
 
 /// Extra query parameters a stream needs to list *everything*: subscriptions default to
 /// non-canceled ones only.

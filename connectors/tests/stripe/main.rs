@@ -32,7 +32,7 @@ fn connector(
         "stripe",
         &json!({"api_key": key}),
         &json!({"base_url": base_url, "page_size": page_size}),
-        &HttpClient::new(retry),
+        &HttpClient::new(retry).allowing_private_networks(true),
     )
     .unwrap()
 }

@@ -71,7 +71,7 @@ fn authenticate(fake: &StripeFake, req: &Request) -> Result<(), ApiError> {
     };
     if presented.is_empty() {
         Err(ApiError::missing_api_key())
-    } else if presented == fake.api_key() {
+    } else if presented == fake.api_key() && !fake.key_revoked() {
         Ok(())
     } else {
         Err(ApiError::invalid_api_key(&presented))

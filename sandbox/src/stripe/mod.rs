@@ -23,7 +23,7 @@ mod error;
 mod list;
 mod stream;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -60,6 +60,8 @@ pub(crate) fn default_count(stream: &str) -> u64 {
 pub struct StripeFake {
     seed: u64,
     api_key: String,
+    /// Set when the key has been rolled or deleted in the dashboard: every request is refused.
+    revoked: AtomicBool,
     streams: [StreamState; 6],
 }
 
@@ -89,6 +91,7 @@ impl StripeFake {
         Self {
             seed,
             api_key,
+            revoked: AtomicBool::new(false),
             streams,
         }
     }
@@ -96,6 +99,16 @@ impl StripeFake {
     /// The secret key requests must carry.
     pub fn api_key(&self) -> &str {
         &self.api_key
+    }
+
+    /// Revokes the key, as rolling it in the Stripe dashboard does: requests with it get 401.
+    pub fn revoke_key(&self) {
+        self.revoked.store(true, Ordering::SeqCst);
+    }
+
+    /// True once [`revoke_key`](Self::revoke_key) was called.
+    pub fn key_revoked(&self) -> bool {
+        self.revoked.load(Ordering::SeqCst)
     }
 
     pub fn seed(&self) -> u64 {
