@@ -27,6 +27,7 @@ mod control;
 mod error;
 mod faults;
 mod generate;
+pub mod oauth;
 mod server;
 mod stats;
 pub mod stripe;
@@ -54,6 +55,7 @@ pub struct Sandbox {
 struct Shared {
     config: SandboxConfig,
     stripe: Arc<StripeFake>,
+    oauth: Arc<oauth::OAuthAuthority>,
     faults: FaultGate,
     stats: StatsCounters,
 }
@@ -68,6 +70,7 @@ impl Sandbox {
             shared: Arc::new(Shared {
                 config,
                 stripe: Arc::new(stripe),
+                oauth: Arc::default(),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -87,6 +90,11 @@ impl Sandbox {
 
     pub fn stripe(&self) -> &StripeFake {
         &self.shared.stripe
+    }
+
+    /// The authorization server every OAuth platform's fake trusts.
+    pub fn oauth(&self) -> &oauth::OAuthAuthority {
+        &self.shared.oauth
     }
 
     /// Replaces the fault plan; it applies from the next platform request, which

@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::TcpAcceptor;
@@ -101,6 +102,10 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let stripe_routes = stripe::api::routes(sandbox.stripe_arc());
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
+        .nest(
+            "/oauth",
+            crate::oauth::routes(Arc::clone(&sandbox.shared.oauth)),
+        )
         .nest(
             "/v1",
             platform_gate(stripe_routes, sandbox, stripe::api::fault_response),
