@@ -308,3 +308,69 @@ fn refresh_error<E: std::error::Error>(
         ),
     }
 }
+
+/// The token store for a connection: `store` when the caller has one, else one in memory
+/// seeded from the connection's credentials.
+pub fn token_store(
+    platform: &'static str,
+    credentials: &Value,
+    store: Option<Arc<dyn TokenStore>>,
+) -> Result<Arc<dyn TokenStore>, ConnectorError> {
+    match store {
+        Some(s) => Ok(s),
+        None => Ok(Arc::new(MemoryTokenStore::new(TokenSet::from_credentials(
+            platform,
+            credentials,
+        )?))),
+    }
+}
+
+/// A platform's OAuth client registration: `oauth_app` in the connection's settings
+/// (`{"client_id", "client_secret", "authorize_url", "token_url"}`, for sandboxes; the URLs go
+/// through the HTTP client's base URL policy), else `LISTBACKUP_OAUTH_<PLATFORM>_CLIENT_ID` and
+/// `_CLIENT_SECRET` with the platform's documented endpoints.
+pub fn oauth_app(
+    platform: &'static str,
+    config: &Value,
+    http: &crate::http::HttpClient,
+    documented: (&str, &str),
+    credentials_in_body: bool,
+) -> Result<OAuthApp, ConnectorError> {
+    let missing =
+        |what: &str| ConnectorError::new(platform, ErrorKind::Config, format!("OAuth app: {what}"));
+    if let Some(app) = config.get("oauth_app").filter(|v| !v.is_null()) {
+        let field = |name: &str| {
+            app.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| missing(&format!("`{name}` missing")))
+        };
+        let (authorize_url, token_url) = (field("authorize_url")?, field("token_url")?);
+        http.base_url(platform, &authorize_url)?;
+        http.base_url(platform, &token_url)?;
+        return Ok(OAuthApp {
+            client_id: field("client_id")?,
+            client_secret: field("client_secret")?,
+            authorize_url,
+            token_url,
+            credentials_in_body,
+        });
+    }
+    let env = |suffix: &str| {
+        let name = format!(
+            "LISTBACKUP_OAUTH_{}_{suffix}",
+            platform.to_ascii_uppercase()
+        );
+        std::env::var(&name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| missing(&format!("{name} is not set")))
+    };
+    Ok(OAuthApp {
+        client_id: env("CLIENT_ID")?,
+        client_secret: env("CLIENT_SECRET")?,
+        authorize_url: documented.0.to_owned(),
+        token_url: documented.1.to_owned(),
+        credentials_in_body,
+    })
+}
