@@ -94,7 +94,7 @@ impl TokenStore for DbTokenStore {
         connection::Entity::update_many()
             .col_expr(
                 connection::Column::UpdatedAt,
-                Expr::col(connection::Column::UpdatedAt).into(),
+                Expr::col(connection::Column::UpdatedAt),
             )
             .filter(connection::Column::Id.eq(self.connection_id.as_str()))
             .exec(&txn)
