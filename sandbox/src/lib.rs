@@ -1,7 +1,7 @@
 //! Faithful local fakes of the SaaS platform APIs ListBackup reads, served over
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
-//! A [`Sandbox`] holds every platform fake (today: [`stripe`]) and serves them
+//! A [`Sandbox`] holds every platform fake (today: [`stripe`], [`mailchimp`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -27,6 +27,7 @@ mod control;
 mod error;
 mod faults;
 mod generate;
+pub mod mailchimp;
 mod server;
 mod stats;
 pub mod stripe;
@@ -41,6 +42,7 @@ pub use server::RunningSandbox;
 pub use stats::Stats;
 
 use faults::FaultGate;
+use mailchimp::MailchimpFake;
 use stats::StatsCounters;
 use stripe::StripeFake;
 
@@ -54,6 +56,7 @@ pub struct Sandbox {
 struct Shared {
     config: SandboxConfig,
     stripe: Arc<StripeFake>,
+    mailchimp: Arc<MailchimpFake>,
     faults: FaultGate,
     stats: StatsCounters,
 }
@@ -64,10 +67,14 @@ impl Sandbox {
         let stripe = StripeFake::new(config.seed, config.stripe_api_key.clone(), |stream| {
             config.records_for(&stream.spec())
         });
+        let mailchimp = MailchimpFake::new(config.seed, |stream| {
+            config.records_for(&format!("mailchimp.{stream}"))
+        });
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 stripe: Arc::new(stripe),
+                mailchimp: Arc::new(mailchimp),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -87,6 +94,10 @@ impl Sandbox {
 
     pub fn stripe(&self) -> &StripeFake {
         &self.shared.stripe
+    }
+
+    pub fn mailchimp(&self) -> &MailchimpFake {
+        &self.shared.mailchimp
     }
 
     /// Replaces the fault plan; it applies from the next platform request, which
@@ -111,6 +122,10 @@ impl Sandbox {
 
     fn stripe_arc(&self) -> Arc<StripeFake> {
         Arc::clone(&self.shared.stripe)
+    }
+
+    fn mailchimp_arc(&self) -> Arc<MailchimpFake> {
+        Arc::clone(&self.shared.mailchimp)
     }
 
     fn fault_gate(&self) -> &FaultGate {
