@@ -223,6 +223,9 @@ impl MailchimpFake {
     }
 
     /// Updates member `index` of `list` now; returns its new `last_changed` (epoch seconds).
+    ///
+    /// # Panics
+    /// When the member does not exist.
     pub fn touch(&self, list: usize, index: u64) -> i64 {
         let at = self.tick();
         let mut audience = self.audience(list);
