@@ -28,6 +28,7 @@ mod error;
 mod faults;
 mod generate;
 pub mod mailchimp;
+pub mod oauth;
 mod server;
 mod stats;
 pub mod stripe;
@@ -57,6 +58,7 @@ struct Shared {
     config: SandboxConfig,
     stripe: Arc<StripeFake>,
     mailchimp: Arc<MailchimpFake>,
+    oauth: Arc<oauth::OAuthAuthority>,
     faults: FaultGate,
     stats: StatsCounters,
 }
@@ -75,6 +77,7 @@ impl Sandbox {
                 config,
                 stripe: Arc::new(stripe),
                 mailchimp: Arc::new(mailchimp),
+                oauth: Arc::default(),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -98,6 +101,11 @@ impl Sandbox {
 
     pub fn mailchimp(&self) -> &MailchimpFake {
         &self.shared.mailchimp
+    }
+
+    /// The authorization server every OAuth platform's fake trusts.
+    pub fn oauth(&self) -> &oauth::OAuthAuthority {
+        &self.shared.oauth
     }
 
     /// Replaces the fault plan; it applies from the next platform request, which
