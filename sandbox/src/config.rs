@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::stripe;
+use crate::{mailchimp, stripe};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
-const PLATFORMS: &[(&str, &[&str])] = &[("stripe", &stripe::STREAMS)];
+const PLATFORMS: &[(&str, &[&str])] = &[
+    ("stripe", &stripe::STREAMS),
+    ("mailchimp", &mailchimp::STREAMS),
+];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
 ///
@@ -24,11 +27,18 @@ pub struct SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else.
+    /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else;
+    /// Mailchimp: 3 lists of 100 members, 20 campaigns and reports, 10 templates.
     pub fn new(seed: u64) -> Self {
         let records = stripe::STREAMS
             .iter()
             .map(|&stream| (format!("stripe.{stream}"), stripe::default_count(stream)))
+            .chain(mailchimp::STREAMS.iter().map(|&stream| {
+                (
+                    format!("mailchimp.{stream}"),
+                    mailchimp::default_count(stream),
+                )
+            }))
             .collect();
         Self {
             seed,

@@ -1,7 +1,7 @@
 //! Faithful local fakes of the SaaS platform APIs ListBackup reads, served over
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
-//! A [`Sandbox`] holds every platform fake (today: [`stripe`]) and serves them
+//! A [`Sandbox`] holds every platform fake (today: [`stripe`], [`mailchimp`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -27,6 +27,7 @@ mod control;
 mod error;
 mod faults;
 mod generate;
+pub mod mailchimp;
 pub mod oauth;
 mod server;
 mod stats;
@@ -42,6 +43,7 @@ pub use server::RunningSandbox;
 pub use stats::Stats;
 
 use faults::FaultGate;
+use mailchimp::MailchimpFake;
 use stats::StatsCounters;
 use stripe::StripeFake;
 
@@ -55,6 +57,7 @@ pub struct Sandbox {
 struct Shared {
     config: SandboxConfig,
     stripe: Arc<StripeFake>,
+    mailchimp: Arc<MailchimpFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     faults: FaultGate,
     stats: StatsCounters,
@@ -66,10 +69,14 @@ impl Sandbox {
         let stripe = StripeFake::new(config.seed, config.stripe_api_key.clone(), |stream| {
             config.records_for(&stream.spec())
         });
+        let mailchimp = MailchimpFake::new(config.seed, |stream| {
+            config.records_for(&format!("mailchimp.{stream}"))
+        });
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 stripe: Arc::new(stripe),
+                mailchimp: Arc::new(mailchimp),
                 oauth: Arc::default(),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
@@ -90,6 +97,10 @@ impl Sandbox {
 
     pub fn stripe(&self) -> &StripeFake {
         &self.shared.stripe
+    }
+
+    pub fn mailchimp(&self) -> &MailchimpFake {
+        &self.shared.mailchimp
     }
 
     /// The authorization server every OAuth platform's fake trusts.
@@ -119,6 +130,10 @@ impl Sandbox {
 
     fn stripe_arc(&self) -> Arc<StripeFake> {
         Arc::clone(&self.shared.stripe)
+    }
+
+    fn mailchimp_arc(&self) -> Arc<MailchimpFake> {
+        Arc::clone(&self.shared.mailchimp)
     }
 
     fn fault_gate(&self) -> &FaultGate {
