@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::stripe;
+use crate::{activecampaign, stripe};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
-const PLATFORMS: &[(&str, &[&str])] = &[("stripe", &stripe::STREAMS)];
+const PLATFORMS: &[(&str, &[&str])] = &[
+    ("stripe", &stripe::STREAMS),
+    ("activecampaign", &activecampaign::STREAMS),
+];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
 ///
@@ -29,6 +32,12 @@ impl SandboxConfig {
         let records = stripe::STREAMS
             .iter()
             .map(|&stream| (format!("stripe.{stream}"), stripe::default_count(stream)))
+            .chain(activecampaign::STREAMS.iter().map(|&stream| {
+                (
+                    format!("activecampaign.{stream}"),
+                    activecampaign::default_count(stream),
+                )
+            }))
             .collect();
         Self {
             seed,

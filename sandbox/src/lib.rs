@@ -1,7 +1,7 @@
 //! Faithful local fakes of the SaaS platform APIs ListBackup reads, served over
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
-//! A [`Sandbox`] holds every platform fake (today: [`stripe`]) and serves them
+//! A [`Sandbox`] holds every platform fake ([`stripe`], [`activecampaign`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod activecampaign;
 mod config;
 mod control;
 mod error;
@@ -40,6 +41,7 @@ pub use faults::FaultPlan;
 pub use server::RunningSandbox;
 pub use stats::Stats;
 
+use activecampaign::ActiveCampaignFake;
 use faults::FaultGate;
 use stats::StatsCounters;
 use stripe::StripeFake;
@@ -54,6 +56,7 @@ pub struct Sandbox {
 struct Shared {
     config: SandboxConfig,
     stripe: Arc<StripeFake>,
+    activecampaign: Arc<ActiveCampaignFake>,
     faults: FaultGate,
     stats: StatsCounters,
 }
@@ -64,10 +67,13 @@ impl Sandbox {
         let stripe = StripeFake::new(config.seed, config.stripe_api_key.clone(), |stream| {
             config.records_for(&stream.spec())
         });
+        let activecampaign =
+            ActiveCampaignFake::new(config.seed, |stream| config.records_for(&stream.spec()));
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 stripe: Arc::new(stripe),
+                activecampaign: Arc::new(activecampaign),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -87,6 +93,11 @@ impl Sandbox {
 
     pub fn stripe(&self) -> &StripeFake {
         &self.shared.stripe
+    }
+
+    /// The ActiveCampaign fake, served under `/api/3`.
+    pub fn activecampaign(&self) -> &ActiveCampaignFake {
+        &self.shared.activecampaign
     }
 
     /// Replaces the fault plan; it applies from the next platform request, which
@@ -111,6 +122,10 @@ impl Sandbox {
 
     fn stripe_arc(&self) -> Arc<StripeFake> {
         Arc::clone(&self.shared.stripe)
+    }
+
+    fn activecampaign_arc(&self) -> Arc<ActiveCampaignFake> {
+        Arc::clone(&self.shared.activecampaign)
     }
 
     fn fault_gate(&self) -> &FaultGate {
