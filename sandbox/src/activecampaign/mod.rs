@@ -32,7 +32,7 @@ pub(crate) use stream::Stream;
 /// The streams the fake serves.
 pub const STREAMS: [&str; 5] = ["contacts", "deals", "lists", "campaigns", "automations"];
 
-/// The API token the fake accepts (ActiveCampaign tokens are 72 hex characters).
+/// The API token the fake accepts (real tokens are 72 hex characters; this one says what it is).
 pub const DEFAULT_API_KEY: &str =
     "5a1dbc0e0c0ffee0sandbox0000000000000000000000000000000000000000000000001";
 
