@@ -1,12 +1,13 @@
 //! The platform catalog and the one place that maps a platform id to its connector.
 
 use crate::{
-    Connector, ConnectorError, ErrorKind, PlatformInfo, http::HttpClient, mailchimp, stripe,
+    Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, http::HttpClient,
+    mailchimp, stripe,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 2] = [&stripe::INFO, &mailchimp::INFO];
+static PLATFORMS: [&PlatformInfo; 3] = [&stripe::INFO, &mailchimp::INFO, &activecampaign::INFO];
 
 /// Every platform ListBackup can back up.
 pub fn platforms() -> &'static [&'static PlatformInfo] {
@@ -37,6 +38,15 @@ pub fn build(
             http.base_url("mailchimp", &config.base_url)?;
             let http = http.paced(config.rate_limit);
             Ok(Arc::new(mailchimp::MailchimpConnector::new(config, http)))
+        }
+        "activecampaign" => {
+            let config = activecampaign::ActiveCampaignConfig::from_values(credentials, config)?;
+            let api_root = activecampaign::api_root(http, &config.base_url)?;
+            // The budget belongs to the account, shared by every key and connection to it.
+            let http = http.paced_shared(api_root.as_str(), config.rate_limit);
+            Ok(Arc::new(activecampaign::ActiveCampaignConnector::new(
+                config, api_root, http,
+            )))
         }
         other => Err(ConnectorError::new(
             "registry",

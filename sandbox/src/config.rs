@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{mailchimp, stripe};
+use crate::{activecampaign, mailchimp, stripe};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[
     ("stripe", &stripe::STREAMS),
     ("mailchimp", &mailchimp::STREAMS),
+    ("activecampaign", &activecampaign::STREAMS),
 ];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
@@ -37,6 +38,12 @@ impl SandboxConfig {
                 (
                     format!("mailchimp.{stream}"),
                     mailchimp::default_count(stream),
+                )
+            }))
+            .chain(activecampaign::STREAMS.iter().map(|&stream| {
+                (
+                    format!("activecampaign.{stream}"),
+                    activecampaign::default_count(stream),
                 )
             }))
             .collect();

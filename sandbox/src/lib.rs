@@ -1,7 +1,7 @@
 //! Faithful local fakes of the SaaS platform APIs ListBackup reads, served over
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
-//! A [`Sandbox`] holds every platform fake (today: [`stripe`], [`mailchimp`]) and serves them
+//! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod activecampaign;
 mod config;
 mod control;
 mod error;
@@ -42,6 +43,7 @@ pub use faults::FaultPlan;
 pub use server::RunningSandbox;
 pub use stats::Stats;
 
+use activecampaign::ActiveCampaignFake;
 use faults::FaultGate;
 use mailchimp::MailchimpFake;
 use stats::StatsCounters;
@@ -59,6 +61,7 @@ struct Shared {
     stripe: Arc<StripeFake>,
     mailchimp: Arc<MailchimpFake>,
     oauth: Arc<oauth::OAuthAuthority>,
+    activecampaign: Arc<ActiveCampaignFake>,
     faults: FaultGate,
     stats: StatsCounters,
 }
@@ -72,12 +75,15 @@ impl Sandbox {
         let mailchimp = MailchimpFake::new(config.seed, |stream| {
             config.records_for(&format!("mailchimp.{stream}"))
         });
+        let activecampaign =
+            ActiveCampaignFake::new(config.seed, |stream| config.records_for(&stream.spec()));
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 stripe: Arc::new(stripe),
                 mailchimp: Arc::new(mailchimp),
                 oauth: Arc::default(),
+                activecampaign: Arc::new(activecampaign),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -108,6 +114,11 @@ impl Sandbox {
         &self.shared.oauth
     }
 
+    /// The ActiveCampaign fake, served under `/api/3`.
+    pub fn activecampaign(&self) -> &ActiveCampaignFake {
+        &self.shared.activecampaign
+    }
+
     /// Replaces the fault plan; it applies from the next platform request, which
     /// counts as request 1 for the plan's "every Nth" rules.
     pub fn set_faults(&self, plan: FaultPlan) {
@@ -134,6 +145,10 @@ impl Sandbox {
 
     fn mailchimp_arc(&self) -> Arc<MailchimpFake> {
         Arc::clone(&self.shared.mailchimp)
+    }
+
+    fn activecampaign_arc(&self) -> Arc<ActiveCampaignFake> {
+        Arc::clone(&self.shared.activecampaign)
     }
 
     fn fault_gate(&self) -> &FaultGate {
