@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod registry;
 pub mod stripe;
+pub mod zendesk;
 
 pub use error::{ConnectorError, ErrorKind};
 pub use registry::{build, platform, platforms};

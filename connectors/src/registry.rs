@@ -1,10 +1,12 @@
 //! The platform catalog and the one place that maps a platform id to its connector.
 
-use crate::{Connector, ConnectorError, ErrorKind, PlatformInfo, http::HttpClient, stripe};
+use crate::{
+    Connector, ConnectorError, ErrorKind, PlatformInfo, http::HttpClient, stripe, zendesk,
+};
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 1] = [&stripe::INFO];
+static PLATFORMS: [&PlatformInfo; 2] = [&stripe::INFO, &zendesk::INFO];
 
 /// Every platform ListBackup can back up.
 pub fn platforms() -> &'static [&'static PlatformInfo] {
@@ -29,6 +31,12 @@ pub fn build(
             http.base_url("stripe", &config.base_url)?;
             let http = http.paced(config.rate_limit);
             Ok(Arc::new(stripe::StripeConnector::new(config, http)))
+        }
+        "zendesk" => {
+            let config = zendesk::ZendeskConfig::from_values(credentials, config)?;
+            http.base_url("zendesk", &config.base_url)?;
+            let http = http.paced(config.rate_limit);
+            Ok(Arc::new(zendesk::ZendeskConnector::new(config, http)))
         }
         other => Err(ConnectorError::new(
             "registry",

@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::stripe;
+use crate::{stripe, zendesk};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
-const PLATFORMS: &[(&str, &[&str])] = &[("stripe", &stripe::STREAMS)];
+const PLATFORMS: &[(&str, &[&str])] =
+    &[("stripe", &stripe::STREAMS), ("zendesk", &zendesk::STREAMS)];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
 ///
@@ -24,11 +25,17 @@ pub struct SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else.
+    /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else;
+    /// 100 Zendesk tickets, 50 users, 20 organizations and 10 groups.
     pub fn new(seed: u64) -> Self {
         let records = stripe::STREAMS
             .iter()
             .map(|&stream| (format!("stripe.{stream}"), stripe::default_count(stream)))
+            .chain(
+                zendesk::STREAMS
+                    .iter()
+                    .map(|&stream| (format!("zendesk.{stream}"), zendesk::default_count(stream))),
+            )
             .collect();
         Self {
             seed,

@@ -1,7 +1,7 @@
 //! Faithful local fakes of the SaaS platform APIs ListBackup reads, served over
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
-//! A [`Sandbox`] holds every platform fake (today: [`stripe`]) and serves them
+//! A [`Sandbox`] holds every platform fake (today: [`stripe`] and [`zendesk`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -30,6 +30,7 @@ mod generate;
 mod server;
 mod stats;
 pub mod stripe;
+pub mod zendesk;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub use stats::Stats;
 use faults::FaultGate;
 use stats::StatsCounters;
 use stripe::StripeFake;
+use zendesk::ZendeskFake;
 
 /// Every platform fake plus the fault plan and counters; cheap to clone and share.
 #[derive(Clone, Debug)]
@@ -54,6 +56,7 @@ pub struct Sandbox {
 struct Shared {
     config: SandboxConfig,
     stripe: Arc<StripeFake>,
+    zendesk: Arc<ZendeskFake>,
     faults: FaultGate,
     stats: StatsCounters,
 }
@@ -64,10 +67,12 @@ impl Sandbox {
         let stripe = StripeFake::new(config.seed, config.stripe_api_key.clone(), |stream| {
             config.records_for(&stream.spec())
         });
+        let zendesk = ZendeskFake::new(config.seed, |spec| config.records_for(spec));
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 stripe: Arc::new(stripe),
+                zendesk: Arc::new(zendesk),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -87,6 +92,10 @@ impl Sandbox {
 
     pub fn stripe(&self) -> &StripeFake {
         &self.shared.stripe
+    }
+
+    pub fn zendesk(&self) -> &ZendeskFake {
+        &self.shared.zendesk
     }
 
     /// Replaces the fault plan; it applies from the next platform request, which
@@ -111,6 +120,10 @@ impl Sandbox {
 
     fn stripe_arc(&self) -> Arc<StripeFake> {
         Arc::clone(&self.shared.stripe)
+    }
+
+    fn zendesk_arc(&self) -> Arc<ZendeskFake> {
+        Arc::clone(&self.shared.zendesk)
     }
 
     fn fault_gate(&self) -> &FaultGate {

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
-use crate::{Sandbox, control, stripe};
+use crate::{Sandbox, control, stripe, zendesk};
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -99,8 +99,17 @@ pub(crate) async fn serve(sandbox: Sandbox, addr: SocketAddr) -> io::Result<Runn
 
 fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let stripe_routes = stripe::api::routes(sandbox.stripe_arc());
+    let zendesk_routes = zendesk::api::routes(sandbox.zendesk_arc());
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
+        .nest(
+            "/api/v2",
+            platform_gate(
+                zendesk_routes,
+                sandbox.clone(),
+                zendesk::api::fault_response,
+            ),
+        )
         .nest(
             "/v1",
             platform_gate(stripe_routes, sandbox, stripe::api::fault_response),

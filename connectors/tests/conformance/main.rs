@@ -7,3 +7,4 @@
 
 mod harness;
 mod stripe;
+mod zendesk;
