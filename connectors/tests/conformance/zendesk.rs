@@ -9,7 +9,7 @@ pub struct Zendesk;
 /// Few tickets and users (each ticket costs a comments request) on small export pages, and
 /// enough organizations and groups for several list pages.
 const COUNTS: [(&str, u64); 4] = [
-    ("tickets", 12),
+    ("tickets", 8),
     ("users", 12),
     ("organizations", 120),
     ("groups", 110),
