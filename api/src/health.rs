@@ -88,6 +88,8 @@ impl HealthApi {
 pub enum ApiTags {
     /// Service status.
     System,
+    /// The platforms ListBackup can back up.
+    Platforms,
     /// Starting backups and syncs.
     Backups,
     /// Jobs: runs of backups and syncs.

@@ -9,6 +9,7 @@ mod backups;
 mod error;
 mod health;
 mod jobs;
+mod platforms;
 mod state;
 
 pub use error::{ErrorBody, ErrorEnvelope};
@@ -20,10 +21,16 @@ use poem_openapi::OpenApiService;
 /// The API version shown in the spec.
 pub const API_VERSION: &str = "1.0.0";
 
-type Apis = (health::HealthApi, backups::BackupsApi, jobs::JobsApi);
+type Apis = (
+    health::HealthApi,
+    platforms::PlatformsApi,
+    backups::BackupsApi,
+    jobs::JobsApi,
+);
 
 fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new((health::HealthApi, backups::BackupsApi, jobs::JobsApi), "ListBackup API", API_VERSION)
+    OpenApiService::new(
+        (health::HealthApi, platforms::PlatformsApi, backups::BackupsApi, jobs::JobsApi), "ListBackup API", API_VERSION)
         .description("Back up SaaS platform data into S3 storage you control. Every backup runs as a durable Temporal workflow.")
 }
 

@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod http;
+pub mod oauth;
 pub mod registry;
 pub mod stripe;
 pub mod zendesk;

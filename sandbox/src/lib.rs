@@ -27,6 +27,7 @@ mod control;
 mod error;
 mod faults;
 mod generate;
+pub mod oauth;
 mod server;
 mod stats;
 pub mod stripe;
@@ -57,6 +58,7 @@ struct Shared {
     config: SandboxConfig,
     stripe: Arc<StripeFake>,
     zendesk: Arc<ZendeskFake>,
+    oauth: Arc<oauth::OAuthAuthority>,
     faults: FaultGate,
     stats: StatsCounters,
 }
@@ -73,6 +75,7 @@ impl Sandbox {
                 config,
                 stripe: Arc::new(stripe),
                 zendesk: Arc::new(zendesk),
+                oauth: Arc::default(),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -96,6 +99,11 @@ impl Sandbox {
 
     pub fn zendesk(&self) -> &ZendeskFake {
         &self.shared.zendesk
+    }
+
+    /// The authorization server every OAuth platform's fake trusts.
+    pub fn oauth(&self) -> &oauth::OAuthAuthority {
+        &self.shared.oauth
     }
 
     /// Replaces the fault plan; it applies from the next platform request, which

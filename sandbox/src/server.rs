@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::TcpAcceptor;
@@ -109,6 +110,10 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
                 sandbox.clone(),
                 zendesk::api::fault_response,
             ),
+        )
+        .nest(
+            "/oauth",
+            crate::oauth::routes(Arc::clone(&sandbox.shared.oauth)),
         )
         .nest(
             "/v1",

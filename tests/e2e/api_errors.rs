@@ -172,6 +172,36 @@ async fn bad_requests_get_the_envelope_and_write_nothing() {
         "nothing was logged as done"
     );
 
+    // The catalog needs no key and lists every registered platform with its streams.
+    let catalog: Value = c
+        .get(format!("{base}/v1/platforms"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = catalog["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    let registered: Vec<&str> = connectors::platforms().iter().map(|p| p.id).collect();
+    assert_eq!(ids, registered);
+    let stripe = catalog["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "stripe")
+        .unwrap();
+    assert_eq!(stripe["auth"], "api_key");
+    assert_eq!(stripe["streams"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        stripe["streams"][0],
+        json!({"name": "customers", "incremental": true, "files": false})
+    );
+
     // The service is healthy and says so per component.
     let health: Value = c
         .get(format!("{base}/v1/health"))

@@ -9,10 +9,10 @@ pub struct Zendesk;
 /// Few tickets and users (each ticket costs a comments request) on small export pages, and
 /// enough organizations and groups for several list pages.
 const COUNTS: [(&str, u64); 4] = [
-    ("tickets", 8),
-    ("users", 12),
-    ("organizations", 120),
-    ("groups", 110),
+    ("tickets", 6),
+    ("users", 8),
+    ("organizations", 60),
+    ("groups", 55),
 ];
 
 impl Fixture for Zendesk {
@@ -32,7 +32,7 @@ impl Fixture for Zendesk {
         json!({"email": sandbox.zendesk().email(), "api_token": sandbox.zendesk().api_token()})
     }
 
-    /// The fake keeps Zendesk's 10 exports/min, which these tests stay under (three pages per
+    /// The fake keeps Zendesk's 10 exports/min, which these tests stay under (two pages per
     /// export stream); the connector's own export pacing is raised so they do not wait 6 s.
     fn config(_: &Sandbox, base_url: &str, extra: &Value) -> Value {
         let mut config = json!({

@@ -1,0 +1,376 @@
+//! OAuth 2.0 for connectors: the access token is refreshed shortly before it expires and once
+//! after a 401, and every refresh goes through a [`TokenStore`] that single-flights it, so a
+//! rotated refresh token is stored exactly once — before anything uses it — however many
+//! requests, jobs or workers notice the expiry at the same time.
+
+use crate::{ConnectorError, ErrorKind};
+use futures::future::BoxFuture;
+use oauth2::{
+    AuthType, AuthUrl, ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse,
+    TokenUrl,
+    basic::{BasicClient, BasicErrorResponseType},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::Mutex;
+
+/// Refresh when the access token has less than this left.
+const REFRESH_MARGIN_SECS: i64 = 60;
+
+/// An OAuth connection's tokens, as stored (sealed) in the connection's credentials.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSet {
+    pub access_token: String,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// Unix seconds; `None` when the platform's tokens do not expire.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// When the access token was obtained (unix seconds), to know its lifetime.
+    #[serde(default)]
+    pub obtained_at: Option<i64>,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl TokenSet {
+    /// Reads the tokens from a connection's credentials JSON.
+    pub fn from_credentials(
+        platform: &'static str,
+        credentials: &Value,
+    ) -> Result<Self, ConnectorError> {
+        serde_json::from_value::<TokenSet>(credentials.clone())
+            .ok()
+            .filter(|t| !t.access_token.is_empty())
+            .ok_or_else(|| {
+                ConnectorError::new(
+                    platform,
+                    ErrorKind::Config,
+                    "credentials need an OAuth `access_token`",
+                )
+            })
+    }
+
+    /// The credentials JSON to store.
+    pub fn to_credentials(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// True when the access token is due for a refresh: less than `margin` seconds left, or
+    /// less than half its lifetime for tokens that live shorter than twice the margin (so a
+    /// fresh short-lived token is not refreshed again at once).
+    pub fn needs_refresh(&self, margin: i64) -> bool {
+        let Some(expires_at) = self.expires_at else {
+            return false;
+        };
+        let threshold = match self.obtained_at {
+            Some(obtained) => margin.min((expires_at - obtained) / 2),
+            None => margin,
+        };
+        expires_at - now() <= threshold
+    }
+}
+
+/// Where a connection's tokens live, and how a refresh is made exactly once.
+#[async_trait::async_trait]
+pub trait TokenStore: Send + Sync {
+    /// The tokens currently stored.
+    async fn load(&self) -> Result<TokenSet, ConnectorError>;
+
+    /// Refreshes `stale` exactly once across every caller: under the store's lock, if the
+    /// stored tokens are no longer `stale` (someone refreshed meanwhile) they are returned as
+    /// they are; otherwise `refresh` runs and its tokens are stored before they are returned.
+    async fn refresh_once(
+        &self,
+        stale: &TokenSet,
+        refresh: RefreshFn<'_>,
+    ) -> Result<TokenSet, ConnectorError>;
+}
+
+/// Exchanges the stale tokens for new ones at the platform.
+pub type RefreshFn<'a> =
+    Box<dyn FnOnce(TokenSet) -> BoxFuture<'a, Result<TokenSet, ConnectorError>> + Send + 'a>;
+
+/// A store held in memory: for tests and one-off tools.
+pub struct MemoryTokenStore {
+    tokens: Mutex<TokenSet>,
+}
+
+impl MemoryTokenStore {
+    pub fn new(tokens: TokenSet) -> Self {
+        Self {
+            tokens: Mutex::new(tokens),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for MemoryTokenStore {
+    async fn load(&self) -> Result<TokenSet, ConnectorError> {
+        Ok(self.tokens.lock().await.clone())
+    }
+
+    async fn refresh_once(
+        &self,
+        stale: &TokenSet,
+        refresh: RefreshFn<'_>,
+    ) -> Result<TokenSet, ConnectorError> {
+        let mut stored = self.tokens.lock().await;
+        if *stored != *stale {
+            return Ok(stored.clone());
+        }
+        let fresh = refresh(stored.clone()).await?;
+        *stored = fresh.clone();
+        Ok(fresh)
+    }
+}
+
+/// A platform's OAuth client registration.
+#[derive(Clone)]
+pub struct OAuthApp {
+    pub client_id: String,
+    pub client_secret: String,
+    pub authorize_url: String,
+    pub token_url: String,
+    /// Send the client credentials in the form body instead of HTTP Basic.
+    pub credentials_in_body: bool,
+}
+
+impl std::fmt::Debug for OAuthApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthApp")
+            .field("client_id", &self.client_id)
+            .field("authorize_url", &self.authorize_url)
+            .field("token_url", &self.token_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The access token of one connection, kept fresh.
+pub struct OAuthSession {
+    platform: &'static str,
+    app: OAuthApp,
+    store: Arc<dyn TokenStore>,
+    http: oauth2::reqwest::Client,
+    current: Mutex<Option<TokenSet>>,
+}
+
+impl OAuthSession {
+    pub fn new(platform: &'static str, app: OAuthApp, store: Arc<dyn TokenStore>) -> Self {
+        // Token endpoints must never redirect: a redirect could carry the client secret elsewhere.
+        let http = oauth2::reqwest::Client::builder()
+            .redirect(oauth2::reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        Self {
+            platform,
+            app,
+            store,
+            http,
+            current: Mutex::new(None),
+        }
+    }
+
+    /// A usable access token: the stored one, refreshed first if it is about to expire.
+    pub async fn access_token(&self) -> Result<String, ConnectorError> {
+        let mut current = self.current.lock().await;
+        let tokens = match current.take() {
+            Some(t) => t,
+            None => self.store.load().await?,
+        };
+        let tokens = if tokens.needs_refresh(REFRESH_MARGIN_SECS) {
+            self.refresh(&tokens).await?
+        } else {
+            tokens
+        };
+        let access = tokens.access_token.clone();
+        *current = Some(tokens);
+        Ok(access)
+    }
+
+    /// After a 401 with `rejected`: refresh once (unless that already happened) and return the
+    /// token to retry with.
+    pub async fn after_unauthorized(&self, rejected: &str) -> Result<String, ConnectorError> {
+        let mut current = self.current.lock().await;
+        let tokens = match current.take() {
+            Some(t) => t,
+            None => self.store.load().await?,
+        };
+        let tokens = if tokens.access_token == rejected {
+            self.refresh(&tokens).await?
+        } else {
+            tokens
+        };
+        let access = tokens.access_token.clone();
+        *current = Some(tokens);
+        Ok(access)
+    }
+
+    async fn refresh(&self, stale: &TokenSet) -> Result<TokenSet, ConnectorError> {
+        let refresh: RefreshFn<'_> = Box::new(move |old| Box::pin(self.exchange(old)));
+        self.store.refresh_once(stale, refresh).await
+    }
+
+    async fn exchange(&self, old: TokenSet) -> Result<TokenSet, ConnectorError> {
+        let platform = self.platform;
+        let config = |m: String| ConnectorError::new(platform, ErrorKind::Config, m);
+        let refresh_token = old.refresh_token.clone().ok_or_else(|| {
+            ConnectorError::new(
+                platform,
+                ErrorKind::Unauthorized,
+                "the access token expired and there is no refresh token: reconnect",
+            )
+        })?;
+        let client = BasicClient::new(ClientId::new(self.app.client_id.clone()))
+            .set_client_secret(ClientSecret::new(self.app.client_secret.clone()))
+            .set_auth_uri(
+                AuthUrl::new(self.app.authorize_url.clone())
+                    .map_err(|e| config(format!("authorize URL: {e}")))?,
+            )
+            .set_token_uri(
+                TokenUrl::new(self.app.token_url.clone())
+                    .map_err(|e| config(format!("token URL: {e}")))?,
+            )
+            .set_auth_type(if self.app.credentials_in_body {
+                AuthType::RequestBody
+            } else {
+                AuthType::BasicAuth
+            });
+        let response = client
+            .exchange_refresh_token(&RefreshToken::new(refresh_token.clone()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| refresh_error(platform, e))?;
+        tracing::info!(platform, "OAuth access token refreshed");
+        Ok(TokenSet {
+            access_token: response.access_token().secret().clone(),
+            // Platforms that do not rotate omit the refresh token: keep the one we have.
+            refresh_token: response
+                .refresh_token()
+                .map(|t| t.secret().clone())
+                .or(Some(refresh_token)),
+            expires_at: response.expires_in().map(|d| now() + d.as_secs() as i64),
+            obtained_at: Some(now()),
+        })
+    }
+}
+
+fn refresh_error<E: std::error::Error>(
+    platform: &'static str,
+    e: RequestTokenError<E, oauth2::StandardErrorResponse<BasicErrorResponseType>>,
+) -> ConnectorError {
+    match e {
+        RequestTokenError::ServerResponse(r) => {
+            let kind = match r.error() {
+                BasicErrorResponseType::InvalidGrant
+                | BasicErrorResponseType::UnauthorizedClient => ErrorKind::Unauthorized,
+                BasicErrorResponseType::InvalidClient => ErrorKind::Config,
+                _ => ErrorKind::InvalidRequest,
+            };
+            let detail = r.error_description().cloned().unwrap_or_default();
+            let message = format!(
+                "token refresh refused ({}): {detail}; reconnect the connection",
+                r.error()
+            );
+            ConnectorError::new(platform, kind, message)
+        }
+        RequestTokenError::Request(e) => ConnectorError::new(
+            platform,
+            ErrorKind::Network,
+            format!("token endpoint unreachable: {e}"),
+        ),
+        RequestTokenError::Parse(e, _) => ConnectorError::new(
+            platform,
+            ErrorKind::Decode,
+            format!("token endpoint answer: {e}"),
+        ),
+        RequestTokenError::Other(m) => ConnectorError::new(
+            platform,
+            ErrorKind::Unavailable,
+            format!("token endpoint: {m}"),
+        ),
+    }
+}
+
+/// The token store for a connection: `store` when the caller has one, else one in memory
+/// seeded from the connection's credentials.
+pub fn token_store(
+    platform: &'static str,
+    credentials: &Value,
+    store: Option<Arc<dyn TokenStore>>,
+) -> Result<Arc<dyn TokenStore>, ConnectorError> {
+    match store {
+        Some(s) => Ok(s),
+        None => Ok(Arc::new(MemoryTokenStore::new(TokenSet::from_credentials(
+            platform,
+            credentials,
+        )?))),
+    }
+}
+
+/// A platform's OAuth client registration: `oauth_app` in the connection's settings
+/// (`{"client_id", "client_secret", "authorize_url", "token_url"}`, for sandboxes; the URLs go
+/// through the HTTP client's base URL policy), else `LISTBACKUP_OAUTH_<PLATFORM>_CLIENT_ID` and
+/// `_CLIENT_SECRET` with the platform's documented endpoints.
+pub fn oauth_app(
+    platform: &'static str,
+    config: &Value,
+    http: &crate::http::HttpClient,
+    documented: (&str, &str),
+    credentials_in_body: bool,
+) -> Result<OAuthApp, ConnectorError> {
+    let missing =
+        |what: &str| ConnectorError::new(platform, ErrorKind::Config, format!("OAuth app: {what}"));
+    if let Some(app) = config.get("oauth_app").filter(|v| !v.is_null()) {
+        let field = |name: &str| {
+            app.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| missing(&format!("`{name}` missing")))
+        };
+        let (authorize_url, token_url) = (field("authorize_url")?, field("token_url")?);
+        http.base_url(platform, &authorize_url)?;
+        http.base_url(platform, &token_url)?;
+        return Ok(OAuthApp {
+            client_id: field("client_id")?,
+            client_secret: field("client_secret")?,
+            authorize_url,
+            token_url,
+            credentials_in_body,
+        });
+    }
+    let env = |suffix: &str| {
+        let name = format!(
+            "LISTBACKUP_OAUTH_{}_{suffix}",
+            platform.to_ascii_uppercase()
+        );
+        std::env::var(&name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| missing(&format!("{name} is not set")))
+    };
+    Ok(OAuthApp {
+        client_id: env("CLIENT_ID")?,
+        client_secret: env("CLIENT_SECRET")?,
+        authorize_url: documented.0.to_owned(),
+        token_url: documented.1.to_owned(),
+        credentials_in_body,
+    })
+}
