@@ -19,14 +19,14 @@ pub(super) async fn read_page(
         "per_page".to_owned(),
         connector.config.export_page_size.to_string(),
     )];
-    let position = match (&request.page_token, &request.cursor, &request.since) {
-        (Some(token), _, _) => ("cursor", token.clone()),
-        (None, _, Some(Value::String(cursor))) => ("cursor", cursor.clone()),
-        (None, _, Some(Value::Number(start))) if start.as_i64().is_some_and(|s| s >= 0) => {
+    let position = match (&request.page_token, &request.since) {
+        (Some(token), _) => ("cursor", token.clone()),
+        (None, Some(Value::String(cursor))) => ("cursor", cursor.clone()),
+        (None, Some(Value::Number(start))) if start.as_i64().is_some_and(|s| s >= 0) => {
             ("start_time", start.to_string())
         }
-        (None, _, None | Some(Value::Null)) => ("start_time", "0".to_owned()),
-        (None, _, Some(other)) => {
+        (None, None | Some(Value::Null)) => ("start_time", "0".to_owned()),
+        (None, Some(other)) => {
             return Err(ConnectorError::new(
                 PLATFORM,
                 ErrorKind::Config,

@@ -67,6 +67,8 @@ pub(crate) fn default_count(stream: &str) -> u64 {
 #[derive(Debug)]
 pub struct ZendeskFake {
     keys: [u64; 4],
+    /// Counts at start-up: references between records stay within them.
+    initial: [u64; 4],
     state: Mutex<State>,
     revoked: AtomicBool,
     export_window: Mutex<ExportWindow>,
@@ -76,9 +78,11 @@ pub struct ZendeskFake {
 impl ZendeskFake {
     pub(crate) fn new(seed: u64, counts: impl Fn(&str) -> u64) -> Self {
         let keys = Kind::ALL.map(|kind| crate::generate::namespace_key(seed, &kind.spec()));
+        let initial = Kind::ALL.map(|kind| counts(&kind.spec()));
         Self {
             keys,
-            state: Mutex::new(State::new(Kind::ALL.map(|kind| counts(&kind.spec())))),
+            initial,
+            state: Mutex::new(State::new(initial)),
             revoked: AtomicBool::new(false),
             export_window: Mutex::new(ExportWindow::new(10, Duration::from_secs(60))),
             export_throttled: AtomicU64::new(0),
@@ -191,7 +195,7 @@ impl ZendeskFake {
         let Some(meta) = self.lock().stream(Kind::Tickets).meta(ticket) else {
             return Vec::new();
         };
-        records::comments(self.keys[Kind::Tickets.slot()], ticket, meta)
+        records::comments(self, ticket, meta)
     }
 
     pub(crate) fn generate(&self, kind: Kind, index: u64, meta: Meta) -> Value {
@@ -200,6 +204,11 @@ impl ZendeskFake {
 
     pub(crate) fn key(&self, kind: Kind) -> u64 {
         self.keys[kind.slot()]
+    }
+
+    /// The id of a random initial record of `kind` (the first one's when there are none).
+    pub(crate) fn reference<R: rand::Rng>(&self, rng: &mut R, kind: Kind) -> u64 {
+        kind.id(rng.gen_range(0..self.initial[kind.slot()].max(1)))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -7,8 +7,8 @@
 use rand::Rng;
 use serde_json::{Value, json};
 
+use super::ZendeskFake;
 use super::state::{Kind, Meta};
-use super::{ZendeskFake, default_count};
 use crate::generate::{self, fake};
 
 const STATUSES: &[&str] = &["new", "open", "pending", "hold", "solved", "closed"];
@@ -25,11 +25,11 @@ const ISSUES: &[&str] = &[
     "Data missing after sync",
 ];
 
-pub(super) fn record(fake: &ZendeskFake, kind: Kind, index: u64, meta: Meta) -> Value {
-    let mut rng = generate::record_rng(fake.key(kind), index);
+pub(super) fn record(zendesk: &ZendeskFake, kind: Kind, index: u64, meta: Meta) -> Value {
+    let mut rng = generate::record_rng(zendesk.key(kind), index);
     let mut record = match kind {
-        Kind::Tickets => ticket(&mut rng, index, meta),
-        Kind::Users => user(&mut rng, index),
+        Kind::Tickets => ticket(zendesk, &mut rng, index, meta),
+        Kind::Users => user(zendesk, &mut rng, index),
         Kind::Organizations => organization(&mut rng, index),
         Kind::Groups => group(&mut rng, index),
     };
@@ -45,12 +45,7 @@ pub(super) fn record(fake: &ZendeskFake, kind: Kind, index: u64, meta: Meta) -> 
     record
 }
 
-/// A reference to one of the initial records of `kind`.
-fn reference<R: Rng>(rng: &mut R, kind: Kind) -> u64 {
-    kind.id(rng.gen_range(0..default_count(kind.name()).max(1)))
-}
-
-fn ticket<R: Rng>(rng: &mut R, index: u64, meta: Meta) -> Value {
+fn ticket<R: Rng>(zendesk: &ZendeskFake, rng: &mut R, index: u64, meta: Meta) -> Value {
     let subject = fake::pick(rng, ISSUES);
     let requester = fake::person(rng);
     let status_base = rng.gen_range(0..STATUSES.len());
@@ -65,11 +60,11 @@ fn ticket<R: Rng>(rng: &mut R, index: u64, meta: Meta) -> Value {
         // A touch moves the ticket along its workflow, so the record really changes.
         "status": STATUSES[(status_base + meta.touches as usize) % STATUSES.len()],
         "recipient": format!("support@{}", "sandbox.zendesk.com"),
-        "requester_id": reference(rng, Kind::Users),
-        "submitter_id": reference(rng, Kind::Users),
-        "assignee_id": reference(rng, Kind::Users),
-        "organization_id": reference(rng, Kind::Organizations),
-        "group_id": reference(rng, Kind::Groups),
+        "requester_id": zendesk.reference(rng, Kind::Users),
+        "submitter_id": zendesk.reference(rng, Kind::Users),
+        "assignee_id": zendesk.reference(rng, Kind::Users),
+        "organization_id": zendesk.reference(rng, Kind::Organizations),
+        "group_id": zendesk.reference(rng, Kind::Groups),
         "collaborator_ids": [],
         "follower_ids": [],
         "email_cc_ids": [],
@@ -85,7 +80,7 @@ fn ticket<R: Rng>(rng: &mut R, index: u64, meta: Meta) -> Value {
     })
 }
 
-fn user<R: Rng>(rng: &mut R, index: u64) -> Value {
+fn user<R: Rng>(zendesk: &ZendeskFake, rng: &mut R, index: u64) -> Value {
     let person = fake::person(rng);
     let role = match rng.gen_range(0..10) {
         0 => "admin",
@@ -98,7 +93,7 @@ fn user<R: Rng>(rng: &mut R, index: u64) -> Value {
         "phone": person.phone,
         "locale": person.address.locale,
         "time_zone": person.address.city,
-        "organization_id": reference(rng, Kind::Organizations),
+        "organization_id": zendesk.reference(rng, Kind::Organizations),
         "role": role,
         "verified": rng.gen_bool(0.9),
         "active": true,
@@ -142,7 +137,8 @@ fn group<R: Rng>(rng: &mut R, index: u64) -> Value {
 }
 
 /// The comments of ticket `index`: one to four, the first being the ticket's description.
-pub(super) fn comments(tickets_key: u64, index: u64, meta: Meta) -> Vec<Value> {
+pub(super) fn comments(zendesk: &ZendeskFake, index: u64, meta: Meta) -> Vec<Value> {
+    let tickets_key = zendesk.key(Kind::Tickets);
     let mut rng = generate::record_rng(generate::mix64(tickets_key ^ 0xc0), index);
     let n = rng.gen_range(1..=4u64);
     (0..n)
@@ -153,7 +149,7 @@ pub(super) fn comments(tickets_key: u64, index: u64, meta: Meta) -> Vec<Value> {
                 "id": comment_id(index, k),
                 "type": "Comment",
                 "ticket_id": Kind::Tickets.id(index),
-                "author_id": reference(&mut rng, Kind::Users),
+                "author_id": zendesk.reference(&mut rng, Kind::Users),
                 "body": body,
                 "html_body": format!("<div class=\"zd-comment\"><p>{body}</p></div>"),
                 "plain_body": body,
@@ -212,8 +208,9 @@ mod tests {
             updated_at: 0,
             touches: 0,
         };
+        let zendesk = ZendeskFake::new(1, |_| 10);
         let ids: std::collections::BTreeSet<u64> = (0..50)
-            .flat_map(|t| comments(1, t, meta))
+            .flat_map(|t| comments(&zendesk, t, meta))
             .map(|c| c["id"].as_u64().unwrap())
             .collect();
         assert!(ids.len() >= 50);
