@@ -15,6 +15,7 @@ pub mod mailchimp;
 pub mod oauth;
 pub mod registry;
 pub mod stripe;
+pub mod zendesk;
 
 pub use error::{ConnectorError, ErrorKind};
 pub use registry::{build, platform, platforms};

@@ -2,12 +2,17 @@
 
 use crate::{
     Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, http::HttpClient,
-    mailchimp, stripe,
+    mailchimp, stripe, zendesk,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 3] = [&stripe::INFO, &mailchimp::INFO, &activecampaign::INFO];
+static PLATFORMS: [&PlatformInfo; 4] = [
+    &stripe::INFO,
+    &mailchimp::INFO,
+    &activecampaign::INFO,
+    &zendesk::INFO,
+];
 
 /// Every platform ListBackup can back up.
 pub fn platforms() -> &'static [&'static PlatformInfo] {
@@ -47,6 +52,12 @@ pub fn build(
             Ok(Arc::new(activecampaign::ActiveCampaignConnector::new(
                 config, api_root, http,
             )))
+        }
+        "zendesk" => {
+            let config = zendesk::ZendeskConfig::from_values(credentials, config)?;
+            http.base_url("zendesk", &config.base_url)?;
+            let http = http.paced(config.rate_limit);
+            Ok(Arc::new(zendesk::ZendeskConnector::new(config, http)))
         }
         other => Err(ConnectorError::new(
             "registry",

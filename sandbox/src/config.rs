@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{activecampaign, mailchimp, stripe};
+use crate::{activecampaign, mailchimp, stripe, zendesk};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[
     ("stripe", &stripe::STREAMS),
     ("mailchimp", &mailchimp::STREAMS),
     ("activecampaign", &activecampaign::STREAMS),
+    ("zendesk", &zendesk::STREAMS),
 ];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
@@ -30,6 +31,7 @@ pub struct SandboxConfig {
 impl SandboxConfig {
     /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else;
     /// Mailchimp: 3 lists of 100 members, 20 campaigns and reports, 10 templates.
+    /// Zendesk: 100 tickets, 50 users, 20 organizations and 10 groups.
     pub fn new(seed: u64) -> Self {
         let records = stripe::STREAMS
             .iter()
@@ -46,6 +48,11 @@ impl SandboxConfig {
                     activecampaign::default_count(stream),
                 )
             }))
+            .chain(
+                zendesk::STREAMS
+                    .iter()
+                    .map(|&stream| (format!("zendesk.{stream}"), zendesk::default_count(stream))),
+            )
             .collect();
         Self {
             seed,

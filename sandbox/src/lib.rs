@@ -1,7 +1,8 @@
 //! Faithful local fakes of the SaaS platform APIs ListBackup reads, served over
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
-//! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`]) and serves them
+//! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`],
+//! [`zendesk`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -33,6 +34,7 @@ pub mod oauth;
 mod server;
 mod stats;
 pub mod stripe;
+pub mod zendesk;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,6 +50,7 @@ use faults::FaultGate;
 use mailchimp::MailchimpFake;
 use stats::StatsCounters;
 use stripe::StripeFake;
+use zendesk::ZendeskFake;
 
 /// Every platform fake plus the fault plan and counters; cheap to clone and share.
 #[derive(Clone, Debug)]
@@ -60,6 +63,7 @@ struct Shared {
     config: SandboxConfig,
     stripe: Arc<StripeFake>,
     mailchimp: Arc<MailchimpFake>,
+    zendesk: Arc<ZendeskFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     activecampaign: Arc<ActiveCampaignFake>,
     faults: FaultGate,
@@ -77,11 +81,13 @@ impl Sandbox {
         });
         let activecampaign =
             ActiveCampaignFake::new(config.seed, |stream| config.records_for(&stream.spec()));
+        let zendesk = ZendeskFake::new(config.seed, |spec| config.records_for(spec));
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 stripe: Arc::new(stripe),
                 mailchimp: Arc::new(mailchimp),
+                zendesk: Arc::new(zendesk),
                 oauth: Arc::default(),
                 activecampaign: Arc::new(activecampaign),
                 faults: FaultGate::default(),
@@ -107,6 +113,10 @@ impl Sandbox {
 
     pub fn mailchimp(&self) -> &MailchimpFake {
         &self.shared.mailchimp
+    }
+
+    pub fn zendesk(&self) -> &ZendeskFake {
+        &self.shared.zendesk
     }
 
     /// The authorization server every OAuth platform's fake trusts.
@@ -149,6 +159,10 @@ impl Sandbox {
 
     fn activecampaign_arc(&self) -> Arc<ActiveCampaignFake> {
         Arc::clone(&self.shared.activecampaign)
+    }
+
+    fn zendesk_arc(&self) -> Arc<ZendeskFake> {
+        Arc::clone(&self.shared.zendesk)
     }
 
     fn fault_gate(&self) -> &FaultGate {

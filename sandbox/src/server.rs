@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
-use crate::{Sandbox, activecampaign, control, mailchimp, stripe};
+use crate::{Sandbox, activecampaign, control, mailchimp, stripe, zendesk};
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -102,8 +102,13 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let stripe_routes = stripe::api::routes(sandbox.stripe_arc());
     let mailchimp_routes = mailchimp::api::routes(sandbox.mailchimp_arc());
     let activecampaign_routes = activecampaign::api::routes(sandbox.activecampaign_arc());
+    let zendesk_routes = zendesk::api::routes(sandbox.zendesk_arc());
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
+        .nest(
+            "/oauth",
+            crate::oauth::routes(Arc::clone(&sandbox.shared.oauth)),
+        )
         .nest(
             "/3.0",
             platform_gate(
@@ -113,15 +118,19 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
             ),
         )
         .nest(
-            "/oauth",
-            crate::oauth::routes(Arc::clone(&sandbox.shared.oauth)),
-        )
-        .nest(
             "/api/3",
             platform_gate(
                 activecampaign_routes,
                 sandbox.clone(),
                 activecampaign::api::fault_response,
+            ),
+        )
+        .nest(
+            "/api/v2",
+            platform_gate(
+                zendesk_routes,
+                sandbox.clone(),
+                zendesk::api::fault_response,
             ),
         )
         .nest(

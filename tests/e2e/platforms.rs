@@ -43,6 +43,11 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
             json!({"base_url": base, "requests_per_second": 50}),
             expected(platform, |s| sb.activecampaign().records(s).collect()),
         ),
+        "zendesk" => (
+            json!({"email": sb.zendesk().email(), "api_token": sb.zendesk().api_token()}),
+            json!({"base_url": base, "export_requests_per_minute": 600}),
+            expected(platform, |s| sb.zendesk().records(s)),
+        ),
         other => {
             panic!("no whole-system case for platform `{other}`: add one to tests/e2e/platforms.rs")
         }

@@ -9,3 +9,4 @@ mod activecampaign;
 mod harness;
 mod mailchimp;
 mod stripe;
+mod zendesk;
