@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod http;
+pub mod hubspot;
 pub mod registry;
 pub mod stripe;
 

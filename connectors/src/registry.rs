@@ -1,10 +1,12 @@
 //! The platform catalog and the one place that maps a platform id to its connector.
 
-use crate::{Connector, ConnectorError, ErrorKind, PlatformInfo, http::HttpClient, stripe};
+use crate::{
+    Connector, ConnectorError, ErrorKind, PlatformInfo, http::HttpClient, hubspot, stripe,
+};
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 1] = [&stripe::INFO];
+static PLATFORMS: [&PlatformInfo; 2] = [&stripe::INFO, &hubspot::INFO];
 
 /// Every platform ListBackup can back up.
 pub fn platforms() -> &'static [&'static PlatformInfo] {
@@ -29,6 +31,13 @@ pub fn build(
             http.base_url("stripe", &config.base_url)?;
             let http = http.paced(config.rate_limit);
             Ok(Arc::new(stripe::StripeConnector::new(config, http)))
+        }
+        "hubspot" => {
+            let config = hubspot::HubSpotConfig::from_values(credentials, config)?;
+            http.base_url("hubspot", &config.base_url)?;
+            // Every request is paced to the general budget; searches also to their own.
+            let http = http.paced(config.rate_limit);
+            Ok(Arc::new(hubspot::HubSpotConnector::new(config, http)))
         }
         other => Err(ConnectorError::new(
             "registry",

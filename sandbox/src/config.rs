@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::stripe;
+use crate::{hubspot, stripe};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
-const PLATFORMS: &[(&str, &[&str])] = &[("stripe", &stripe::STREAMS)];
+const PLATFORMS: &[(&str, &[&str])] =
+    &[("stripe", &stripe::STREAMS), ("hubspot", &hubspot::STREAMS)];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
 ///
@@ -19,21 +20,27 @@ pub struct SandboxConfig {
     pub seed: u64,
     /// The secret key the Stripe fake accepts (`Authorization: Bearer <key>`).
     pub stripe_api_key: String,
+    /// The private-app token the HubSpot fake accepts (`Authorization: Bearer <token>`).
+    pub hubspot_access_token: String,
     /// Initial record count per `"platform.stream"`.
     pub records: BTreeMap<String, u64>,
 }
 
 impl SandboxConfig {
-    /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else.
+    /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else;
+    /// HubSpot: 100 contacts, 50 companies, deals and tickets, 10 owners, 4 pipelines.
     pub fn new(seed: u64) -> Self {
-        let records = stripe::STREAMS
+        let stripe = stripe::STREAMS
             .iter()
-            .map(|&stream| (format!("stripe.{stream}"), stripe::default_count(stream)))
-            .collect();
+            .map(|&stream| (format!("stripe.{stream}"), stripe::default_count(stream)));
+        let hubspot = hubspot::STREAMS
+            .iter()
+            .map(|&stream| (format!("hubspot.{stream}"), hubspot::default_count(stream)));
         Self {
             seed,
             stripe_api_key: stripe::DEFAULT_API_KEY.to_owned(),
-            records,
+            hubspot_access_token: hubspot::DEFAULT_ACCESS_TOKEN.to_owned(),
+            records: stripe.chain(hubspot).collect(),
         }
     }
 
@@ -80,6 +87,11 @@ impl SandboxConfig {
                 platform: "stripe".into(),
             });
         }
+        if self.hubspot_access_token.trim().is_empty() {
+            return Err(SandboxError::EmptyApiKey {
+                platform: "hubspot".into(),
+            });
+        }
         for spec in self.records.keys() {
             if normalize_spec(spec)? != *spec {
                 return Err(SandboxError::InvalidRecordsArg {
@@ -100,6 +112,7 @@ impl fmt::Debug for SandboxConfig {
         f.debug_struct("SandboxConfig")
             .field("seed", &self.seed)
             .field("stripe_api_key", &"<redacted>")
+            .field("hubspot_access_token", &"<redacted>")
             .field("records", &self.records)
             .finish()
     }
@@ -157,9 +170,9 @@ mod tests {
         assert_eq!(config.records_for("stripe.customers"), 10);
 
         let err = SandboxConfig::new(1)
-            .with_records("hubspot.contacts", 1)
+            .with_records("acme.contacts", 1)
             .unwrap_err();
-        assert!(err.to_string().contains("`hubspot`"), "{err}");
+        assert!(err.to_string().contains("`acme`"), "{err}");
         let err = SandboxConfig::new(1)
             .with_records("stripe.refunds", 1)
             .unwrap_err();
@@ -216,5 +229,9 @@ mod tests {
     fn debug_hides_the_key() {
         let debug = format!("{:?}", SandboxConfig::new(1));
         assert!(!debug.contains("sk_test_sandbox"), "{debug}");
+        assert!(
+            !debug.contains(crate::hubspot::DEFAULT_ACCESS_TOKEN),
+            "{debug}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Faithful local fakes of the SaaS platform APIs ListBackup reads, served over
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
-//! A [`Sandbox`] holds every platform fake (today: [`stripe`]) and serves them
+//! A [`Sandbox`] holds every platform fake ([`stripe`], [`hubspot`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -27,6 +27,7 @@ mod control;
 mod error;
 mod faults;
 mod generate;
+pub mod hubspot;
 mod server;
 mod stats;
 pub mod stripe;
@@ -41,6 +42,7 @@ pub use server::RunningSandbox;
 pub use stats::Stats;
 
 use faults::FaultGate;
+use hubspot::HubSpotFake;
 use stats::StatsCounters;
 use stripe::StripeFake;
 
@@ -54,6 +56,7 @@ pub struct Sandbox {
 struct Shared {
     config: SandboxConfig,
     stripe: Arc<StripeFake>,
+    hubspot: Arc<HubSpotFake>,
     faults: FaultGate,
     stats: StatsCounters,
 }
@@ -64,10 +67,15 @@ impl Sandbox {
         let stripe = StripeFake::new(config.seed, config.stripe_api_key.clone(), |stream| {
             config.records_for(&stream.spec())
         });
+        let hubspot =
+            HubSpotFake::new(config.seed, config.hubspot_access_token.clone(), |stream| {
+                config.records_for(&stream.spec())
+            });
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 stripe: Arc::new(stripe),
+                hubspot: Arc::new(hubspot),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -87,6 +95,10 @@ impl Sandbox {
 
     pub fn stripe(&self) -> &StripeFake {
         &self.shared.stripe
+    }
+
+    pub fn hubspot(&self) -> &HubSpotFake {
+        &self.shared.hubspot
     }
 
     /// Replaces the fault plan; it applies from the next platform request, which
@@ -111,6 +123,10 @@ impl Sandbox {
 
     fn stripe_arc(&self) -> Arc<StripeFake> {
         Arc::clone(&self.shared.stripe)
+    }
+
+    fn hubspot_arc(&self) -> Arc<HubSpotFake> {
+        Arc::clone(&self.shared.hubspot)
     }
 
     fn fault_gate(&self) -> &FaultGate {

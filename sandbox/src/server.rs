@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
-use crate::{Sandbox, control, stripe};
+use crate::{Sandbox, control, hubspot, stripe};
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -99,11 +99,16 @@ pub(crate) async fn serve(sandbox: Sandbox, addr: SocketAddr) -> io::Result<Runn
 
 fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let stripe_routes = stripe::api::routes(sandbox.stripe_arc());
+    let hubspot_routes = hubspot::api::routes(sandbox.hubspot_arc());
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
         .nest(
             "/v1",
-            platform_gate(stripe_routes, sandbox, stripe::api::fault_response),
+            platform_gate(stripe_routes, sandbox.clone(), stripe::api::fault_response),
+        )
+        .nest(
+            "/crm/v3",
+            platform_gate(hubspot_routes, sandbox, hubspot::api::fault_response),
         )
         .around(|ep, req| async move {
             let method = req.method().clone();
