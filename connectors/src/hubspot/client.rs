@@ -1,14 +1,19 @@
 //! HubSpot requests: auth, list pagination, search pacing and error classification.
 
-use super::{config::HubSpotConfig, models, streams};
+use super::{config::HubSpotConfig, models, properties, streams};
 use crate::{
     Connector, ConnectorError, ErrorKind, Page, PageRequest, PlatformInfo, Record,
     http::{HttpClient, RateLimit, classify_status},
 };
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{StatusCode, header::HeaderMap};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::num::NonZeroU32;
+use std::{
+    collections::HashMap,
+    num::NonZeroU32,
+    sync::{Arc, Mutex},
+};
 
 pub(super) const PLATFORM: &str = "hubspot";
 
@@ -18,6 +23,8 @@ pub struct HubSpotConnector {
     http: HttpClient,
     /// Search requests also wait here: HubSpot's search budget is lower than the general one.
     search_pacer: Option<DefaultDirectRateLimiter>,
+    /// Every property name per object type, read once.
+    pub(super) properties: Mutex<HashMap<String, Arc<Vec<String>>>>,
 }
 
 impl HubSpotConnector {
@@ -28,15 +35,16 @@ impl HubSpotConnector {
             config,
             http,
             search_pacer,
+            properties: Mutex::default(),
         }
     }
 
     /// `GET {base}/crm/v3/{path}` with `query`.
-    pub(super) async fn get(
+    pub(super) async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
-    ) -> Result<models::ListResponse, ConnectorError> {
+    ) -> Result<T, ConnectorError> {
         let url = format!("{}/crm/v3/{path}", self.config.base_url);
         let token = &self.config.access_token;
         let response = self
@@ -85,10 +93,15 @@ impl HubSpotConnector {
         if let Some(after) = &request.page_token {
             query.push(("after", after.clone()));
         }
-        let list = self.get(&path, &query).await?;
+        let mut list: models::ListResponse = if streams::is_object(stream) {
+            self.list_with_properties(stream, &path, query).await?
+        } else {
+            self.get(&path, &query).await?
+        };
+        let results = std::mem::take(&mut list.results);
         let next_page_token = list.next_after();
         let mut cursor = request.cursor.as_ref().and_then(Value::as_i64);
-        let records = records(stream, list.results, &mut cursor)?;
+        let records = records(stream, results, &mut cursor)?;
         Ok(Page {
             // A next page after an empty one would loop forever: treat it as the end.
             next_page_token: next_page_token.filter(|_| !records.is_empty()),
@@ -101,11 +114,35 @@ impl HubSpotConnector {
         })
     }
 
+    /// One list page of a CRM object with every property, in as many requests as the
+    /// property names need (see [`properties`]).
+    async fn list_with_properties(
+        &self,
+        stream: &str,
+        path: &str,
+        query: Vec<(&str, String)>,
+    ) -> Result<models::ListResponse, ConnectorError> {
+        let names = self.property_names(stream).await?;
+        let mut chunks = properties::chunks(&names, properties::URL_BUDGET).into_iter();
+        let with = |chunk: String| {
+            let mut query = query.clone();
+            query.push(("properties", chunk));
+            query
+        };
+        let first = chunks.next().unwrap_or_default();
+        let mut page: models::ListResponse = self.get(path, &with(first)).await?;
+        for chunk in chunks {
+            let more: models::ListResponse = self.get(path, &with(chunk)).await?;
+            page.results = properties::merge(std::mem::take(&mut page.results), &more.results)?;
+        }
+        Ok(page)
+    }
+
     /// Deal and ticket pipelines: two small unpaged lists, returned as one page.
     async fn read_pipelines(&self) -> Result<Page, ConnectorError> {
         let mut all = Vec::new();
         for object in streams::PIPELINE_OBJECTS {
-            let list = self.get(&format!("pipelines/{object}"), &[]).await?;
+            let list: models::ListResponse = self.get(&format!("pipelines/{object}"), &[]).await?;
             all.extend(records("pipelines", list.results, &mut None)?);
         }
         Ok(Page {
@@ -147,10 +184,10 @@ pub(super) fn records(
         .collect()
 }
 
-async fn decode(
+async fn decode<T: DeserializeOwned>(
     response: reqwest::Response,
     what: &str,
-) -> Result<models::ListResponse, ConnectorError> {
+) -> Result<T, ConnectorError> {
     let bytes = response.bytes().await.map_err(|e| {
         ConnectorError::new(
             PLATFORM,
@@ -162,7 +199,7 @@ async fn decode(
         ConnectorError::new(
             PLATFORM,
             ErrorKind::Decode,
-            format!("{what} page is not a HubSpot collection: {e}"),
+            format!("{what} answer is not what HubSpot documents: {e}"),
         )
     })
 }
@@ -194,7 +231,7 @@ impl Connector for HubSpotConnector {
     }
 
     async fn check(&self) -> Result<(), ConnectorError> {
-        self.get("objects/contacts", &[("limit", "1".to_owned())])
+        self.get::<models::ListResponse>("objects/contacts", &[("limit", "1".to_owned())])
             .await
             .map(|_| ())
     }

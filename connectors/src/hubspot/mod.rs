@@ -1,6 +1,9 @@
 //! HubSpot CRM v3: contacts, companies, deals and tickets (incremental), owners and
 //! pipelines (full).
 //!
+//! Answers carry only HubSpot's default properties unless a request names more, so the
+//! connector reads every property name first ([`properties`]).
+//!
 //! Auth is a bearer token: a private app's access token (or an OAuth access token the
 //! platform layer keeps fresh). A full backup lists `GET /crm/v3/objects/{type}` with
 //! `limit` (max 100) and `after` -> `paging.next.after`. An incremental sync searches
@@ -14,6 +17,7 @@
 mod client;
 mod config;
 mod models;
+mod properties;
 mod streams;
 mod sync;
 

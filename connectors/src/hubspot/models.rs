@@ -80,6 +80,18 @@ pub fn parse_time(text: &str) -> Option<i64> {
     })
 }
 
+/// `GET /crm/v3/properties/{type}`: only the names are needed.
+#[derive(Deserialize)]
+pub struct PropertyList {
+    #[serde(default)]
+    pub results: Vec<PropertyDefinition>,
+}
+
+#[derive(Deserialize)]
+pub struct PropertyDefinition {
+    pub name: String,
+}
+
 #[derive(Deserialize)]
 pub struct ErrorResponse {
     #[serde(default)]

@@ -117,6 +117,7 @@ impl HubSpotConnector {
                 .unwrap_or(since),
         );
         let property = streams::modified_property(stream);
+        let names = self.property_names(stream).await?;
         while let Some(&(from, to)) = position.windows.last() {
             let mut body = json!({
                 "filterGroups": [{ "filters": [
@@ -125,6 +126,7 @@ impl HubSpotConnector {
                 ]}],
                 "sorts": [{ "propertyName": property, "direction": "ASCENDING" }],
                 "limit": self.config.page_size,
+                "properties": names.as_slice(),
             });
             if let Some(after) = &position.after {
                 body["after"] = after.clone().into();

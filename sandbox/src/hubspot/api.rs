@@ -10,6 +10,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, h
 use serde_json::{Value, json};
 
 use super::error::{ApiError, json_response};
+use super::properties;
 use super::search::SearchQuery;
 use super::{HubSpotFake, Stream};
 use crate::faults::Fault;
@@ -31,6 +32,7 @@ pub(crate) fn routes(fake: Arc<HubSpotFake>) -> impl Endpoint<Output = Response>
         .at("/objects/:object", get(list))
         .at("/objects/:object/search", post(search))
         .at("/owners", get(owners))
+        .at("/properties/:object", get(property_definitions))
         .at("/pipelines/:object", get(pipelines))
         .data(fake)
         .around(move |ep, req| {
@@ -150,8 +152,13 @@ fn list_page(
         fake.count_of(stream)
     };
     let end = start.saturating_add(limit).min(count);
+    let requested = properties::requested(params);
     let results: Vec<Value> = (start.min(end)..end)
-        .map(|i| fake.generate(stream, i))
+        .map(|i| {
+            let mut record = fake.generate(stream, i);
+            properties::select(&mut record, stream, &requested);
+            record
+        })
         .collect();
     let mut body = json!({ "results": results });
     if end < count {
@@ -242,4 +249,16 @@ async fn pipelines(Path(object): Path<String>, Data(fake): Data<&Arc<HubSpotFake
         .map(|i| fake.generate(Stream::Pipelines, i))
         .collect();
     json_response(StatusCode::OK, &json!({ "results": results }))
+}
+
+#[handler]
+async fn property_definitions(
+    Path(object): Path<String>,
+    req: &Request,
+    Data(_fake): Data<&Arc<HubSpotFake>>,
+) -> Response {
+    match Stream::object_from_path(&object) {
+        Some(stream) => json_response(StatusCode::OK, &properties::definitions(stream)),
+        None => ApiError::not_found(req.method(), req.original_uri().path()).into_response(),
+    }
 }

@@ -21,6 +21,7 @@
 pub(crate) mod api;
 mod error;
 mod objects;
+mod properties;
 mod search;
 mod stream;
 

@@ -9,7 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::{HubSpotFake, SEARCH_RESULT_CAP, Stream, Version, created_in, objects, version_in};
+use super::{
+    HubSpotFake, SEARCH_RESULT_CAP, Stream, Version, created_in, objects, properties, version_in,
+};
 
 pub(crate) const DEFAULT_LIMIT: u64 = 10;
 /// HubSpot's documented search page maximum (lists stop at 100).
@@ -28,6 +30,8 @@ struct Body {
     after: Option<Value>,
     #[serde(default)]
     query: Option<String>,
+    #[serde(default)]
+    properties: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +59,8 @@ pub(crate) struct SearchQuery {
     to: i64,
     limit: u64,
     after: u64,
+    /// The properties the answer carries (none named: HubSpot's defaults).
+    pub(crate) properties: Vec<String>,
 }
 
 /// One page of search results.
@@ -120,6 +126,7 @@ impl SearchQuery {
                         ApiError::validation("`after` must be a non-negative integer offset")
                     })?,
             },
+            properties: Vec::new(),
         };
         if query.after >= SEARCH_RESULT_CAP {
             return Err(ApiError::validation(format!(
@@ -128,6 +135,7 @@ impl SearchQuery {
                 query.after
             )));
         }
+        query.properties = body.properties;
         for filter in body.filter_groups.iter().flat_map(|g| &g.filters) {
             query.narrow(stream, filter)?;
         }
@@ -208,7 +216,11 @@ impl HubSpotFake {
         let next_after = (end < total && end < SEARCH_RESULT_CAP).then_some(end);
         let results = hits
             .into_iter()
-            .map(|(index, version)| objects::record(self, stream, index, version))
+            .map(|(index, version)| {
+                let mut record = objects::record(self, stream, index, version);
+                properties::select(&mut record, stream, &query.properties);
+                record
+            })
             .collect();
         SearchPage {
             total,
@@ -269,7 +281,7 @@ mod tests {
         let q = parse(json!({"filterGroups": [{"filters": [
             {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "100"},
             {"propertyName": "hs_lastmodifieddate", "operator": "LT", "value": 200},
-        ]}], "limit": 100, "after": "20"}))
+        ]}], "limit": 100, "after": "20", "properties": ["amount"]}))
         .unwrap();
         assert_eq!(
             q,
@@ -277,7 +289,8 @@ mod tests {
                 from: 100,
                 to: 200,
                 limit: 100,
-                after: 20
+                after: 20,
+                properties: vec!["amount".into()],
             }
         );
         let q = parse(json!({"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate",
