@@ -14,7 +14,8 @@ const fn stream(name: &'static str, incremental: bool) -> StreamInfo {
 pub static INFO: PlatformInfo = PlatformInfo {
     id: "hubspot",
     name: "HubSpot",
-    auth: AuthKind::OAuth2,
+    // A private app's token today; OAuth (refreshing 30-minute access tokens) is for later.
+    auth: AuthKind::ApiKey,
     docs_url: "https://developers.hubspot.com/docs/api/crm/search",
     streams: &[
         stream("contacts", true),

@@ -44,6 +44,16 @@ async fn walk(
     stream: &str,
     since: Option<Value>,
 ) -> (Vec<Value>, Option<Value>, usize) {
+    walk_with(&[c], stream, since).await
+}
+
+/// [`walk`] with the pages read by each connector in turn: a page token carries all the
+/// state, as when an activity resumes from a checkpoint in another worker.
+async fn walk_with(
+    connectors: &[&dyn Connector],
+    stream: &str,
+    since: Option<Value>,
+) -> (Vec<Value>, Option<Value>, usize) {
     let mut request = PageRequest {
         stream: stream.into(),
         since,
@@ -51,6 +61,7 @@ async fn walk(
     };
     let mut records = Vec::new();
     for pages in 1.. {
+        let c = connectors[pages % connectors.len()];
         let page = c.read_page(&request).await.unwrap();
         records.extend(
             page.records
@@ -120,12 +131,18 @@ async fn the_fake_search_stops_silently_at_ten_thousand_results() {
 async fn a_sync_over_more_than_ten_thousand_changes_returns_each_exactly_once() {
     let (sb, running) = sandbox(TOUCHED + 500).await;
     let c = connector(&sb, &running.base_url(), sb.hubspot().access_token());
+    let resumed = connector(&sb, &running.base_url(), sb.hubspot().access_token());
     let cursor = sb.hubspot().now_ms();
     // Every other contact changes, plus a few hundred new ones: 13,000 changes in one window.
     let touched: Vec<u64> = (0..TOUCHED).step_by(2).collect();
     sb.hubspot().touch("contacts", touched.iter().copied());
     sb.hubspot().grow("contacts", 500);
-    let (records, next, pages) = walk(c.as_ref(), "contacts", Some(cursor.into())).await;
+    let (records, next, pages) = walk_with(
+        &[c.as_ref(), resumed.as_ref()],
+        "contacts",
+        Some(cursor.into()),
+    )
+    .await;
     let ids: Vec<String> = records
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_owned())

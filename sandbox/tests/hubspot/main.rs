@@ -200,3 +200,39 @@ async fn bad_tokens_get_hubspot_401s_and_faults_hubspot_429s() {
         "{stats:?}"
     );
 }
+
+#[tokio::test]
+async fn answers_carry_default_properties_unless_named() {
+    let h = Harness::start().await;
+    let (status, _, definitions) = h.get("/properties/contacts").await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = definitions["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"lifecyclestage") && names.contains(&"lastmodifieddate"));
+    let full = h.sandbox.hubspot().record("contacts", 0);
+    let (_, _, default) = h.get("/objects/contacts?limit=1").await;
+    assert!(
+        default["results"][0]["properties"]
+            .get("lifecyclestage")
+            .is_none()
+    );
+    assert_eq!(
+        default["results"][0]["properties"]["email"],
+        full["properties"]["email"]
+    );
+    let (_, _, named) = h
+        .get(&format!(
+            "/objects/contacts?limit=1&properties={}",
+            names.join(",")
+        ))
+        .await;
+    assert_eq!(named["results"][0], full);
+    let (_, searched) = h
+        .search("contacts", &json!({"limit": 1, "properties": names}))
+        .await;
+    assert_eq!(searched["results"][0], full);
+}
