@@ -159,7 +159,9 @@ impl HubSpotFake {
     pub fn grow(&self, stream: &str, n: u64) -> u64 {
         let mut state = self.lock();
         let first_ms = state.clock_ms + 1;
-        state.clock_ms = state.clock_ms.saturating_add(n as i64);
+        state.clock_ms = state
+            .clock_ms
+            .saturating_add(i64::try_from(n).unwrap_or(i64::MAX));
         let data = &mut state.streams[known(stream).slot()];
         if n > 0 {
             data.grown.push((data.count, first_ms));
