@@ -11,6 +11,7 @@
 pub mod activecampaign;
 pub mod error;
 pub mod http;
+pub mod hubspot;
 pub mod mailchimp;
 pub mod oauth;
 pub mod registry;

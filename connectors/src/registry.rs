@@ -1,17 +1,18 @@
 //! The platform catalog and the one place that maps a platform id to its connector.
 
 use crate::{
-    Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, http::HttpClient,
+    Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, http::HttpClient, hubspot,
     mailchimp, stripe, zendesk,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 4] = [
+static PLATFORMS: [&PlatformInfo; 5] = [
     &stripe::INFO,
     &mailchimp::INFO,
     &activecampaign::INFO,
     &zendesk::INFO,
+    &hubspot::INFO,
 ];
 
 /// Every platform ListBackup can back up.
@@ -58,6 +59,13 @@ pub fn build(
             http.base_url("zendesk", &config.base_url)?;
             let http = http.paced(config.rate_limit);
             Ok(Arc::new(zendesk::ZendeskConnector::new(config, http)))
+        }
+        "hubspot" => {
+            let config = hubspot::HubSpotConfig::from_values(credentials, config)?;
+            http.base_url("hubspot", &config.base_url)?;
+            // Every request is paced to the general budget; searches also to their own.
+            let http = http.paced(config.rate_limit);
+            Ok(Arc::new(hubspot::HubSpotConnector::new(config, http)))
         }
         other => Err(ConnectorError::new(
             "registry",

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{activecampaign, mailchimp, stripe, zendesk};
+use crate::{activecampaign, hubspot, mailchimp, stripe, zendesk};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[
@@ -12,6 +12,7 @@ const PLATFORMS: &[(&str, &[&str])] = &[
     ("mailchimp", &mailchimp::STREAMS),
     ("activecampaign", &activecampaign::STREAMS),
     ("zendesk", &zendesk::STREAMS),
+    ("hubspot", &hubspot::STREAMS),
 ];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
@@ -24,6 +25,8 @@ pub struct SandboxConfig {
     pub seed: u64,
     /// The secret key the Stripe fake accepts (`Authorization: Bearer <key>`).
     pub stripe_api_key: String,
+    /// The private-app token the HubSpot fake accepts (`Authorization: Bearer <token>`).
+    pub hubspot_access_token: String,
     /// Initial record count per `"platform.stream"`.
     pub records: BTreeMap<String, u64>,
 }
@@ -32,31 +35,32 @@ impl SandboxConfig {
     /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else;
     /// Mailchimp: 3 lists of 100 members, 20 campaigns and reports, 10 templates.
     /// Zendesk: 100 tickets, 50 users, 20 organizations and 10 groups.
+    /// HubSpot: 100 contacts, 50 companies, deals and tickets, 10 owners, 4 pipelines.
     pub fn new(seed: u64) -> Self {
-        let records = stripe::STREAMS
-            .iter()
-            .map(|&stream| (format!("stripe.{stream}"), stripe::default_count(stream)))
-            .chain(mailchimp::STREAMS.iter().map(|&stream| {
-                (
-                    format!("mailchimp.{stream}"),
-                    mailchimp::default_count(stream),
-                )
-            }))
-            .chain(activecampaign::STREAMS.iter().map(|&stream| {
-                (
-                    format!("activecampaign.{stream}"),
-                    activecampaign::default_count(stream),
-                )
-            }))
-            .chain(
-                zendesk::STREAMS
-                    .iter()
-                    .map(|&stream| (format!("zendesk.{stream}"), zendesk::default_count(stream))),
-            )
-            .collect();
+        fn counts(platform: &str, streams: &[&str], count: fn(&str) -> u64) -> Vec<(String, u64)> {
+            streams
+                .iter()
+                .map(|&stream| (format!("{platform}.{stream}"), count(stream)))
+                .collect()
+        }
+        let records = [
+            counts("stripe", &stripe::STREAMS, stripe::default_count),
+            counts("mailchimp", &mailchimp::STREAMS, mailchimp::default_count),
+            counts(
+                "activecampaign",
+                &activecampaign::STREAMS,
+                activecampaign::default_count,
+            ),
+            counts("zendesk", &zendesk::STREAMS, zendesk::default_count),
+            counts("hubspot", &hubspot::STREAMS, hubspot::default_count),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         Self {
             seed,
             stripe_api_key: stripe::DEFAULT_API_KEY.to_owned(),
+            hubspot_access_token: hubspot::DEFAULT_ACCESS_TOKEN.to_owned(),
             records,
         }
     }
@@ -104,6 +108,11 @@ impl SandboxConfig {
                 platform: "stripe".into(),
             });
         }
+        if self.hubspot_access_token.trim().is_empty() {
+            return Err(SandboxError::EmptyApiKey {
+                platform: "hubspot".into(),
+            });
+        }
         for spec in self.records.keys() {
             if normalize_spec(spec)? != *spec {
                 return Err(SandboxError::InvalidRecordsArg {
@@ -124,6 +133,7 @@ impl fmt::Debug for SandboxConfig {
         f.debug_struct("SandboxConfig")
             .field("seed", &self.seed)
             .field("stripe_api_key", &"<redacted>")
+            .field("hubspot_access_token", &"<redacted>")
             .field("records", &self.records)
             .finish()
     }
@@ -181,9 +191,9 @@ mod tests {
         assert_eq!(config.records_for("stripe.customers"), 10);
 
         let err = SandboxConfig::new(1)
-            .with_records("hubspot.contacts", 1)
+            .with_records("acme.contacts", 1)
             .unwrap_err();
-        assert!(err.to_string().contains("`hubspot`"), "{err}");
+        assert!(err.to_string().contains("`acme`"), "{err}");
         let err = SandboxConfig::new(1)
             .with_records("stripe.refunds", 1)
             .unwrap_err();
@@ -240,5 +250,9 @@ mod tests {
     fn debug_hides_the_key() {
         let debug = format!("{:?}", SandboxConfig::new(1));
         assert!(!debug.contains("sk_test_sandbox"), "{debug}");
+        assert!(
+            !debug.contains(crate::hubspot::DEFAULT_ACCESS_TOKEN),
+            "{debug}"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
 //! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`],
-//! [`zendesk`]) and serves them
+//! [`zendesk`], [`hubspot`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -29,6 +29,7 @@ mod control;
 mod error;
 mod faults;
 mod generate;
+pub mod hubspot;
 pub mod mailchimp;
 pub mod oauth;
 mod server;
@@ -47,6 +48,7 @@ pub use stats::Stats;
 
 use activecampaign::ActiveCampaignFake;
 use faults::FaultGate;
+use hubspot::HubSpotFake;
 use mailchimp::MailchimpFake;
 use stats::StatsCounters;
 use stripe::StripeFake;
@@ -66,6 +68,7 @@ struct Shared {
     zendesk: Arc<ZendeskFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     activecampaign: Arc<ActiveCampaignFake>,
+    hubspot: Arc<HubSpotFake>,
     faults: FaultGate,
     stats: StatsCounters,
 }
@@ -82,6 +85,10 @@ impl Sandbox {
         let activecampaign =
             ActiveCampaignFake::new(config.seed, |stream| config.records_for(&stream.spec()));
         let zendesk = ZendeskFake::new(config.seed, |spec| config.records_for(spec));
+        let hubspot =
+            HubSpotFake::new(config.seed, config.hubspot_access_token.clone(), |stream| {
+                config.records_for(&stream.spec())
+            });
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -90,6 +97,7 @@ impl Sandbox {
                 zendesk: Arc::new(zendesk),
                 oauth: Arc::default(),
                 activecampaign: Arc::new(activecampaign),
+                hubspot: Arc::new(hubspot),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -129,6 +137,10 @@ impl Sandbox {
         &self.shared.activecampaign
     }
 
+    pub fn hubspot(&self) -> &HubSpotFake {
+        &self.shared.hubspot
+    }
+
     /// Replaces the fault plan; it applies from the next platform request, which
     /// counts as request 1 for the plan's "every Nth" rules.
     pub fn set_faults(&self, plan: FaultPlan) {
@@ -163,6 +175,10 @@ impl Sandbox {
 
     fn zendesk_arc(&self) -> Arc<ZendeskFake> {
         Arc::clone(&self.shared.zendesk)
+    }
+
+    fn hubspot_arc(&self) -> Arc<HubSpotFake> {
+        Arc::clone(&self.shared.hubspot)
     }
 
     fn fault_gate(&self) -> &FaultGate {

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
-use crate::{Sandbox, activecampaign, control, mailchimp, stripe, zendesk};
+use crate::{Sandbox, activecampaign, control, hubspot, mailchimp, stripe, zendesk};
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -103,6 +103,7 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let mailchimp_routes = mailchimp::api::routes(sandbox.mailchimp_arc());
     let activecampaign_routes = activecampaign::api::routes(sandbox.activecampaign_arc());
     let zendesk_routes = zendesk::api::routes(sandbox.zendesk_arc());
+    let hubspot_routes = hubspot::api::routes(sandbox.hubspot_arc());
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
         .nest(
@@ -135,7 +136,11 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
         )
         .nest(
             "/v1",
-            platform_gate(stripe_routes, sandbox, stripe::api::fault_response),
+            platform_gate(stripe_routes, sandbox.clone(), stripe::api::fault_response),
+        )
+        .nest(
+            "/crm/v3",
+            platform_gate(hubspot_routes, sandbox, hubspot::api::fault_response),
         )
         .around(|ep, req| async move {
             let method = req.method().clone();

@@ -48,6 +48,11 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
             json!({"base_url": base, "export_requests_per_minute": 600}),
             expected(platform, |s| sb.zendesk().records(s)),
         ),
+        "hubspot" => (
+            json!({"access_token": sb.hubspot().access_token()}),
+            json!({"base_url": base}),
+            expected(platform, |s| sb.hubspot().records(s).collect()),
+        ),
         other => {
             panic!("no whole-system case for platform `{other}`: add one to tests/e2e/platforms.rs")
         }

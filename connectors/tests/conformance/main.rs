@@ -7,6 +7,7 @@
 
 mod activecampaign;
 mod harness;
+mod hubspot;
 mod mailchimp;
 mod stripe;
 mod zendesk;
