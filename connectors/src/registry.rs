@@ -1,10 +1,13 @@
 //! The platform catalog and the one place that maps a platform id to its connector.
 
-use crate::{Connector, ConnectorError, ErrorKind, PlatformInfo, http::HttpClient, stripe};
+use crate::{
+    Connector, ConnectorError, ErrorKind, PlatformInfo, http::HttpClient, keap, oauth::TokenStore,
+    stripe,
+};
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 1] = [&stripe::INFO];
+static PLATFORMS: [&PlatformInfo; 2] = [&stripe::INFO, &keap::INFO];
 
 /// Every platform ListBackup can back up.
 pub fn platforms() -> &'static [&'static PlatformInfo] {
@@ -23,7 +26,22 @@ pub fn build(
     config: &Value,
     http: &HttpClient,
 ) -> Result<Arc<dyn Connector>, ConnectorError> {
+    build_with_tokens(platform, credentials, config, http, None)
+}
+
+/// [`build`], with the token store an OAuth connection's refreshes go through. Callers that
+/// run several connectors for one connection (jobs, workers) pass one shared store, so a
+/// rotated refresh token is saved exactly once; `None` keeps the tokens in memory, seeded
+/// from `credentials`. API-key platforms ignore `tokens`.
+pub fn build_with_tokens(
+    platform: &str,
+    credentials: &Value,
+    config: &Value,
+    http: &HttpClient,
+    tokens: Option<Arc<dyn TokenStore>>,
+) -> Result<Arc<dyn Connector>, ConnectorError> {
     match platform {
+        "keap" => Ok(Arc::new(keap::connect(credentials, config, http, tokens)?)),
         "stripe" => {
             let config = stripe::StripeConfig::from_values(credentials, config)?;
             http.base_url("stripe", &config.base_url)?;

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::stripe;
+use crate::{keap, stripe};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
-const PLATFORMS: &[(&str, &[&str])] = &[("stripe", &stripe::STREAMS)];
+const PLATFORMS: &[(&str, &[&str])] = &[("stripe", &stripe::STREAMS), ("keap", &keap::STREAMS)];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
 ///
@@ -24,11 +24,17 @@ pub struct SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else.
+    /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else;
+    /// 50 Keap contacts and 20 of every other Keap stream.
     pub fn new(seed: u64) -> Self {
         let records = stripe::STREAMS
             .iter()
             .map(|&stream| (format!("stripe.{stream}"), stripe::default_count(stream)))
+            .chain(
+                keap::STREAMS
+                    .iter()
+                    .map(|&stream| (format!("keap.{stream}"), keap::default_count(stream))),
+            )
             .collect();
         Self {
             seed,

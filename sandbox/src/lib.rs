@@ -1,7 +1,7 @@
 //! Faithful local fakes of the SaaS platform APIs ListBackup reads, served over
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
-//! A [`Sandbox`] holds every platform fake (today: [`stripe`]) and serves them
+//! A [`Sandbox`] holds every platform fake ([`stripe`], [`keap`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -27,6 +27,7 @@ mod control;
 mod error;
 mod faults;
 mod generate;
+pub mod keap;
 pub mod oauth;
 mod server;
 mod stats;
@@ -42,6 +43,7 @@ pub use server::RunningSandbox;
 pub use stats::Stats;
 
 use faults::FaultGate;
+use keap::KeapFake;
 use stats::StatsCounters;
 use stripe::StripeFake;
 
@@ -55,6 +57,7 @@ pub struct Sandbox {
 struct Shared {
     config: SandboxConfig,
     stripe: Arc<StripeFake>,
+    keap: Arc<KeapFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     faults: FaultGate,
     stats: StatsCounters,
@@ -66,11 +69,16 @@ impl Sandbox {
         let stripe = StripeFake::new(config.seed, config.stripe_api_key.clone(), |stream| {
             config.records_for(&stream.spec())
         });
+        let oauth = Arc::new(oauth::OAuthAuthority::default());
+        let keap = KeapFake::new(config.seed, Arc::clone(&oauth), |stream| {
+            config.records_for(&stream.spec())
+        });
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 stripe: Arc::new(stripe),
-                oauth: Arc::default(),
+                keap: Arc::new(keap),
+                oauth,
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -90,6 +98,11 @@ impl Sandbox {
 
     pub fn stripe(&self) -> &StripeFake {
         &self.shared.stripe
+    }
+
+    /// The Keap fake; its bearer tokens come from [`Sandbox::oauth`].
+    pub fn keap(&self) -> &KeapFake {
+        &self.shared.keap
     }
 
     /// The authorization server every OAuth platform's fake trusts.
@@ -119,6 +132,10 @@ impl Sandbox {
 
     fn stripe_arc(&self) -> Arc<StripeFake> {
         Arc::clone(&self.shared.stripe)
+    }
+
+    fn keap_arc(&self) -> Arc<KeapFake> {
+        Arc::clone(&self.shared.keap)
     }
 
     fn fault_gate(&self) -> &FaultGate {

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
-use crate::{Sandbox, control, stripe};
+use crate::{Sandbox, control, keap, stripe};
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -100,11 +100,16 @@ pub(crate) async fn serve(sandbox: Sandbox, addr: SocketAddr) -> io::Result<Runn
 
 fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let stripe_routes = stripe::api::routes(sandbox.stripe_arc());
+    let keap_routes = keap::api::routes(sandbox.keap_arc());
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
         .nest(
             "/oauth",
             crate::oauth::routes(Arc::clone(&sandbox.shared.oauth)),
+        )
+        .nest(
+            "/crm/rest",
+            platform_gate(keap_routes, sandbox.clone(), keap::api::fault_response),
         )
         .nest(
             "/v1",

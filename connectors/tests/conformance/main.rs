@@ -6,4 +6,5 @@
 //! for a stream without a cursor) is skipped inside the check, per stream.
 
 mod harness;
+mod keap;
 mod stripe;
