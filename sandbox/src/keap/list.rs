@@ -68,26 +68,30 @@ pub(crate) fn v2_page(
         Some(token) => decode_token(token)
             .ok_or_else(|| KeapError::invalid_argument(version, "Invalid page_token"))?,
     };
-    let (start, end) = match param(params, "filter").filter(|f| !f.trim().is_empty()) {
-        None => (i64::MIN, i64::MAX),
-        Some(filter) => update_time_filter(stream, filter)?,
-    };
     let count = fake.count_of(stream);
-    let mut matching = (0..count).filter(|&index| {
-        let updated = fake.updated(stream, index).saturating_mul(1000);
-        start <= updated && updated < end
-    });
-    let mut records = Vec::new();
-    for index in matching
-        .by_ref()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-    {
-        records.push(fake.generate(stream, index));
-        if records.len() as u64 == page_size {
-            break;
+    let (indices, more) = match param(params, "filter").filter(|f| !f.trim().is_empty()) {
+        // Unfiltered pages cost their own size, however deep the offset.
+        None => {
+            let end = offset.saturating_add(page_size).min(count);
+            ((offset.min(count)..end).collect::<Vec<_>>(), end < count)
         }
-    }
-    let next_page_token = if matching.next().is_some() {
+        Some(filter) => {
+            let (start, end) = update_time_filter(stream, filter)?;
+            let mut matching = (0..count).filter(|&index| {
+                let updated = fake.updated(stream, index).saturating_mul(1000);
+                start <= updated && updated < end
+            });
+            let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+            let take = usize::try_from(page_size).unwrap_or(usize::MAX);
+            let page: Vec<u64> = matching.by_ref().skip(skip).take(take).collect();
+            (page, matching.next().is_some())
+        }
+    };
+    let records: Vec<Value> = indices
+        .into_iter()
+        .map(|index| fake.generate(stream, index))
+        .collect();
+    let next_page_token = if more {
         encode_token(offset.saturating_add(page_size))
     } else {
         String::new()
