@@ -7,6 +7,7 @@
 mod backup;
 mod context;
 mod failure;
+pub mod tokens;
 
 pub use backup::BackupActivities;
 pub use context::{ExtractSettings, WorkerContext};

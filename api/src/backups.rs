@@ -140,18 +140,56 @@ async fn start(
                 json!({"job_id": running}),
             ));
         }
-        Err(repo::CreateJobError::Db(e)) => return R::Internal(internal(e)),
+        Err(repo::CreateJobError::NotRetryable(_)) | Err(repo::CreateJobError::Db(_)) => {
+            return R::Internal(internal("unexpected job state"));
+        }
     };
+    let launch = Launch {
+        streams: request.streams.clone(),
+        skip_streams: Vec::new(),
+    };
+    match launch_job(
+        state,
+        caller,
+        &job,
+        &src.platform,
+        launch,
+        &format!("{}.requested", job.kind_str()),
+    )
+    .await
+    {
+        Ok(started) => R::Accepted(Json(started)),
+        Err(unavailable) => R::Unavailable(unavailable),
+    }
+}
+
+/// What a run is asked to do beyond the source's settings.
+pub(crate) struct Launch {
+    pub streams: Option<Vec<String>>,
+    pub skip_streams: Vec<String>,
+}
+
+/// Starts the workflow of a queued job and records it. If Temporal cannot be reached the job
+/// is marked failed (never left queued) and the error envelope for a 503 is returned.
+pub(crate) async fn launch_job(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    job: &entities::job::Model,
+    platform: &str,
+    launch: Launch,
+    action: &str,
+) -> Result<JobStarted, Json<ErrorEnvelope>> {
     let input = BackupInput {
         job_id: job.id.clone(),
         account_id: job.account_id.clone(),
-        source_id: src.id.clone(),
-        platform: src.platform.clone(),
-        kind: match kind {
+        source_id: job.source_id.clone(),
+        platform: platform.to_owned(),
+        kind: match job.kind {
             JobKind::Backup => BackupKind::Backup,
             JobKind::Sync => BackupKind::Sync,
         },
-        streams: request.streams.clone(),
+        streams: launch.streams.clone(),
+        skip_streams: launch.skip_streams.clone(),
     };
     match temporal::start_backup(&state.temporal.client, &job.workflow_id, &input).await {
         Ok(run_id) => {
@@ -171,19 +209,23 @@ async fn start(
                 Some(format!("not started: {e}")),
             )
             .await;
-            return R::Unavailable(envelope(
+            return Err(envelope(
                 "unavailable",
                 "the workflow service is unavailable; the job was not started",
             ));
         }
     }
-    let action = format!("{}.requested", job.kind_str());
-    let details = json!({"source_id": src.id, "streams": request.streams});
+    let details = json!({
+        "source_id": job.source_id,
+        "streams": launch.streams,
+        "skip_streams": launch.skip_streams,
+        "retry_of": job.retry_of,
+    });
     if let Err(e) = repo::log_activity(
         &state.db,
         &job.account_id,
         &caller.actor(),
-        &action,
+        action,
         ("job", &job.id),
         details,
     )
@@ -191,15 +233,15 @@ async fn start(
     {
         tracing::warn!(job_id = %job.id, error = %e, "activity log write failed");
     }
-    tracing::info!(job_id = %job.id, account_id = %job.account_id, source_id = %src.id, kind = job.kind_str(), "job started");
-    R::Accepted(Json(JobStarted {
+    tracing::info!(job_id = %job.id, account_id = %job.account_id, source_id = %job.source_id, kind = job.kind_str(), "job started");
+    Ok(JobStarted {
         temporal_ui_url: temporal::web_ui_link(
             &state.temporal.ui_base,
             &state.temporal.namespace,
             &job.workflow_id,
         ),
-        job_id: job.id,
-        workflow_id: job.workflow_id,
+        job_id: job.id.clone(),
+        workflow_id: job.workflow_id.clone(),
         status: "queued".into(),
-    }))
+    })
 }

@@ -2,12 +2,12 @@
 
 use crate::{
     auth::ApiKeyAuth,
-    error::{ErrorEnvelope, envelope, internal},
+    error::{ErrorEnvelope, envelope, envelope_with, internal},
     health::ApiTags,
     state::AppState,
 };
 use chrono::{DateTime, Utc};
-use entities::{JobStatus, job};
+use entities::{JobStatus, job, repo};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use sea_orm::EntityTrait;
@@ -49,6 +49,8 @@ pub struct JobView {
     pub streams: Vec<StreamProgressView>,
     /// Why the job failed.
     pub error: Option<String>,
+    /// The failed or cancelled job this one retries.
+    pub retry_of: Option<String>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -65,7 +67,68 @@ pub enum GetJobResponse {
     Internal(Json<ErrorEnvelope>),
 }
 
+#[derive(ApiResponse)]
+pub enum CancelJobResponse {
+    /// The job stops after the part it is writing; it ends `cancelled`.
+    #[oai(status = 202)]
+    Accepted(Json<Box<JobView>>),
+    /// The API key may not cancel jobs.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    /// The job has already finished.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorEnvelope>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorEnvelope>),
+}
+
+/// Options for a retry.
+#[derive(Object, Debug, Clone, Default)]
+#[oai(deny_unknown_fields)]
+pub struct RetryJobRequest {
+    /// Streams to leave out of the retry (e.g. one that keeps failing).
+    #[oai(default)]
+    pub skip_streams: Vec<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum RetryJobResponse {
+    /// A new job continues the failed job's snapshot from its last committed parts.
+    #[oai(status = 202)]
+    Accepted(Json<crate::backups::JobStarted>),
+    /// `skip_streams` names an unknown stream.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorEnvelope>),
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    /// The job did not fail, or the source has another active job (`details.job_id`).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorEnvelope>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorEnvelope>),
+}
+
 pub struct JobsApi;
+
+/// The job `id` if the caller reaches it.
+async fn find_job(
+    state: &AppState,
+    auth: &ApiKeyAuth,
+    id: &str,
+) -> Result<Option<job::Model>, sea_orm::DbErr> {
+    Ok(job::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .filter(|j| auth.0.reaches(&j.account_id)))
+}
 
 #[OpenApi(tag = "ApiTags::Jobs")]
 impl JobsApi {
@@ -91,6 +154,151 @@ impl JobsApi {
             Err(e) => return GetJobResponse::Internal(internal(e)),
         };
         GetJobResponse::Ok(Json(Box::new(view(&state, job).await)))
+    }
+
+    /// Cancels a queued or running job. It stops after the part it is writing, so everything
+    /// committed stays and a retry continues from there.
+    #[oai(
+        path = "/v1/jobs/:job_id/cancel",
+        method = "post",
+        operation_id = "cancelJob"
+    )]
+    async fn cancel_job(
+        &self,
+        state: Data<&AppState>,
+        auth: ApiKeyAuth,
+        job_id: Path<String>,
+    ) -> CancelJobResponse {
+        use CancelJobResponse as R;
+        let job = match find_job(&state, &auth, &job_id).await {
+            Ok(Some(j)) => j,
+            Ok(None) => {
+                return R::NotFound(envelope("not_found", format!("job {} not found", job_id.0)));
+            }
+            Err(e) => return R::Internal(internal(e)),
+        };
+        if !auth.0.can_operate() {
+            return R::Forbidden(envelope(
+                "forbidden",
+                "this API key's role may not cancel jobs",
+            ));
+        }
+        if job.status.is_final() {
+            return R::Conflict(envelope(
+                "conflict",
+                format!("job {} has already finished", job.id),
+            ));
+        }
+        let reason = format!("cancelled by {}", auth.0.actor());
+        if let Err(e) =
+            temporal::cancel_backup(&state.temporal.client, &job.workflow_id, &reason).await
+        {
+            tracing::error!(job_id = %job.id, error = %e, "cancel signal failed");
+            return R::Unavailable(envelope(
+                "unavailable",
+                "the workflow service is unavailable; try again",
+            ));
+        }
+        if let Err(e) = repo::log_activity(
+            &state.db,
+            &job.account_id,
+            &auth.0.actor(),
+            "job.cancel_requested",
+            ("job", &job.id),
+            serde_json::json!({}),
+        )
+        .await
+        {
+            tracing::warn!(job_id = %job.id, error = %e, "activity log write failed");
+        }
+        R::Accepted(Json(Box::new(view(&state, job).await)))
+    }
+
+    /// Retries a failed or cancelled job: a new job continues the same snapshot from its last
+    /// committed part of every stream, instead of starting over.
+    #[oai(
+        path = "/v1/jobs/:job_id/retry",
+        method = "post",
+        operation_id = "retryJob"
+    )]
+    async fn retry_job(
+        &self,
+        state: Data<&AppState>,
+        auth: ApiKeyAuth,
+        job_id: Path<String>,
+        body: Json<RetryJobRequest>,
+    ) -> RetryJobResponse {
+        use RetryJobResponse as R;
+        let failed = match find_job(&state, &auth, &job_id).await {
+            Ok(Some(j)) => j,
+            Ok(None) => {
+                return R::NotFound(envelope("not_found", format!("job {} not found", job_id.0)));
+            }
+            Err(e) => return R::Internal(internal(e)),
+        };
+        if !auth.0.can_operate() {
+            return R::Forbidden(envelope(
+                "forbidden",
+                "this API key's role may not retry jobs",
+            ));
+        }
+        let source = match entities::source::Entity::find_by_id(&failed.source_id)
+            .one(&state.db)
+            .await
+        {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                return R::NotFound(envelope("not_found", "the job's source no longer exists"));
+            }
+            Err(e) => return R::Internal(internal(e)),
+        };
+        let platform = connectors::platform(&source.platform);
+        let unknown: Vec<&String> = body
+            .skip_streams
+            .iter()
+            .filter(|s| platform.and_then(|p| p.stream(s)).is_none())
+            .collect();
+        if !unknown.is_empty() {
+            return R::BadRequest(envelope_with(
+                "invalid_request",
+                "`skip_streams` names streams the platform does not have",
+                serde_json::json!({"field": "skip_streams", "unknown": unknown}),
+            ));
+        }
+        let job = match repo::retry_job(&state.db, &failed).await {
+            Ok(j) => j,
+            Err(repo::CreateJobError::Active(active)) => {
+                return R::Conflict(envelope_with(
+                    "conflict",
+                    format!("job {active} of this source is still queued or running"),
+                    serde_json::json!({"job_id": active}),
+                ));
+            }
+            Err(repo::CreateJobError::NotRetryable(id)) => {
+                return R::Conflict(envelope(
+                    "conflict",
+                    format!("job {id} has not failed or been cancelled; only those can be retried"),
+                ));
+            }
+            Err(repo::CreateJobError::Db(e)) => return R::Internal(internal(e)),
+        };
+        let launch = crate::backups::Launch {
+            streams: None,
+            skip_streams: body.0.skip_streams,
+        };
+        match crate::backups::launch_job(
+            &state,
+            &auth.0,
+            &job,
+            &source.platform,
+            launch,
+            "job.retried",
+        )
+        .await
+        {
+            Ok(started) => R::Accepted(Json(started)),
+            Err(unavailable) => R::Unavailable(unavailable),
+        }
     }
 }
 
@@ -151,6 +359,7 @@ async fn view(state: &AppState, job: job::Model) -> JobView {
         bytes,
         streams,
         error: job.error,
+        retry_of: job.retry_of,
         created_at: job.created_at,
         started_at: job.started_at,
         finished_at: job.finished_at,

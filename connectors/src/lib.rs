@@ -11,6 +11,7 @@
 pub mod error;
 pub mod http;
 pub mod keap;
+pub mod mailchimp;
 pub mod oauth;
 pub mod registry;
 pub mod stripe;

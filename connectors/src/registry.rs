@@ -1,13 +1,13 @@
 //! The platform catalog and the one place that maps a platform id to its connector.
 
 use crate::{
-    Connector, ConnectorError, ErrorKind, PlatformInfo, http::HttpClient, keap, oauth::TokenStore,
-    stripe,
+    Connector, ConnectorError, ErrorKind, PlatformInfo, http::HttpClient, keap, mailchimp,
+    oauth::TokenStore, stripe,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 2] = [&stripe::INFO, &keap::INFO];
+static PLATFORMS: [&PlatformInfo; 3] = [&stripe::INFO, &mailchimp::INFO, &keap::INFO];
 
 /// Every platform ListBackup can back up.
 pub fn platforms() -> &'static [&'static PlatformInfo] {
@@ -47,6 +47,12 @@ pub fn build_with_tokens(
             http.base_url("stripe", &config.base_url)?;
             let http = http.paced(config.rate_limit);
             Ok(Arc::new(stripe::StripeConnector::new(config, http)))
+        }
+        "mailchimp" => {
+            let config = mailchimp::MailchimpConfig::from_values(credentials, config)?;
+            http.base_url("mailchimp", &config.base_url)?;
+            let http = http.paced(config.rate_limit);
+            Ok(Arc::new(mailchimp::MailchimpConnector::new(config, http)))
         }
         other => Err(ConnectorError::new(
             "registry",

@@ -207,6 +207,9 @@ pub enum CreateJobError {
     /// The source already has a queued or running job (its id).
     #[error("source already has an active job {0}")]
     Active(String),
+    /// Only failed or cancelled jobs can be retried.
+    #[error("job {0} did not fail")]
+    NotRetryable(String),
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -265,9 +268,52 @@ pub async fn create_job(
         created_at: Set(Utc::now()),
         started_at: Set(None),
         finished_at: Set(None),
+        retry_of: Set(None),
     }
     .insert(db)
     .await
+}
+
+/// Creates a job that continues `failed`'s snapshot from its committed parts. Only a failed or
+/// cancelled job can be retried, and only while the source has no other active job.
+pub async fn retry_job(
+    db: &impl ConnectionTrait,
+    failed: &job::Model,
+) -> Result<job::Model, CreateJobError> {
+    if !matches!(failed.status, JobStatus::Failed | JobStatus::Cancelled) {
+        return Err(CreateJobError::NotRetryable(failed.id.clone()));
+    }
+    if let Some(active) = active_job(db, &failed.source_id).await? {
+        return Err(CreateJobError::Active(active.id));
+    }
+    let id = crate::new_id("job");
+    let inserted = job::ActiveModel {
+        workflow_id: Set(workflow_id(failed.kind, &failed.source_id, &id)),
+        id: Set(id),
+        account_id: Set(failed.account_id.clone()),
+        source_id: Set(failed.source_id.clone()),
+        kind: Set(failed.kind),
+        status: Set(JobStatus::Queued),
+        run_id: Set(None),
+        snapshot_id: Set(failed.snapshot_id.clone()),
+        progress: Set(failed.progress.clone()),
+        records: Set(failed.records),
+        bytes: Set(failed.bytes),
+        error: Set(None),
+        created_at: Set(Utc::now()),
+        started_at: Set(None),
+        finished_at: Set(None),
+        retry_of: Set(Some(failed.id.clone())),
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(job) => Ok(job),
+        Err(e) => match active_job(db, &failed.source_id).await? {
+            Some(active) => Err(CreateJobError::Active(active.id)),
+            None => Err(e.into()),
+        },
+    }
 }
 
 /// Moves a job to `running` unless it already finished. Returns whether a row changed.

@@ -4,10 +4,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{keap, stripe};
+use crate::{keap, mailchimp, stripe};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
-const PLATFORMS: &[(&str, &[&str])] = &[("stripe", &stripe::STREAMS), ("keap", &keap::STREAMS)];
+const PLATFORMS: &[(&str, &[&str])] = &[
+    ("stripe", &stripe::STREAMS),
+    ("mailchimp", &mailchimp::STREAMS),
+    ("keap", &keap::STREAMS),
+];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
 ///
@@ -25,11 +29,18 @@ pub struct SandboxConfig {
 
 impl SandboxConfig {
     /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else;
-    /// 50 Keap contacts and 20 of every other Keap stream.
+    /// Mailchimp: 3 lists of 100 members, 20 campaigns and reports, 10 templates;
+    /// Keap: 50 contacts and 20 of every other stream.
     pub fn new(seed: u64) -> Self {
         let records = stripe::STREAMS
             .iter()
             .map(|&stream| (format!("stripe.{stream}"), stripe::default_count(stream)))
+            .chain(mailchimp::STREAMS.iter().map(|&stream| {
+                (
+                    format!("mailchimp.{stream}"),
+                    mailchimp::default_count(stream),
+                )
+            }))
             .chain(
                 keap::STREAMS
                     .iter()

@@ -1,7 +1,7 @@
 //! Faithful local fakes of the SaaS platform APIs ListBackup reads, served over
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
-//! A [`Sandbox`] holds every platform fake ([`stripe`], [`keap`]) and serves them
+//! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`keap`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -28,6 +28,7 @@ mod error;
 mod faults;
 mod generate;
 pub mod keap;
+pub mod mailchimp;
 pub mod oauth;
 mod server;
 mod stats;
@@ -44,6 +45,7 @@ pub use stats::Stats;
 
 use faults::FaultGate;
 use keap::KeapFake;
+use mailchimp::MailchimpFake;
 use stats::StatsCounters;
 use stripe::StripeFake;
 
@@ -57,6 +59,7 @@ pub struct Sandbox {
 struct Shared {
     config: SandboxConfig,
     stripe: Arc<StripeFake>,
+    mailchimp: Arc<MailchimpFake>,
     keap: Arc<KeapFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     faults: FaultGate,
@@ -69,6 +72,9 @@ impl Sandbox {
         let stripe = StripeFake::new(config.seed, config.stripe_api_key.clone(), |stream| {
             config.records_for(&stream.spec())
         });
+        let mailchimp = MailchimpFake::new(config.seed, |stream| {
+            config.records_for(&format!("mailchimp.{stream}"))
+        });
         let oauth = Arc::new(oauth::OAuthAuthority::default());
         let keap = KeapFake::new(config.seed, Arc::clone(&oauth), |stream| {
             config.records_for(&stream.spec())
@@ -77,6 +83,7 @@ impl Sandbox {
             shared: Arc::new(Shared {
                 config,
                 stripe: Arc::new(stripe),
+                mailchimp: Arc::new(mailchimp),
                 keap: Arc::new(keap),
                 oauth,
                 faults: FaultGate::default(),
@@ -98,6 +105,10 @@ impl Sandbox {
 
     pub fn stripe(&self) -> &StripeFake {
         &self.shared.stripe
+    }
+
+    pub fn mailchimp(&self) -> &MailchimpFake {
+        &self.shared.mailchimp
     }
 
     /// The Keap fake; its bearer tokens come from [`Sandbox::oauth`].
@@ -132,6 +143,10 @@ impl Sandbox {
 
     fn stripe_arc(&self) -> Arc<StripeFake> {
         Arc::clone(&self.shared.stripe)
+    }
+
+    fn mailchimp_arc(&self) -> Arc<MailchimpFake> {
+        Arc::clone(&self.shared.mailchimp)
     }
 
     fn keap_arc(&self) -> Arc<KeapFake> {

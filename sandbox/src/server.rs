@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
-use crate::{Sandbox, control, keap, stripe};
+use crate::{Sandbox, control, keap, mailchimp, stripe};
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -100,9 +100,18 @@ pub(crate) async fn serve(sandbox: Sandbox, addr: SocketAddr) -> io::Result<Runn
 
 fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let stripe_routes = stripe::api::routes(sandbox.stripe_arc());
+    let mailchimp_routes = mailchimp::api::routes(sandbox.mailchimp_arc());
     let keap_routes = keap::api::routes(sandbox.keap_arc());
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
+        .nest(
+            "/3.0",
+            platform_gate(
+                mailchimp_routes,
+                sandbox.clone(),
+                mailchimp::api::fault_response,
+            ),
+        )
         .nest(
             "/oauth",
             crate::oauth::routes(Arc::clone(&sandbox.shared.oauth)),

@@ -5,7 +5,8 @@ use futures_util::StreamExt;
 use std::time::Duration;
 use temporalio_client::{
     Client, WorkflowFetchHistoryOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
-    WorkflowListOptions, WorkflowQueryOptions, WorkflowStartOptions, errors::WorkflowStartError,
+    WorkflowListOptions, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    errors::WorkflowStartError,
 };
 use temporalio_common::{MemoValues, search_attributes::SearchAttributes};
 use workflows::{
@@ -144,6 +145,26 @@ pub async fn backup_history_json(
         .await
         .map_err(|e| TemporalError::Rpc {
             operation: "fetch_history",
+            message: e.to_string(),
+        })
+}
+
+/// Asks a running backup to stop after the part it is writing.
+pub async fn cancel_backup(
+    client: &Client,
+    workflow_id: &str,
+    reason: &str,
+) -> Result<(), TemporalError> {
+    client
+        .get_workflow_handle::<BackupWorkflow>(workflow_id.to_owned())
+        .signal(
+            BackupWorkflow::cancel,
+            reason.to_owned(),
+            WorkflowSignalOptions::default(),
+        )
+        .await
+        .map_err(|e| TemporalError::Rpc {
+            operation: "signal",
             message: e.to_string(),
         })
 }

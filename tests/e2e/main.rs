@@ -3,6 +3,7 @@
 
 mod api_errors;
 mod backup;
+mod cancel_retry;
 mod cli;
 mod crash;
 mod harness;

@@ -9,8 +9,8 @@ use crate::contracts::*;
 use std::time::Duration;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_workflow::{
-    ActivityExecutionError, ActivityOptions, RetryPolicy, WorkflowContext, WorkflowContextView,
-    WorkflowResult, WorkflowTermination,
+    ActivityExecutionError, ActivityOptions, RetryPolicy, SyncWorkflowContext, WorkflowContext,
+    WorkflowContextView, WorkflowResult, WorkflowTermination,
 };
 
 /// Failure types that retrying cannot fix; everything else is retried with backoff.
@@ -27,6 +27,23 @@ pub const NON_RETRYABLE: [&str; 6] = [
 #[derive(Default)]
 pub struct BackupWorkflow {
     progress: BackupProgress,
+    /// Set by the `cancel` signal: stop after the part being written, keep what is committed.
+    cancel_reason: Option<String>,
+}
+
+/// Why a backup stopped early.
+enum Stop {
+    Failed(Box<ActivityExecutionError>),
+    Cancelled(String),
+}
+
+impl From<ActivityExecutionError> for Stop {
+    fn from(e: ActivityExecutionError) -> Self {
+        match e {
+            ActivityExecutionError::Cancelled(_) => Stop::Cancelled("the run was cancelled".into()),
+            other => Stop::Failed(Box::new(other)),
+        }
+    }
 }
 
 fn retry_policy(maximum_attempts: u32) -> RetryPolicy {
@@ -64,34 +81,34 @@ impl BackupWorkflow {
         input: BackupInput,
     ) -> WorkflowResult<BackupResult> {
         ctx.state_mut(|s| s.progress.phase = "starting".into());
-        match Self::backup(ctx, &input).await {
-            Ok(result) => Ok(result),
-            Err(err) => {
-                let cancelled = matches!(err, ActivityExecutionError::Cancelled(_));
-                let snapshot_id = ctx.state(|s| s.progress.snapshot_id.clone());
-                ctx.state_mut(|s| {
-                    s.progress.phase = if cancelled { "cancelled" } else { "failed" }.into()
-                });
-                let fail = FailInput {
-                    job_id: input.job_id.clone(),
-                    snapshot_id,
-                    error: root_message(&err),
-                    cancelled,
-                };
-                ctx.execute_activity(FailJob, fail, short_activity())
-                    .await?;
-                if cancelled {
-                    return Err(WorkflowTermination::cancelled());
-                }
-                Err(err.into())
-            }
+        let stop = match Self::backup(ctx, &input).await {
+            Ok(result) => return Ok(result),
+            Err(stop) => stop,
+        };
+        let (cancelled, error) = match &stop {
+            Stop::Cancelled(reason) => (true, reason.clone()),
+            Stop::Failed(err) => (false, root_message(err)),
+        };
+        let snapshot_id = ctx.state(|s| s.progress.snapshot_id.clone());
+        ctx.state_mut(|s| s.progress.phase = if cancelled { "cancelled" } else { "failed" }.into());
+        let fail = FailInput {
+            job_id: input.job_id.clone(),
+            snapshot_id,
+            error,
+            cancelled,
+        };
+        ctx.execute_activity(FailJob, fail, short_activity())
+            .await?;
+        match stop {
+            Stop::Cancelled(_) => Err(WorkflowTermination::cancelled()),
+            Stop::Failed(err) => Err((*err).into()),
         }
     }
 
     async fn backup(
         ctx: &mut WorkflowContext<Self>,
         input: &BackupInput,
-    ) -> Result<BackupResult, ActivityExecutionError> {
+    ) -> Result<BackupResult, Stop> {
         let plan = ctx
             .execute_activity(PrepareBackup, input.clone(), short_activity())
             .await?;
@@ -130,6 +147,9 @@ impl BackupWorkflow {
                         .retry_policy(retry_policy(30))
                         .summary(format!("extract {}", stream.name))
                         .build();
+                if let Some(reason) = ctx.state(|s| s.cancel_reason.clone()) {
+                    return Err(Stop::Cancelled(reason));
+                }
                 checkpoint = ctx
                     .execute_activity(ExtractStream, extract, options)
                     .await?;
@@ -163,6 +183,13 @@ impl BackupWorkflow {
             .await?;
         ctx.state_mut(|s| s.progress.phase = "succeeded".into());
         Ok(result)
+    }
+
+    /// Stops the backup after the part being written: committed parts stay, the job and the
+    /// snapshot end `cancelled`, and a retry continues from there.
+    #[signal]
+    pub fn cancel(&mut self, _ctx: &mut SyncWorkflowContext<Self>, reason: String) {
+        self.cancel_reason.get_or_insert(reason);
     }
 
     /// Live progress for the API and dashboards.

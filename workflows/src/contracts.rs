@@ -36,6 +36,9 @@ pub struct BackupInput {
     /// Back up only these streams this time; `None` uses the source's selection.
     #[serde(default)]
     pub streams: Option<Vec<String>>,
+    /// Streams to leave out of this run (a retry past a stream that keeps failing).
+    #[serde(default)]
+    pub skip_streams: Vec<String>,
 }
 
 /// What `prepare_backup` decided: the snapshot to write and the streams to extract.

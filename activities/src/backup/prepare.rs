@@ -6,7 +6,7 @@ use crate::{
 };
 use chrono::Utc;
 use entities::{JobKind, JobStatus, SnapshotStatus, job, repo, snapshot, source};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde_json::json;
 use temporalio_sdk::activities::ActivityError;
 use workflows::contracts::{BackupInput, BackupPlan, StreamPlan};
@@ -52,6 +52,7 @@ pub async fn prepare(w: &WorkerContext, input: BackupInput) -> Result<BackupPlan
     }
     let streams = names
         .into_iter()
+        .filter(|name| !input.skip_streams.contains(name))
         .map(|name| {
             let since = match job.kind {
                 JobKind::Sync => source
@@ -65,33 +66,48 @@ pub async fn prepare(w: &WorkerContext, input: BackupInput) -> Result<BackupPlan
         })
         .collect();
 
-    if snapshot::Entity::find_by_id(&job.snapshot_id)
+    match snapshot::Entity::find_by_id(&job.snapshot_id)
         .one(&w.db)
         .await
         .map_err(db)?
-        .is_none()
     {
-        snapshot::ActiveModel {
-            id: Set(job.snapshot_id.clone()),
-            account_id: Set(job.account_id.clone()),
-            source_id: Set(source.id.clone()),
-            job_id: Set(job.id.clone()),
-            kind: Set(job.kind),
-            status: Set(SnapshotStatus::Writing),
-            parent_snapshot_id: Set(match job.kind {
-                JobKind::Sync => source.last_snapshot_id.clone(),
-                JobKind::Backup => None,
-            }),
-            manifest_key: Set(None),
-            records: Set(0),
-            raw_bytes: Set(0),
-            stored_bytes: Set(0),
-            created_at: Set(Utc::now()),
-            completed_at: Set(None),
+        None => {
+            snapshot::ActiveModel {
+                id: Set(job.snapshot_id.clone()),
+                account_id: Set(job.account_id.clone()),
+                source_id: Set(source.id.clone()),
+                job_id: Set(job.id.clone()),
+                kind: Set(job.kind),
+                status: Set(SnapshotStatus::Writing),
+                parent_snapshot_id: Set(match job.kind {
+                    JobKind::Sync => source.last_snapshot_id.clone(),
+                    JobKind::Backup => None,
+                }),
+                manifest_key: Set(None),
+                records: Set(0),
+                raw_bytes: Set(0),
+                stored_bytes: Set(0),
+                created_at: Set(Utc::now()),
+                completed_at: Set(None),
+            }
+            .insert(&w.db)
+            .await
+            .map_err(db)?;
         }
-        .insert(&w.db)
-        .await
-        .map_err(db)?;
+        // A retry continues the snapshot its failed job left, from the committed parts.
+        Some(existing) if existing.job_id != job.id => {
+            if existing.status == SnapshotStatus::Complete {
+                return Err(permanent(
+                    "InvalidState",
+                    format!("snapshot {} is already complete", existing.id),
+                ));
+            }
+            let mut resumed = existing.into_active_model();
+            resumed.status = Set(SnapshotStatus::Writing);
+            resumed.job_id = Set(job.id.clone());
+            resumed.update(&w.db).await.map_err(db)?;
+        }
+        Some(_) => {}
     }
     if repo::mark_job_running(&w.db, &job.id).await.map_err(db)? {
         repo::log_activity(

@@ -7,4 +7,5 @@
 
 mod harness;
 mod keap;
+mod mailchimp;
 mod stripe;

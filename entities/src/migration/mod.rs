@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_initial;
 mod m0002_one_active_job_per_source;
+mod m0003_job_retries;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_one_active_job_per_source::Migration),
+            Box::new(m0003_job_retries::Migration),
         ]
     }
 }
