@@ -5,7 +5,12 @@ use crate::error::{ConnectorError, ErrorKind};
 use backon::{ExponentialBuilder, Retryable};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{Response, StatusCode, header::HeaderMap};
-use std::{num::NonZeroU32, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    num::NonZeroU32,
+    sync::{Arc, Mutex, OnceLock, PoisonError, Weak},
+    time::Duration,
+};
 
 /// Retry settings. The defaults ride out a platform's short outages and rate-limit windows;
 /// anything longer fails the attempt and is retried by Temporal from the last checkpoint.
@@ -30,7 +35,7 @@ impl Default for RetrySettings {
 }
 
 /// A request budget: at most `requests` per `per`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RateLimit {
     pub requests: u32,
     pub per: Duration,
@@ -108,6 +113,31 @@ impl HttpClient {
     pub fn paced(&self, limit: RateLimit) -> Self {
         Self {
             limiter: limit.limiter().map(Arc::new),
+            ..self.clone()
+        }
+    }
+
+    /// The same client, pacing its requests to `limit` together with every other client of
+    /// this process paced with the same `budget` key and limit: for platforms whose limit
+    /// belongs to an account and is shared by all its keys and connections (ActiveCampaign).
+    pub fn paced_shared(&self, budget: &str, limit: RateLimit) -> Self {
+        type Budgets = HashMap<(String, RateLimit), Weak<DefaultDirectRateLimiter>>;
+        static BUDGETS: OnceLock<Mutex<Budgets>> = OnceLock::new();
+        let mut budgets = BUDGETS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Budgets nobody holds any more are dropped, so the map stays as small as the set of
+        // live connections.
+        budgets.retain(|_, limiter| limiter.strong_count() > 0);
+        let key = (budget.to_owned(), limit);
+        let limiter = budgets.get(&key).and_then(Weak::upgrade).or_else(|| {
+            let limiter = Arc::new(limit.limiter()?);
+            budgets.insert(key, Arc::downgrade(&limiter));
+            Some(limiter)
+        });
+        Self {
+            limiter,
             ..self.clone()
         }
     }

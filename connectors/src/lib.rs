@@ -8,6 +8,7 @@
 //! connectors. Each platform is one folder with the same files (`config`, `client`, `streams`,
 //! `models`, `docs.md`).
 
+pub mod activecampaign;
 pub mod error;
 pub mod http;
 pub mod keap;

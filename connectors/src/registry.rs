@@ -1,13 +1,18 @@
 //! The platform catalog and the one place that maps a platform id to its connector.
 
 use crate::{
-    Connector, ConnectorError, ErrorKind, PlatformInfo, http::HttpClient, keap, mailchimp,
-    oauth::TokenStore, stripe,
+    Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, http::HttpClient, keap,
+    mailchimp, oauth::TokenStore, stripe,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 3] = [&stripe::INFO, &mailchimp::INFO, &keap::INFO];
+static PLATFORMS: [&PlatformInfo; 4] = [
+    &stripe::INFO,
+    &mailchimp::INFO,
+    &activecampaign::INFO,
+    &keap::INFO,
+];
 
 /// Every platform ListBackup can back up.
 pub fn platforms() -> &'static [&'static PlatformInfo] {
@@ -53,6 +58,15 @@ pub fn build_with_tokens(
             http.base_url("mailchimp", &config.base_url)?;
             let http = http.paced(config.rate_limit);
             Ok(Arc::new(mailchimp::MailchimpConnector::new(config, http)))
+        }
+        "activecampaign" => {
+            let config = activecampaign::ActiveCampaignConfig::from_values(credentials, config)?;
+            let api_root = activecampaign::api_root(http, &config.base_url)?;
+            // The budget belongs to the account, shared by every key and connection to it.
+            let http = http.paced_shared(api_root.as_str(), config.rate_limit);
+            Ok(Arc::new(activecampaign::ActiveCampaignConnector::new(
+                config, api_root, http,
+            )))
         }
         other => Err(ConnectorError::new(
             "registry",

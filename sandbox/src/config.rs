@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{keap, mailchimp, stripe};
+use crate::{activecampaign, keap, mailchimp, stripe};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[
     ("stripe", &stripe::STREAMS),
     ("mailchimp", &mailchimp::STREAMS),
+    ("activecampaign", &activecampaign::STREAMS),
     ("keap", &keap::STREAMS),
 ];
 
@@ -39,6 +40,12 @@ impl SandboxConfig {
                 (
                     format!("mailchimp.{stream}"),
                     mailchimp::default_count(stream),
+                )
+            }))
+            .chain(activecampaign::STREAMS.iter().map(|&stream| {
+                (
+                    format!("activecampaign.{stream}"),
+                    activecampaign::default_count(stream),
                 )
             }))
             .chain(

@@ -1,7 +1,8 @@
 //! Faithful local fakes of the SaaS platform APIs ListBackup reads, served over
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
-//! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`keap`]) and serves them
+//! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`],
+//! [`keap`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -22,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod activecampaign;
 mod config;
 mod control;
 mod error;
@@ -43,6 +45,7 @@ pub use faults::FaultPlan;
 pub use server::RunningSandbox;
 pub use stats::Stats;
 
+use activecampaign::ActiveCampaignFake;
 use faults::FaultGate;
 use keap::KeapFake;
 use mailchimp::MailchimpFake;
@@ -62,6 +65,7 @@ struct Shared {
     mailchimp: Arc<MailchimpFake>,
     keap: Arc<KeapFake>,
     oauth: Arc<oauth::OAuthAuthority>,
+    activecampaign: Arc<ActiveCampaignFake>,
     faults: FaultGate,
     stats: StatsCounters,
 }
@@ -75,6 +79,8 @@ impl Sandbox {
         let mailchimp = MailchimpFake::new(config.seed, |stream| {
             config.records_for(&format!("mailchimp.{stream}"))
         });
+        let activecampaign =
+            ActiveCampaignFake::new(config.seed, |stream| config.records_for(&stream.spec()));
         let oauth = Arc::new(oauth::OAuthAuthority::default());
         let keap = KeapFake::new(config.seed, Arc::clone(&oauth), |stream| {
             config.records_for(&stream.spec())
@@ -84,6 +90,7 @@ impl Sandbox {
                 config,
                 stripe: Arc::new(stripe),
                 mailchimp: Arc::new(mailchimp),
+                activecampaign: Arc::new(activecampaign),
                 keap: Arc::new(keap),
                 oauth,
                 faults: FaultGate::default(),
@@ -121,6 +128,11 @@ impl Sandbox {
         &self.shared.oauth
     }
 
+    /// The ActiveCampaign fake, served under `/api/3`.
+    pub fn activecampaign(&self) -> &ActiveCampaignFake {
+        &self.shared.activecampaign
+    }
+
     /// Replaces the fault plan; it applies from the next platform request, which
     /// counts as request 1 for the plan's "every Nth" rules.
     pub fn set_faults(&self, plan: FaultPlan) {
@@ -147,6 +159,10 @@ impl Sandbox {
 
     fn mailchimp_arc(&self) -> Arc<MailchimpFake> {
         Arc::clone(&self.shared.mailchimp)
+    }
+
+    fn activecampaign_arc(&self) -> Arc<ActiveCampaignFake> {
+        Arc::clone(&self.shared.activecampaign)
     }
 
     fn keap_arc(&self) -> Arc<KeapFake> {

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
-use crate::{Sandbox, control, keap, mailchimp, stripe};
+use crate::{Sandbox, activecampaign, control, keap, mailchimp, stripe};
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -101,6 +101,7 @@ pub(crate) async fn serve(sandbox: Sandbox, addr: SocketAddr) -> io::Result<Runn
 fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let stripe_routes = stripe::api::routes(sandbox.stripe_arc());
     let mailchimp_routes = mailchimp::api::routes(sandbox.mailchimp_arc());
+    let activecampaign_routes = activecampaign::api::routes(sandbox.activecampaign_arc());
     let keap_routes = keap::api::routes(sandbox.keap_arc());
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
@@ -115,6 +116,14 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
         .nest(
             "/oauth",
             crate::oauth::routes(Arc::clone(&sandbox.shared.oauth)),
+        )
+        .nest(
+            "/api/3",
+            platform_gate(
+                activecampaign_routes,
+                sandbox.clone(),
+                activecampaign::api::fault_response,
+            ),
         )
         .nest(
             "/crm/rest",

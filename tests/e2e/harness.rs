@@ -232,6 +232,31 @@ impl Stack {
         })
     }
 
+    /// Adds a connection and a source of `platform` to the tenant's account.
+    pub async fn add_source(
+        &self,
+        tenant: &Tenant,
+        platform: &str,
+        credentials: Value,
+        config: Value,
+    ) -> anyhow::Result<String> {
+        let sealed = self.master.seal_string(&credentials.to_string())?;
+        let conn = repo::create_connection(
+            &self.db,
+            &tenant.account_id,
+            platform,
+            platform,
+            sealed,
+            config,
+        )
+        .await?;
+        Ok(
+            repo::create_source(&self.db, &conn, &format!("all of {platform}"), &[])
+                .await?
+                .id,
+        )
+    }
+
     pub async fn shutdown(mut self) {
         for w in &mut self.workers {
             let _ = w.child.kill();
@@ -276,11 +301,17 @@ pub fn http() -> reqwest::Client {
 
 /// Starts a backup through the API; returns the job id.
 pub async fn start_backup(stack: &Stack, tenant: &Tenant) -> anyhow::Result<String> {
+    start_backup_of(stack, tenant, &tenant.source_id).await
+}
+
+/// Starts a backup of another source of the tenant; returns the job id.
+pub async fn start_backup_of(
+    stack: &Stack,
+    tenant: &Tenant,
+    source_id: &str,
+) -> anyhow::Result<String> {
     let r = http()
-        .post(format!(
-            "{}/v1/sources/{}/backups",
-            stack.api_base, tenant.source_id
-        ))
+        .post(format!("{}/v1/sources/{source_id}/backups", stack.api_base))
         .bearer_auth(&tenant.api_key)
         .json(&json!({}))
         .send()
@@ -350,7 +381,17 @@ pub async fn read_snapshot(
     tenant: &Tenant,
     snapshot_id: &str,
 ) -> anyhow::Result<(Manifest, BTreeMap<String, Vec<Value>>)> {
-    let key = storage::layout::manifest_key(&tenant.account_id, &tenant.source_id, snapshot_id);
+    read_snapshot_of(stack, tenant, &tenant.source_id, snapshot_id).await
+}
+
+/// Like [`read_snapshot`], for another source of the tenant.
+pub async fn read_snapshot_of(
+    stack: &Stack,
+    tenant: &Tenant,
+    source_id: &str,
+    snapshot_id: &str,
+) -> anyhow::Result<(Manifest, BTreeMap<String, Vec<Value>>)> {
+    let key = storage::layout::manifest_key(&tenant.account_id, source_id, snapshot_id);
     let manifest = Manifest::from_json(&stack.store.get(&key).await?)?;
     let mut streams = BTreeMap::new();
     for stream in &manifest.streams {

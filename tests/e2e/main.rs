@@ -7,3 +7,4 @@ mod cancel_retry;
 mod cli;
 mod crash;
 mod harness;
+mod platforms;

@@ -5,6 +5,7 @@
 //! instantiates every check for it. A check a platform's capabilities exclude (e.g. incremental
 //! for a stream without a cursor) is skipped inside the check, per stream.
 
+mod activecampaign;
 mod harness;
 mod keap;
 mod mailchimp;
