@@ -39,8 +39,10 @@ pub fn connect(
         (KEAP_AUTHORIZE_URL, KEAP_TOKEN_URL),
         CREDENTIALS_IN_BODY,
     )?;
+    // Keap's 1500/min belongs to the client key (the OAuth app), shared by every connection.
+    let budget = format!("keap:{}", app.client_id);
     Ok(KeapConnector {
-        http: http.paced(settings.rate_limit),
+        http: http.paced_shared(&budget, settings.rate_limit),
         config: settings,
         session: OAuthSession::new(PLATFORM, app, store),
     })
