@@ -12,6 +12,7 @@ pub mod activecampaign;
 pub mod error;
 pub mod http;
 pub mod hubspot;
+pub mod keap;
 pub mod mailchimp;
 pub mod oauth;
 pub mod registry;
@@ -19,7 +20,7 @@ pub mod stripe;
 pub mod zendesk;
 
 pub use error::{ConnectorError, ErrorKind};
-pub use registry::{build, platform, platforms};
+pub use registry::{build, build_with_tokens, platform, platforms};
 
 use serde::Serialize;
 use serde_json::{Value, value::RawValue};

@@ -2,17 +2,18 @@
 
 use crate::{
     Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, http::HttpClient, hubspot,
-    mailchimp, stripe, zendesk,
+    keap, mailchimp, oauth::TokenStore, stripe, zendesk,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 5] = [
+static PLATFORMS: [&PlatformInfo; 6] = [
     &stripe::INFO,
     &mailchimp::INFO,
     &activecampaign::INFO,
     &zendesk::INFO,
     &hubspot::INFO,
+    &keap::INFO,
 ];
 
 /// Every platform ListBackup can back up.
@@ -32,7 +33,22 @@ pub fn build(
     config: &Value,
     http: &HttpClient,
 ) -> Result<Arc<dyn Connector>, ConnectorError> {
+    build_with_tokens(platform, credentials, config, http, None)
+}
+
+/// [`build`], with the token store an OAuth connection's refreshes go through. Callers that
+/// run several connectors for one connection (jobs, workers) pass one shared store, so a
+/// rotated refresh token is saved exactly once; `None` keeps the tokens in memory, seeded
+/// from `credentials`. API-key platforms ignore `tokens`.
+pub fn build_with_tokens(
+    platform: &str,
+    credentials: &Value,
+    config: &Value,
+    http: &HttpClient,
+    tokens: Option<Arc<dyn TokenStore>>,
+) -> Result<Arc<dyn Connector>, ConnectorError> {
     match platform {
+        "keap" => Ok(Arc::new(keap::connect(credentials, config, http, tokens)?)),
         "stripe" => {
             let config = stripe::StripeConfig::from_values(credentials, config)?;
             http.base_url("stripe", &config.base_url)?;

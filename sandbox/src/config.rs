@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{activecampaign, hubspot, mailchimp, stripe, zendesk};
+use crate::{activecampaign, hubspot, keap, mailchimp, stripe, zendesk};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[
@@ -13,6 +13,7 @@ const PLATFORMS: &[(&str, &[&str])] = &[
     ("activecampaign", &activecampaign::STREAMS),
     ("zendesk", &zendesk::STREAMS),
     ("hubspot", &hubspot::STREAMS),
+    ("keap", &keap::STREAMS),
 ];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
@@ -35,7 +36,8 @@ impl SandboxConfig {
     /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else;
     /// Mailchimp: 3 lists of 100 members, 20 campaigns and reports, 10 templates.
     /// Zendesk: 100 tickets, 50 users, 20 organizations and 10 groups.
-    /// HubSpot: 100 contacts, 50 companies, deals and tickets, 10 owners, 4 pipelines.
+    /// HubSpot: 100 contacts, 50 companies, deals and tickets, 10 owners, 4 pipelines;
+    /// Keap: 50 contacts and 20 of every other stream.
     pub fn new(seed: u64) -> Self {
         fn counts(platform: &str, streams: &[&str], count: fn(&str) -> u64) -> Vec<(String, u64)> {
             streams
@@ -53,6 +55,7 @@ impl SandboxConfig {
             ),
             counts("zendesk", &zendesk::STREAMS, zendesk::default_count),
             counts("hubspot", &hubspot::STREAMS, hubspot::default_count),
+            counts("keap", &keap::STREAMS, keap::default_count),
         ]
         .into_iter()
         .flatten()

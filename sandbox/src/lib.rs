@@ -2,7 +2,7 @@
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
 //! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`],
-//! [`zendesk`], [`hubspot`]) and serves them
+//! [`zendesk`], [`hubspot`], [`keap`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -30,6 +30,7 @@ mod error;
 mod faults;
 mod generate;
 pub mod hubspot;
+pub mod keap;
 pub mod mailchimp;
 pub mod oauth;
 mod server;
@@ -49,6 +50,7 @@ pub use stats::Stats;
 use activecampaign::ActiveCampaignFake;
 use faults::FaultGate;
 use hubspot::HubSpotFake;
+use keap::KeapFake;
 use mailchimp::MailchimpFake;
 use stats::StatsCounters;
 use stripe::StripeFake;
@@ -66,6 +68,7 @@ struct Shared {
     stripe: Arc<StripeFake>,
     mailchimp: Arc<MailchimpFake>,
     zendesk: Arc<ZendeskFake>,
+    keap: Arc<KeapFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     activecampaign: Arc<ActiveCampaignFake>,
     hubspot: Arc<HubSpotFake>,
@@ -89,15 +92,20 @@ impl Sandbox {
             HubSpotFake::new(config.seed, config.hubspot_access_token.clone(), |stream| {
                 config.records_for(&stream.spec())
             });
+        let oauth = Arc::new(oauth::OAuthAuthority::default());
+        let keap = KeapFake::new(config.seed, Arc::clone(&oauth), |stream| {
+            config.records_for(&stream.spec())
+        });
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 stripe: Arc::new(stripe),
                 mailchimp: Arc::new(mailchimp),
                 zendesk: Arc::new(zendesk),
-                oauth: Arc::default(),
+                oauth,
                 activecampaign: Arc::new(activecampaign),
                 hubspot: Arc::new(hubspot),
+                keap: Arc::new(keap),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -125,6 +133,11 @@ impl Sandbox {
 
     pub fn zendesk(&self) -> &ZendeskFake {
         &self.shared.zendesk
+    }
+
+    /// The Keap fake; its bearer tokens come from [`Sandbox::oauth`].
+    pub fn keap(&self) -> &KeapFake {
+        &self.shared.keap
     }
 
     /// The authorization server every OAuth platform's fake trusts.
@@ -179,6 +192,10 @@ impl Sandbox {
 
     fn hubspot_arc(&self) -> Arc<HubSpotFake> {
         Arc::clone(&self.shared.hubspot)
+    }
+
+    fn keap_arc(&self) -> Arc<KeapFake> {
+        Arc::clone(&self.shared.keap)
     }
 
     fn fault_gate(&self) -> &FaultGate {

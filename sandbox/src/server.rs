@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
-use crate::{Sandbox, activecampaign, control, hubspot, mailchimp, stripe, zendesk};
+use crate::{Sandbox, activecampaign, control, hubspot, keap, mailchimp, stripe, zendesk};
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -104,6 +104,7 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let activecampaign_routes = activecampaign::api::routes(sandbox.activecampaign_arc());
     let zendesk_routes = zendesk::api::routes(sandbox.zendesk_arc());
     let hubspot_routes = hubspot::api::routes(sandbox.hubspot_arc());
+    let keap_routes = keap::api::routes(sandbox.keap_arc());
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
         .nest(
@@ -133,6 +134,10 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
                 sandbox.clone(),
                 zendesk::api::fault_response,
             ),
+        )
+        .nest(
+            "/crm/rest",
+            platform_gate(keap_routes, sandbox.clone(), keap::api::fault_response),
         )
         .nest(
             "/v1",

@@ -53,6 +53,27 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
             json!({"base_url": base}),
             expected(platform, |s| sb.hubspot().records(s).collect()),
         ),
+        "keap" => {
+            let issued = sb.oauth().issue("keap");
+            (
+                json!({
+                    "access_token": issued.access_token,
+                    "refresh_token": issued.refresh_token,
+                    "expires_at": issued.expires_at,
+                }),
+                json!({
+                    "base_url": base,
+                    "requests_per_second": 20,
+                    "oauth_app": {
+                        "client_id": sandbox::oauth::CLIENT_ID,
+                        "client_secret": sandbox::oauth::CLIENT_SECRET,
+                        "authorize_url": format!("{base}/oauth/keap/authorize"),
+                        "token_url": format!("{base}/oauth/keap/token"),
+                    },
+                }),
+                expected(platform, |s| sb.keap().records(s).collect()),
+            )
+        }
         other => {
             panic!("no whole-system case for platform `{other}`: add one to tests/e2e/platforms.rs")
         }

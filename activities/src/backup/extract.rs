@@ -170,8 +170,17 @@ async fn open_source(
                 ),
             )
         })?;
-    let connector = connectors::build(&conn.platform, &credentials, &conn.config, &w.http)
-        .map_err(connector)?;
+    // OAuth tokens live in the connection's row, so every job and worker shares one refresh.
+    let tokens: Option<Arc<dyn connectors::oauth::TokenStore>> =
+        match connectors::platform(&conn.platform) {
+            Some(info) if info.auth == connectors::AuthKind::OAuth2 => Some(Arc::new(
+                crate::tokens::DbTokenStore::new(w.db.clone(), w.master.clone(), &conn.id, info.id),
+            )),
+            _ => None,
+        };
+    let connector =
+        connectors::build_with_tokens(&conn.platform, &credentials, &conn.config, &w.http, tokens)
+            .map_err(connector)?;
     Ok((connector, account.encryption_recipient))
 }
 

@@ -8,6 +8,7 @@
 mod activecampaign;
 mod harness;
 mod hubspot;
+mod keap;
 mod mailchimp;
 mod stripe;
 mod zendesk;

@@ -1,0 +1,85 @@
+//! Keap connection settings (the OAuth tokens live in the token store, not here).
+
+use crate::{ConnectorError, ErrorKind, http::RateLimit};
+use serde_json::Value;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.infusionsoft.com";
+/// Where users grant access (authorization-code flow).
+pub const KEAP_AUTHORIZE_URL: &str = "https://accounts.infusionsoft.com/app/oauth/authorize";
+/// Where codes and refresh tokens are exchanged.
+pub const KEAP_TOKEN_URL: &str = "https://api.infusionsoft.com/token";
+/// Keap's refresh grant takes the client credentials as HTTP Basic, not in the form body.
+pub const CREDENTIALS_IN_BODY: bool = false;
+
+/// Largest page both API versions serve.
+pub const MAX_PAGE_SIZE: u64 = 1000;
+
+#[derive(Clone, Debug)]
+pub struct KeapConfig {
+    /// Scheme and host; paths (`/crm/rest/v1|v2/…`) are appended.
+    pub base_url: String,
+    /// Records per page: 1..=1000 (`page_size` in v2, `limit` in v1).
+    pub page_size: u64,
+    /// Keap's documented 1500/min per client key unless `requests_per_second` overrides it.
+    pub rate_limit: RateLimit,
+}
+
+impl KeapConfig {
+    /// Reads `{"base_url"?, "page_size"?, "requests_per_second"?}`.
+    pub fn from_values(config: &Value) -> Result<Self, ConnectorError> {
+        let err = |m: &str| ConnectorError::new("keap", ErrorKind::Config, m);
+        let base_url = match config.get("base_url") {
+            None | Some(Value::Null) => DEFAULT_BASE_URL,
+            Some(v) => v
+                .as_str()
+                .ok_or_else(|| err("`base_url` must be a string"))?,
+        }
+        .trim()
+        .trim_end_matches('/')
+        .to_owned();
+        let page_size = match config.get("page_size") {
+            None | Some(Value::Null) => MAX_PAGE_SIZE,
+            Some(v) => v
+                .as_u64()
+                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                .ok_or_else(|| err("`page_size` must be between 1 and 1000"))?,
+        };
+        let rate_limit = match config.get("requests_per_second") {
+            None | Some(Value::Null) => super::streams::INFO.rate_limit,
+            Some(v) => RateLimit::per_second(
+                v.as_u64()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| err("`requests_per_second` must be between 1 and 1000"))?
+                    as u32,
+            ),
+        };
+        Ok(Self {
+            base_url,
+            page_size,
+            rate_limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_and_bounds() {
+        let c = KeapConfig::from_values(&Value::Null).unwrap();
+        assert_eq!(c.base_url, DEFAULT_BASE_URL);
+        assert_eq!(c.page_size, 1000);
+        assert_eq!(c.rate_limit.requests, 1500);
+        for bad in [
+            json!({"page_size": 0}),
+            json!({"page_size": 1001}),
+            json!({"page_size": "10"}),
+            json!({"base_url": 5}),
+            json!({"requests_per_second": 0}),
+        ] {
+            assert!(KeapConfig::from_values(&bad).is_err(), "{bad}");
+        }
+    }
+}
