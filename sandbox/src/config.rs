@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::stripe;
+use crate::{gohighlevel, stripe};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
-const PLATFORMS: &[(&str, &[&str])] = &[("stripe", &stripe::STREAMS)];
+const PLATFORMS: &[(&str, &[&str])] = &[
+    ("stripe", &stripe::STREAMS),
+    ("gohighlevel", &gohighlevel::STREAMS),
+];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
 ///
@@ -24,11 +27,18 @@ pub struct SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else.
+    /// The defaults: key `sk_test_sandbox`, 100 Stripe customers and 50 of everything else;
+    /// per GoHighLevel location 100 contacts, 2 calendars and 50 of everything else.
     pub fn new(seed: u64) -> Self {
         let records = stripe::STREAMS
             .iter()
             .map(|&stream| (format!("stripe.{stream}"), stripe::default_count(stream)))
+            .chain(gohighlevel::STREAMS.iter().map(|&stream| {
+                (
+                    format!("gohighlevel.{stream}"),
+                    gohighlevel::default_count(stream),
+                )
+            }))
             .collect();
         Self {
             seed,

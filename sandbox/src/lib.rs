@@ -1,7 +1,7 @@
 //! Faithful local fakes of the SaaS platform APIs ListBackup reads, served over
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
-//! A [`Sandbox`] holds every platform fake (today: [`stripe`]) and serves them
+//! A [`Sandbox`] holds every platform fake ([`stripe`], [`gohighlevel`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -27,6 +27,7 @@ mod control;
 mod error;
 mod faults;
 mod generate;
+pub mod gohighlevel;
 pub mod oauth;
 mod server;
 mod stats;
@@ -43,6 +44,7 @@ pub use stats::Stats;
 
 use faults::FaultGate;
 use stats::StatsCounters;
+use gohighlevel::GoHighLevelFake;
 use stripe::StripeFake;
 
 /// Every platform fake plus the fault plan and counters; cheap to clone and share.
@@ -55,6 +57,7 @@ pub struct Sandbox {
 struct Shared {
     config: SandboxConfig,
     stripe: Arc<StripeFake>,
+    gohighlevel: Arc<GoHighLevelFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     faults: FaultGate,
     stats: StatsCounters,
@@ -66,10 +69,13 @@ impl Sandbox {
         let stripe = StripeFake::new(config.seed, config.stripe_api_key.clone(), |stream| {
             config.records_for(&stream.spec())
         });
+        let gohighlevel =
+            GoHighLevelFake::new(config.seed, |stream| config.records_for(&stream.spec()));
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 stripe: Arc::new(stripe),
+                gohighlevel: Arc::new(gohighlevel),
                 oauth: Arc::default(),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
@@ -90,6 +96,11 @@ impl Sandbox {
 
     pub fn stripe(&self) -> &StripeFake {
         &self.shared.stripe
+    }
+
+    /// The GoHighLevel (LeadConnector v2) fake; its tokens come from [`Sandbox::oauth`].
+    pub fn gohighlevel(&self) -> &GoHighLevelFake {
+        &self.shared.gohighlevel
     }
 
     /// The authorization server every OAuth platform's fake trusts.
@@ -119,6 +130,10 @@ impl Sandbox {
 
     fn stripe_arc(&self) -> Arc<StripeFake> {
         Arc::clone(&self.shared.stripe)
+    }
+
+    fn gohighlevel_arc(&self) -> Arc<GoHighLevelFake> {
+        Arc::clone(&self.shared.gohighlevel)
     }
 
     fn fault_gate(&self) -> &FaultGate {

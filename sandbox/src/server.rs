@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
-use crate::{Sandbox, control, stripe};
+use crate::{Sandbox, control, gohighlevel, stripe};
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -100,11 +100,21 @@ pub(crate) async fn serve(sandbox: Sandbox, addr: SocketAddr) -> io::Result<Runn
 
 fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let stripe_routes = stripe::api::routes(sandbox.stripe_arc());
+    let gohighlevel_routes =
+        gohighlevel::api::routes(sandbox.gohighlevel_arc(), Arc::clone(&sandbox.shared.oauth));
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
         .nest(
             "/oauth",
             crate::oauth::routes(Arc::clone(&sandbox.shared.oauth)),
+        )
+        .nest(
+            "/gohighlevel",
+            platform_gate(
+                gohighlevel_routes,
+                sandbox.clone(),
+                gohighlevel::api::fault_response,
+            ),
         )
         .nest(
             "/v1",
