@@ -9,13 +9,14 @@
 //! `models`, `docs.md`).
 
 pub mod error;
+pub mod gohighlevel;
 pub mod http;
 pub mod oauth;
 pub mod registry;
 pub mod stripe;
 
 pub use error::{ConnectorError, ErrorKind};
-pub use registry::{build, platform, platforms};
+pub use registry::{build, build_with_tokens, platform, platforms};
 
 use serde::Serialize;
 use serde_json::{Value, value::RawValue};

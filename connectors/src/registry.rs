@@ -1,10 +1,13 @@
 //! The platform catalog and the one place that maps a platform id to its connector.
 
-use crate::{Connector, ConnectorError, ErrorKind, PlatformInfo, http::HttpClient, stripe};
+use crate::{
+    Connector, ConnectorError, ErrorKind, PlatformInfo, gohighlevel, http::HttpClient,
+    oauth::TokenStore, stripe,
+};
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 1] = [&stripe::INFO];
+static PLATFORMS: [&PlatformInfo; 2] = [&stripe::INFO, &gohighlevel::INFO];
 
 /// Every platform ListBackup can back up.
 pub fn platforms() -> &'static [&'static PlatformInfo] {
@@ -23,6 +26,22 @@ pub fn build(
     config: &Value,
     http: &HttpClient,
 ) -> Result<Arc<dyn Connector>, ConnectorError> {
+    build_with_tokens(platform, credentials, config, http, None)
+}
+
+/// [`build`], with the store an OAuth connection's tokens live in (`None`: a store in memory,
+/// seeded from `credentials`). API-key platforms ignore `tokens`.
+pub fn build_with_tokens(
+    platform: &str,
+    credentials: &Value,
+    config: &Value,
+    http: &HttpClient,
+    tokens: Option<Arc<dyn TokenStore>>,
+) -> Result<Arc<dyn Connector>, ConnectorError> {
+    // OAuth platforms first: they need the token store.
+    if platform == "gohighlevel" {
+        return gohighlevel::build(credentials, config, http, tokens);
+    }
     match platform {
         "stripe" => {
             let config = stripe::StripeConfig::from_values(credentials, config)?;

@@ -43,8 +43,8 @@ pub use server::RunningSandbox;
 pub use stats::Stats;
 
 use faults::FaultGate;
-use stats::StatsCounters;
 use gohighlevel::GoHighLevelFake;
+use stats::StatsCounters;
 use stripe::StripeFake;
 
 /// Every platform fake plus the fault plan and counters; cheap to clone and share.

@@ -5,5 +5,6 @@
 //! instantiates every check for it. A check a platform's capabilities exclude (e.g. incremental
 //! for a stream without a cursor) is skipped inside the check, per stream.
 
+mod gohighlevel;
 mod harness;
 mod stripe;

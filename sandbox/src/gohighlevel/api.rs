@@ -170,14 +170,19 @@ fn query(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 #[handler]
 async fn search_contacts(Data(fake): Data<&Arc<GoHighLevelFake>>, body: Vec<u8>) -> Response {
     let search = match serde_json::from_slice::<ContactSearch>(&body) {
         Ok(search) => search,
-        Err(e) => return ApiError::bad_request(format!("invalid search body: {e}")).into_response(),
+        Err(e) => {
+            return ApiError::bad_request(format!("invalid search body: {e}")).into_response();
+        }
     };
     match admit(fake, search.location_id.as_deref()) {
         Ok((loc, budget)) => answer(search.run(loc), budget),

@@ -29,7 +29,12 @@ pub(super) fn contact(loc: &Location, data: &LocationData, index: u64) -> Value 
     let id = loc.id_of(Stream::Contacts, index);
     let updated = data.contacts.updated(index);
     let tags: Vec<&str> = (0..rng.gen_range(0..3))
-        .map(|_| fake::pick(&mut rng, &["lead", "customer", "vip", "newsletter", "webinar"]))
+        .map(|_| {
+            fake::pick(
+                &mut rng,
+                &["lead", "customer", "vip", "newsletter", "webinar"],
+            )
+        })
         .collect();
     json!({
         "id": id,
@@ -130,6 +135,6 @@ fn appointment(loc: &Location, index: u64) -> Value {
         "endTime": iso(start + 1_800_000),
         "dateAdded": iso(start - 86_400_000),
         "dateUpdated": iso(start - 86_400_000),
-        "notes": rng.gen_bool(0.3).then(|| "Bring the signed proposal."),
+        "notes": rng.gen_bool(0.3).then_some("Bring the signed proposal."),
     })
 }

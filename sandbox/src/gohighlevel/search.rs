@@ -64,9 +64,10 @@ fn page_limit(value: Option<&Value>, name: &str) -> Result<u64, ApiError> {
         Value::String(s) => s.parse().ok(),
         _ => None,
     };
-    n.filter(|n| (1..=MAX_PAGE_LIMIT).contains(n)).ok_or_else(|| {
-        ApiError::bad_request(format!("{name} must not be greater than {MAX_PAGE_LIMIT}"))
-    })
+    n.filter(|n| (1..=MAX_PAGE_LIMIT).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("{name} must not be greater than {MAX_PAGE_LIMIT}"))
+        })
 }
 
 impl ContactSearch {
@@ -93,7 +94,9 @@ impl ContactSearch {
                     "gt" => lo = lo.max(at.saturating_add(1)),
                     "lte" => hi = hi.min(at),
                     "lt" => hi = hi.min(at.saturating_sub(1)),
-                    other => return Err(ApiError::bad_request(format!("unknown operator {other}"))),
+                    other => {
+                        return Err(ApiError::bad_request(format!("unknown operator {other}")));
+                    }
                 }
                 Ok(())
             };
@@ -138,7 +141,13 @@ impl ContactSearch {
                     .filter(|(at, _, _)| (lo..=hi).contains(at))
                     .collect();
                 let by_id = field == "id";
-                keyed.sort_by(|a, b| if by_id { a.1.cmp(&b.1) } else { (a.0, &a.1).cmp(&(b.0, &b.1)) });
+                keyed.sort_by(|a, b| {
+                    if by_id {
+                        a.1.cmp(&b.1)
+                    } else {
+                        (a.0, &a.1).cmp(&(b.0, &b.1))
+                    }
+                });
                 if descending {
                     keyed.reverse();
                 }
@@ -149,7 +158,11 @@ impl ContactSearch {
                         (false, Some([at, Value::String(last)])) => {
                             (k.0, k.1.as_str()).cmp(&(time_value(at)?, last.as_str()))
                         }
-                        _ => return Err(ApiError::bad_request("searchAfter does not match the sort")),
+                        _ => {
+                            return Err(ApiError::bad_request(
+                                "searchAfter does not match the sort",
+                            ));
+                        }
                     };
                     Ok(if descending { ord.is_lt() } else { ord.is_gt() })
                 };
@@ -165,7 +178,9 @@ impl ContactSearch {
                 page
             }
             (_, _, Some(_)) if field == "dateUpdated" => {
-                return Err(ApiError::bad_request("searchAfter must be [dateUpdated, id]"));
+                return Err(ApiError::bad_request(
+                    "searchAfter must be [dateUpdated, id]",
+                ));
             }
             (other, _, _) => {
                 return Err(ApiError::bad_request(format!("cannot sort on {other}")));
@@ -186,8 +201,16 @@ impl ContactSearch {
 }
 
 /// `GET /opportunities/search`: oldest first, `startAfter` (ms) + `startAfterId` continue.
-pub(crate) fn opportunities(loc: &Location, params: &[(String, String)]) -> Result<Value, ApiError> {
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+pub(crate) fn opportunities(
+    loc: &Location,
+    params: &[(String, String)],
+) -> Result<Value, ApiError> {
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let limit = page_limit(param("limit").map(|v| json!(v)).as_ref(), "limit")?;
     let count = loc.count(Stream::Opportunities);
     let start = match (param("startAfterId"), param("startAfter")) {
@@ -195,10 +218,14 @@ pub(crate) fn opportunities(loc: &Location, params: &[(String, String)]) -> Resu
             .index_of(Stream::Opportunities, id)
             .filter(|&i| i < count)
             .map(|i| i + 1)
-            .ok_or_else(|| ApiError::bad_request(format!("startAfterId {id} is not an opportunity")))?,
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("startAfterId {id} is not an opportunity"))
+            })?,
         (None, Some(at)) => {
             let at = time_value(&json!(at))?;
-            (0..count).find(|&i| opportunity_created(i) > at).unwrap_or(count)
+            (0..count)
+                .find(|&i| opportunity_created(i) > at)
+                .unwrap_or(count)
         }
         (None, None) => 0,
     };
@@ -231,7 +258,12 @@ pub(crate) fn opportunities(loc: &Location, params: &[(String, String)]) -> Resu
 
 /// `GET /calendars/events`: one calendar's appointments starting in `startTime..=endTime` (ms).
 pub(crate) fn events(loc: &Location, params: &[(String, String)]) -> Result<Value, ApiError> {
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let calendar_id = param("calendarId")
         .ok_or_else(|| ApiError::bad_request("calendarId, userId or groupId is required"))?;
     let calendar = loc
@@ -245,11 +277,17 @@ pub(crate) fn events(loc: &Location, params: &[(String, String)]) -> Result<Valu
     };
     let (from, to) = (time("startTime")?, time("endTime")?);
     let count = loc.count(Stream::Appointments);
-    let first = (from.saturating_sub(APPOINTMENT_BASE_MS) + APPOINTMENT_STEP_MS - 1)
+    let first = from
+        .saturating_sub(APPOINTMENT_BASE_MS)
+        .saturating_add(APPOINTMENT_STEP_MS - 1)
         .div_euclid(APPOINTMENT_STEP_MS)
         .max(0) as u64;
-    let last = to.saturating_sub(APPOINTMENT_BASE_MS).div_euclid(APPOINTMENT_STEP_MS);
-    let end = u64::try_from(last.saturating_add(1)).unwrap_or(0).min(count);
+    let last = to
+        .saturating_sub(APPOINTMENT_BASE_MS)
+        .div_euclid(APPOINTMENT_STEP_MS);
+    let end = u64::try_from(last.saturating_add(1))
+        .unwrap_or(0)
+        .min(count);
     let data = loc.lock();
     let events: Vec<Value> = (first..end)
         .filter(|&i| appointment_calendar(loc, i) == Some(calendar))

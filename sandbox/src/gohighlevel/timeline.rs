@@ -197,7 +197,10 @@ mod tests {
         let edited = t.touch(1).unwrap();
         assert!(edited > t.added(4));
         assert_eq!(t.grow(2), 7);
-        assert!(t.added(5) > edited, "a contact added after an edit is newer");
+        assert!(
+            t.added(5) > edited,
+            "a contact added after an edit is newer"
+        );
         assert_eq!(walk(&t, 3), vec![0, 2, 3, 4, 1, 5, 6]);
         assert_eq!(t.count_updated_in(i64::MIN, i64::MAX), 7);
         assert_eq!(t.count_updated_in(edited, i64::MAX), 3);
