@@ -168,8 +168,8 @@ impl GoHighLevelFake {
         self.location(location).id_of(known(stream), index)
     }
 
-    /// Every record of `stream` of `location`, as the API returns them (contacts with the
-    /// `searchAfter` of the default sort, `dateUpdated` ascending).
+    /// Every record of `stream` of `location` in index order (oldest added first), each as the
+    /// API returns it (contacts with the `searchAfter` of the default sort: `dateUpdated`, id).
     pub fn records(&self, location: &str, stream: &str) -> Vec<Value> {
         let loc = self.location(location);
         let stream = known(stream);

@@ -177,11 +177,6 @@ impl ContactSearch {
                 }
                 page
             }
-            (_, _, Some(_)) if field == "dateUpdated" => {
-                return Err(ApiError::bad_request(
-                    "searchAfter must be [dateUpdated, id]",
-                ));
-            }
             (other, _, _) => {
                 return Err(ApiError::bad_request(format!("cannot sort on {other}")));
             }
