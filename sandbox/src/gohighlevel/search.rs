@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::api::ApiError;
 use super::records::{self, appointment_calendar, appointment_start, opportunity_created};
-use super::{APPOINTMENT_BASE_MS, APPOINTMENT_STEP_MS, Location, Stream};
+use super::{APPOINTMENT_BASE_MS, APPOINTMENT_STEP_MS, Location, LocationData, Stream};
 
 pub(crate) const MAX_PAGE_LIMIT: u64 = 100;
 const DEFAULT_PAGE_LIMIT: u64 = 20;
@@ -134,49 +134,15 @@ impl ContactSearch {
                 data.contacts
                     .page_ascending(lo, hi, Some((at, last)), limit, id)
             }
-            ("dateUpdated" | "id", _, _) => {
-                // Other orders walk every contact: fine for the sandbox's sizes.
-                let mut keyed: Vec<(i64, String, u64)> = (0..data.contacts.count())
-                    .map(|i| (data.contacts.updated(i), id(i), i))
-                    .filter(|(at, _, _)| (lo..=hi).contains(at))
-                    .collect();
-                let by_id = field == "id";
-                keyed.sort_by(|a, b| {
-                    if by_id {
-                        a.1.cmp(&b.1)
-                    } else {
-                        (a.0, &a.1).cmp(&(b.0, &b.1))
-                    }
-                });
-                if descending {
-                    keyed.reverse();
-                }
-                let past = |k: &(i64, String, u64)| -> Result<bool, ApiError> {
-                    let ord = match (by_id, after) {
-                        (_, None) => return Ok(true),
-                        (true, Some([Value::String(last)])) => k.1.as_str().cmp(last.as_str()),
-                        (false, Some([at, Value::String(last)])) => {
-                            (k.0, k.1.as_str()).cmp(&(time_value(at)?, last.as_str()))
-                        }
-                        _ => {
-                            return Err(ApiError::bad_request(
-                                "searchAfter does not match the sort",
-                            ));
-                        }
-                    };
-                    Ok(if descending { ord.is_lt() } else { ord.is_gt() })
-                };
-                let mut page = Vec::new();
-                for k in &keyed {
-                    if page.len() == limit {
-                        break;
-                    }
-                    if past(k)? {
-                        page.push(k.2);
-                    }
-                }
-                page
-            }
+            ("dateUpdated" | "id", _, _) => page_in_any_order(
+                loc,
+                &data,
+                (lo, hi),
+                field == "id",
+                descending,
+                after,
+                limit,
+            )?,
             (other, _, _) => {
                 return Err(ApiError::bad_request(format!("cannot sort on {other}")));
             }
@@ -193,6 +159,56 @@ impl ContactSearch {
             .collect();
         Ok(json!({"contacts": contacts, "total": data.contacts.count_updated_in(lo, hi)}))
     }
+}
+
+/// Other orders walk every contact: fine for the sandbox's sizes, and only the fast path
+/// (`dateUpdated` ascending) has to scale.
+fn page_in_any_order(
+    loc: &Location,
+    data: &LocationData,
+    (lo, hi): (i64, i64),
+    by_id: bool,
+    descending: bool,
+    after: Option<&[Value]>,
+    limit: usize,
+) -> Result<Vec<u64>, ApiError> {
+    let id = |i: u64| loc.id_of(Stream::Contacts, i);
+    let mut keyed: Vec<(i64, String, u64)> = (0..data.contacts.count())
+        .map(|i| (data.contacts.updated(i), id(i), i))
+        .filter(|(at, _, _)| (lo..=hi).contains(at))
+        .collect();
+    keyed.sort_by(|a, b| {
+        if by_id {
+            a.1.cmp(&b.1)
+        } else {
+            (a.0, &a.1).cmp(&(b.0, &b.1))
+        }
+    });
+    if descending {
+        keyed.reverse();
+    }
+    let after = match (by_id, after) {
+        (_, None) => None,
+        (true, Some([Value::String(last)])) => Some((None, last.as_str())),
+        (false, Some([at, Value::String(last)])) => Some((Some(time_value(at)?), last.as_str())),
+        _ => return Err(ApiError::bad_request("searchAfter does not match the sort")),
+    };
+    let past = |(at, id, _): &(i64, String, u64)| match after {
+        None => true,
+        Some((after_at, after_id)) => {
+            let ord = match after_at {
+                None => id.as_str().cmp(after_id),
+                Some(after_at) => (*at, id.as_str()).cmp(&(after_at, after_id)),
+            };
+            if descending { ord.is_lt() } else { ord.is_gt() }
+        }
+    };
+    Ok(keyed
+        .iter()
+        .filter(|k| past(k))
+        .take(limit)
+        .map(|k| k.2)
+        .collect())
 }
 
 /// `GET /opportunities/search`: oldest first, `startAfter` (ms) + `startAfterId` continue.
