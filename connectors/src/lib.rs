@@ -10,6 +10,7 @@
 
 pub mod activecampaign;
 pub mod error;
+pub mod gohighlevel;
 pub mod http;
 pub mod hubspot;
 pub mod keap;

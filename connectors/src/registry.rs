@@ -1,19 +1,20 @@
 //! The platform catalog and the one place that maps a platform id to its connector.
 
 use crate::{
-    Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, http::HttpClient, hubspot,
-    keap, mailchimp, oauth::TokenStore, stripe, zendesk,
+    Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, gohighlevel,
+    http::HttpClient, hubspot, keap, mailchimp, oauth::TokenStore, stripe, zendesk,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 6] = [
+static PLATFORMS: [&PlatformInfo; 7] = [
     &stripe::INFO,
     &mailchimp::INFO,
     &activecampaign::INFO,
     &zendesk::INFO,
     &hubspot::INFO,
     &keap::INFO,
+    &gohighlevel::INFO,
 ];
 
 /// Every platform ListBackup can back up.
@@ -49,6 +50,7 @@ pub fn build_with_tokens(
 ) -> Result<Arc<dyn Connector>, ConnectorError> {
     match platform {
         "keap" => Ok(Arc::new(keap::connect(credentials, config, http, tokens)?)),
+        "gohighlevel" => gohighlevel::build(credentials, config, http, tokens),
         "stripe" => {
             let config = stripe::StripeConfig::from_values(credentials, config)?;
             http.base_url("stripe", &config.base_url)?;

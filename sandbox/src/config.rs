@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{activecampaign, hubspot, keap, mailchimp, stripe, zendesk};
+use crate::{activecampaign, gohighlevel, hubspot, keap, mailchimp, stripe, zendesk};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[
@@ -14,6 +14,7 @@ const PLATFORMS: &[(&str, &[&str])] = &[
     ("zendesk", &zendesk::STREAMS),
     ("hubspot", &hubspot::STREAMS),
     ("keap", &keap::STREAMS),
+    ("gohighlevel", &gohighlevel::STREAMS),
 ];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
@@ -37,7 +38,8 @@ impl SandboxConfig {
     /// Mailchimp: 3 lists of 100 members, 20 campaigns and reports, 10 templates.
     /// Zendesk: 100 tickets, 50 users, 20 organizations and 10 groups.
     /// HubSpot: 100 contacts, 50 companies, deals and tickets, 10 owners, 4 pipelines;
-    /// Keap: 50 contacts and 20 of every other stream.
+    /// Keap: 50 contacts and 20 of every other stream;
+    /// GoHighLevel, per location: 100 contacts, 2 calendars and 50 of everything else.
     pub fn new(seed: u64) -> Self {
         fn counts(platform: &str, streams: &[&str], count: fn(&str) -> u64) -> Vec<(String, u64)> {
             streams
@@ -56,6 +58,11 @@ impl SandboxConfig {
             counts("zendesk", &zendesk::STREAMS, zendesk::default_count),
             counts("hubspot", &hubspot::STREAMS, hubspot::default_count),
             counts("keap", &keap::STREAMS, keap::default_count),
+            counts(
+                "gohighlevel",
+                &gohighlevel::STREAMS,
+                gohighlevel::default_count,
+            ),
         ]
         .into_iter()
         .flatten()

@@ -2,7 +2,7 @@
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
 //! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`],
-//! [`zendesk`], [`hubspot`], [`keap`]) and serves them
+//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -29,6 +29,7 @@ mod control;
 mod error;
 mod faults;
 mod generate;
+pub mod gohighlevel;
 pub mod hubspot;
 pub mod keap;
 pub mod mailchimp;
@@ -49,6 +50,7 @@ pub use stats::Stats;
 
 use activecampaign::ActiveCampaignFake;
 use faults::FaultGate;
+use gohighlevel::GoHighLevelFake;
 use hubspot::HubSpotFake;
 use keap::KeapFake;
 use mailchimp::MailchimpFake;
@@ -69,6 +71,7 @@ struct Shared {
     mailchimp: Arc<MailchimpFake>,
     zendesk: Arc<ZendeskFake>,
     keap: Arc<KeapFake>,
+    gohighlevel: Arc<GoHighLevelFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     activecampaign: Arc<ActiveCampaignFake>,
     hubspot: Arc<HubSpotFake>,
@@ -96,6 +99,8 @@ impl Sandbox {
         let keap = KeapFake::new(config.seed, Arc::clone(&oauth), |stream| {
             config.records_for(&stream.spec())
         });
+        let gohighlevel =
+            GoHighLevelFake::new(config.seed, |stream| config.records_for(&stream.spec()));
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -106,6 +111,7 @@ impl Sandbox {
                 activecampaign: Arc::new(activecampaign),
                 hubspot: Arc::new(hubspot),
                 keap: Arc::new(keap),
+                gohighlevel: Arc::new(gohighlevel),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -138,6 +144,11 @@ impl Sandbox {
     /// The Keap fake; its bearer tokens come from [`Sandbox::oauth`].
     pub fn keap(&self) -> &KeapFake {
         &self.shared.keap
+    }
+
+    /// The GoHighLevel (LeadConnector v2) fake; its tokens come from [`Sandbox::oauth`].
+    pub fn gohighlevel(&self) -> &GoHighLevelFake {
+        &self.shared.gohighlevel
     }
 
     /// The authorization server every OAuth platform's fake trusts.
@@ -196,6 +207,10 @@ impl Sandbox {
 
     fn keap_arc(&self) -> Arc<KeapFake> {
         Arc::clone(&self.shared.keap)
+    }
+
+    fn gohighlevel_arc(&self) -> Arc<GoHighLevelFake> {
+        Arc::clone(&self.shared.gohighlevel)
     }
 
     fn fault_gate(&self) -> &FaultGate {

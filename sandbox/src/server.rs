@@ -15,7 +15,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
-use crate::{Sandbox, activecampaign, control, hubspot, keap, mailchimp, stripe, zendesk};
+use crate::{
+    Sandbox, activecampaign, control, gohighlevel, hubspot, keap, mailchimp, stripe, zendesk,
+};
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -105,6 +107,8 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let zendesk_routes = zendesk::api::routes(sandbox.zendesk_arc());
     let hubspot_routes = hubspot::api::routes(sandbox.hubspot_arc());
     let keap_routes = keap::api::routes(sandbox.keap_arc());
+    let gohighlevel_routes =
+        gohighlevel::api::routes(sandbox.gohighlevel_arc(), Arc::clone(&sandbox.shared.oauth));
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
         .nest(
@@ -138,6 +142,14 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
         .nest(
             "/crm/rest",
             platform_gate(keap_routes, sandbox.clone(), keap::api::fault_response),
+        )
+        .nest(
+            "/gohighlevel",
+            platform_gate(
+                gohighlevel_routes,
+                sandbox.clone(),
+                gohighlevel::api::fault_response,
+            ),
         )
         .nest(
             "/v1",

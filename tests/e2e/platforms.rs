@@ -74,6 +74,27 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
                 expected(platform, |s| sb.keap().records(s).collect()),
             )
         }
+        "gohighlevel" => {
+            let location = sb.gohighlevel().location_ids()[0].clone();
+            let issued = sb.oauth().issue("gohighlevel");
+            (
+                json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at}),
+                json!({
+                    "base_url": format!("{base}/gohighlevel"),
+                    "location_id": location,
+                    "requests_per_second": 50,
+                    "appointments_from": 1_701_388_800_000_i64,
+                    "appointments_window_days": 366,
+                    "oauth_app": {
+                        "client_id": sandbox::oauth::CLIENT_ID,
+                        "client_secret": sandbox::oauth::CLIENT_SECRET,
+                        "authorize_url": format!("{base}/oauth/gohighlevel/authorize"),
+                        "token_url": format!("{base}/oauth/gohighlevel/token"),
+                    },
+                }),
+                expected(platform, |s| sb.gohighlevel().records(&location, s)),
+            )
+        }
         other => {
             panic!("no whole-system case for platform `{other}`: add one to tests/e2e/platforms.rs")
         }
