@@ -7,4 +7,5 @@ mod cancel_retry;
 mod cli;
 mod crash;
 mod harness;
+mod oauth;
 mod platforms;
