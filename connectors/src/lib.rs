@@ -17,6 +17,7 @@ pub mod keap;
 pub mod mailchimp;
 pub mod oauth;
 pub mod registry;
+pub mod settings;
 pub mod stripe;
 pub mod zendesk;
 

@@ -3,6 +3,7 @@
 use crate::{
     ConnectorError, ErrorKind,
     http::{HttpClient, RateLimit, validate_base_url},
+    settings,
 };
 use serde_json::Value;
 
@@ -51,23 +52,8 @@ impl ActiveCampaignConfig {
                 err("settings need `base_url`, the account's API URL (https://<account>.api-us1.com)")
             })?
             .to_owned();
-        let page_size = match config.get("page_size") {
-            None | Some(Value::Null) => 100,
-            Some(v) => v
-                .as_u64()
-                .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| err("`page_size` must be between 1 and 100"))?
-                as u32,
-        };
-        let rate_limit = match config.get("requests_per_second") {
-            None | Some(Value::Null) => super::streams::INFO.rate_limit,
-            Some(v) => RateLimit::per_second(
-                v.as_u64()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| err("`requests_per_second` must be between 1 and 1000"))?
-                    as u32,
-            ),
-        };
+        let page_size = settings::page_size(PLATFORM, config, 100)?;
+        let rate_limit = settings::rate_limit(PLATFORM, config, super::streams::INFO.rate_limit)?;
         Ok(Self {
             api_key,
             base_url,

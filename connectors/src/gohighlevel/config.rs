@@ -1,7 +1,7 @@
 //! GoHighLevel connection settings. The tokens are not here: they live in the token store.
 
 use super::PLATFORM;
-use crate::{ConnectorError, ErrorKind, http::RateLimit};
+use crate::{ConnectorError, ErrorKind, http::RateLimit, settings};
 use serde_json::Value;
 
 pub const DEFAULT_BASE_URL: &str = "https://services.leadconnectorhq.com";
@@ -80,18 +80,8 @@ impl GoHighLevelConfig {
                 .map(Some)
                 .ok_or_else(|| err(message)),
         };
-        let page_size = number(
-            "page_size",
-            1..=100,
-            "`page_size` must be between 1 and 100",
-        )?
-        .unwrap_or(100);
-        let rate_limit = number(
-            "requests_per_second",
-            1..=1000,
-            "`requests_per_second` must be between 1 and 1000",
-        )?
-        .map_or(super::INFO.rate_limit, |n| RateLimit::per_second(n as u32));
+        let page_size = settings::page_size(PLATFORM, config, 100)?;
+        let rate_limit = settings::rate_limit(PLATFORM, config, super::INFO.rate_limit)?;
         let appointments_from_ms = number(
             "appointments_from",
             0..=4_102_444_800_000,
@@ -107,7 +97,7 @@ impl GoHighLevelConfig {
         Ok(Self {
             base_url,
             location_id,
-            page_size: page_size as u32,
+            page_size,
             rate_limit,
             appointments_from_ms,
             appointments_window_ms: window_days as i64 * DAY_MS,

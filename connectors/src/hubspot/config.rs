@@ -1,6 +1,6 @@
 //! HubSpot connection settings.
 
-use crate::{ConnectorError, ErrorKind, http::RateLimit};
+use crate::{ConnectorError, ErrorKind, http::RateLimit, settings};
 use serde_json::Value;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
@@ -56,26 +56,10 @@ impl HubSpotConfig {
         if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
             return Err(err("`base_url` must be an http(s) URL"));
         }
-        let page_size = match config.get("page_size") {
-            None | Some(Value::Null) => 100,
-            Some(v) => v
-                .as_u64()
-                .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| err("`page_size` must be between 1 and 100"))?
-                as u32,
-        };
-        let (rate_limit, search_rate_limit) = match config.get("requests_per_second") {
-            None | Some(Value::Null) => (super::streams::INFO.rate_limit, super::SEARCH_RATE_LIMIT),
-            Some(v) => {
-                let limit = RateLimit::per_second(
-                    v.as_u64()
-                        .filter(|n| (1..=1000).contains(n))
-                        .ok_or_else(|| err("`requests_per_second` must be between 1 and 1000"))?
-                        as u32,
-                );
-                (limit, limit)
-            }
-        };
+        let page_size = settings::page_size("hubspot", config, 100)?;
+        // An override sets both budgets; otherwise each keeps HubSpot's documented one.
+        let rate_limit = settings::rate_limit("hubspot", config, super::streams::INFO.rate_limit)?;
+        let search_rate_limit = settings::rate_limit("hubspot", config, super::SEARCH_RATE_LIMIT)?;
         Ok(Self {
             access_token,
             base_url,

@@ -1,6 +1,6 @@
 //! Keap connection settings (the OAuth tokens live in the token store, not here).
 
-use crate::{ConnectorError, ErrorKind, http::RateLimit};
+use crate::{ConnectorError, ErrorKind, http::RateLimit, settings};
 use serde_json::Value;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.infusionsoft.com";
@@ -37,22 +37,8 @@ impl KeapConfig {
         .trim()
         .trim_end_matches('/')
         .to_owned();
-        let page_size = match config.get("page_size") {
-            None | Some(Value::Null) => MAX_PAGE_SIZE,
-            Some(v) => v
-                .as_u64()
-                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                .ok_or_else(|| err("`page_size` must be between 1 and 1000"))?,
-        };
-        let rate_limit = match config.get("requests_per_second") {
-            None | Some(Value::Null) => super::streams::INFO.rate_limit,
-            Some(v) => RateLimit::per_second(
-                v.as_u64()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| err("`requests_per_second` must be between 1 and 1000"))?
-                    as u32,
-            ),
-        };
+        let page_size = u64::from(settings::page_size("keap", config, MAX_PAGE_SIZE as u32)?);
+        let rate_limit = settings::rate_limit("keap", config, super::streams::INFO.rate_limit)?;
         Ok(Self {
             base_url,
             page_size,

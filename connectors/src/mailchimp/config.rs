@@ -1,7 +1,7 @@
 //! Mailchimp connection settings: the credential, the data center it belongs to, page size
 //! and request budget.
 
-use crate::{ConnectorError, ErrorKind, http::RateLimit};
+use crate::{ConnectorError, ErrorKind, http::RateLimit, settings};
 use serde_json::Value;
 
 use super::streams::{INFO, MAX_PAGE_SIZE};
@@ -115,22 +115,8 @@ impl MailchimpConfig {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("https://{data_center}.api.mailchimp.com/3.0"),
         };
-        let page_size = match config.get("page_size") {
-            None | Some(Value::Null) => MAX_PAGE_SIZE,
-            Some(v) => v
-                .as_u64()
-                .filter(|n| (1..=u64::from(MAX_PAGE_SIZE)).contains(n))
-                .ok_or_else(|| config_error("`page_size` must be between 1 and 1000"))?
-                as u32,
-        };
-        let rate_limit = match config.get("requests_per_second") {
-            None | Some(Value::Null) => INFO.rate_limit,
-            Some(v) => {
-                RateLimit::per_second(v.as_u64().filter(|n| (1..=100).contains(n)).ok_or_else(
-                    || config_error("`requests_per_second` must be between 1 and 100"),
-                )? as u32)
-            }
-        };
+        let page_size = settings::page_size(PLATFORM, config, MAX_PAGE_SIZE)?;
+        let rate_limit = settings::rate_limit(PLATFORM, config, INFO.rate_limit)?;
         Ok(Self {
             credential,
             data_center,

@@ -1,6 +1,6 @@
 //! Stripe connection settings.
 
-use crate::{ConnectorError, ErrorKind, http::RateLimit};
+use crate::{ConnectorError, ErrorKind, http::RateLimit, settings};
 use serde_json::Value;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
@@ -47,28 +47,13 @@ impl StripeConfig {
         if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
             return Err(err("`base_url` must be an http(s) URL"));
         }
-        let page_size = match config.get("page_size") {
-            None | Some(Value::Null) => 100,
-            Some(v) => v
-                .as_u64()
-                .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| err("`page_size` must be between 1 and 100"))?
-                as u32,
-        };
+        let page_size = settings::page_size("stripe", config, 100)?;
         let documented = if api_key.starts_with("sk_live_") || api_key.starts_with("rk_live_") {
             super::streams::LIVE_RATE_LIMIT
         } else {
             super::streams::INFO.rate_limit
         };
-        let rate_limit = match config.get("requests_per_second") {
-            None | Some(Value::Null) => documented,
-            Some(v) => RateLimit::per_second(
-                v.as_u64()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| err("`requests_per_second` must be between 1 and 1000"))?
-                    as u32,
-            ),
-        };
+        let rate_limit = settings::rate_limit("stripe", config, documented)?;
         Ok(Self {
             api_key,
             base_url,

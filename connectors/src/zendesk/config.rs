@@ -1,6 +1,6 @@
 //! Zendesk connection settings: credentials, the account's base URL, page sizes and budgets.
 
-use crate::{ConnectorError, ErrorKind, http::RateLimit};
+use crate::{ConnectorError, ErrorKind, http::RateLimit, settings};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -77,22 +77,10 @@ impl ZendeskConfig {
             (None, None) => return Err(err("settings need the account's `subdomain`")),
         };
         let number =
-            |key: &str, range: std::ops::RangeInclusive<u64>, default: u64| match config.get(key) {
-                None | Some(Value::Null) => Ok(default),
-                Some(v) => v.as_u64().filter(|n| range.contains(n)).ok_or_else(|| {
-                    err(&format!(
-                        "`{key}` must be between {} and {}",
-                        range.start(),
-                        range.end()
-                    ))
-                }),
-            };
-        let page_size = number("page_size", 1..=100, 100)? as u32;
+            |key: &str, range, default| settings::number("zendesk", config, key, range, default);
+        let page_size = settings::page_size("zendesk", config, 100)?;
         let export_page_size = number("export_page_size", 1..=1000, 1000)? as u32;
-        let rate_limit = match config.get("requests_per_second") {
-            None | Some(Value::Null) => super::streams::INFO.rate_limit,
-            Some(_) => RateLimit::per_second(number("requests_per_second", 1..=1000, 1)? as u32),
-        };
+        let rate_limit = settings::rate_limit("zendesk", config, super::streams::INFO.rate_limit)?;
         let export_rate_limit = RateLimit {
             requests: number("export_requests_per_minute", 1..=60_000, 10)? as u32,
             per: Duration::from_secs(60),
