@@ -118,30 +118,26 @@ async fn start(
         ));
     }
     if let Some(streams) = &request.streams {
-        let platform = connectors::platform(&src.platform);
-        let unknown: Vec<&String> = streams
-            .iter()
-            .filter(|s| platform.and_then(|p| p.stream(s)).is_none())
-            .collect();
-        if streams.is_empty() || !unknown.is_empty() {
+        let message = "`streams` must name one or more streams of the source's platform";
+        if let Some(bad) = unknown_streams(&src.platform, streams, "streams", message) {
+            return R::BadRequest(bad);
+        }
+        if streams.is_empty() {
             return R::BadRequest(envelope_with(
                 "invalid_request",
-                "`streams` must name one or more streams of the source's platform",
-                json!({"field": "streams", "unknown": unknown}),
+                message,
+                json!({"field": "streams", "unknown": []}),
             ));
         }
     }
     let job = match repo::start_job(&state.db, &src, kind).await {
         Ok(j) => j,
         Err(repo::CreateJobError::Active(running)) => {
-            return R::Conflict(envelope_with(
-                "conflict",
-                format!("job {running} of this source is still queued or running"),
-                json!({"job_id": running}),
-            ));
+            return R::Conflict(active_job_conflict(&running));
         }
-        Err(repo::CreateJobError::NotRetryable(_)) | Err(repo::CreateJobError::Db(_)) => {
-            return R::Internal(internal("unexpected job state"));
+        Err(repo::CreateJobError::Db(e)) => return R::Internal(internal(e)),
+        Err(repo::CreateJobError::NotRetryable(id)) => {
+            return R::Internal(internal(format!("a new job {id} was refused as a retry")));
         }
     };
     let launch = Launch {
@@ -244,4 +240,34 @@ pub(crate) async fn launch_job(
         workflow_id: job.workflow_id.clone(),
         status: "queued".into(),
     })
+}
+
+/// The 400 envelope for `names` that are not streams of `platform` (under `field`), if any are.
+pub(crate) fn unknown_streams(
+    platform: &str,
+    names: &[String],
+    field: &str,
+    message: &str,
+) -> Option<Json<ErrorEnvelope>> {
+    let platform = connectors::platform(platform);
+    let unknown: Vec<&String> = names
+        .iter()
+        .filter(|s| platform.and_then(|p| p.stream(s)).is_none())
+        .collect();
+    (!unknown.is_empty()).then(|| {
+        envelope_with(
+            "invalid_request",
+            message,
+            json!({"field": field, "unknown": unknown}),
+        )
+    })
+}
+
+/// The 409 envelope naming the source's active job.
+pub(crate) fn active_job_conflict(job_id: &str) -> Json<ErrorEnvelope> {
+    envelope_with(
+        "conflict",
+        format!("job {job_id} of this source is still queued or running"),
+        json!({"job_id": job_id}),
+    )
 }

@@ -2,7 +2,7 @@
 
 use crate::{
     auth::ApiKeyAuth,
-    error::{ErrorEnvelope, envelope, envelope_with, internal},
+    error::{ErrorEnvelope, envelope, internal},
     health::ApiTags,
     state::AppState,
 };
@@ -252,27 +252,19 @@ impl JobsApi {
             }
             Err(e) => return R::Internal(internal(e)),
         };
-        let platform = connectors::platform(&source.platform);
-        let unknown: Vec<&String> = body
-            .skip_streams
-            .iter()
-            .filter(|s| platform.and_then(|p| p.stream(s)).is_none())
-            .collect();
-        if !unknown.is_empty() {
-            return R::BadRequest(envelope_with(
-                "invalid_request",
-                "`skip_streams` names streams the platform does not have",
-                serde_json::json!({"field": "skip_streams", "unknown": unknown}),
-            ));
+        let message = "`skip_streams` names streams the platform does not have";
+        if let Some(bad) = crate::backups::unknown_streams(
+            &source.platform,
+            &body.skip_streams,
+            "skip_streams",
+            message,
+        ) {
+            return R::BadRequest(bad);
         }
         let job = match repo::retry_job(&state.db, &failed).await {
             Ok(j) => j,
             Err(repo::CreateJobError::Active(active)) => {
-                return R::Conflict(envelope_with(
-                    "conflict",
-                    format!("job {active} of this source is still queued or running"),
-                    serde_json::json!({"job_id": active}),
-                ));
+                return R::Conflict(crate::backups::active_job_conflict(&active));
             }
             Err(repo::CreateJobError::NotRetryable(id)) => {
                 return R::Conflict(envelope(
