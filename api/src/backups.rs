@@ -1,9 +1,9 @@
 //! Starting backups and syncs of a source.
 
 use crate::{
+    ApiTags,
     auth::ApiKeyAuth,
     error::{ErrorEnvelope, envelope, envelope_with, internal},
-    health::ApiTags,
     state::AppState,
 };
 use entities::{JobKind, JobStatus, repo, source};

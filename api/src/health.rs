@@ -62,7 +62,7 @@ impl HealthApi {
         path = "/v1/health",
         method = "get",
         operation_id = "getHealth",
-        tag = "ApiTags::System"
+        tag = "crate::ApiTags::System"
     )]
     async fn health(&self, state: Data<&AppState>) -> HealthResponse {
         let db = probe(async { state.db.execute_unprepared("SELECT 1").await.map(|_| ()) });
@@ -82,16 +82,4 @@ impl HealthApi {
             HealthResponse::Degraded(Json(health))
         }
     }
-}
-
-#[derive(poem_openapi::Tags)]
-pub enum ApiTags {
-    /// Service status.
-    System,
-    /// The platforms ListBackup can back up.
-    Platforms,
-    /// Starting backups and syncs.
-    Backups,
-    /// Jobs: runs of backups and syncs.
-    Jobs,
 }

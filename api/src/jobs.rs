@@ -1,9 +1,9 @@
 //! Jobs: the runs of backups and syncs.
 
 use crate::{
+    ApiTags,
     auth::ApiKeyAuth,
     error::{ErrorEnvelope, envelope, internal},
-    health::ApiTags,
     state::AppState,
 };
 use chrono::{DateTime, Utc};

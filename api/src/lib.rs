@@ -18,6 +18,19 @@ pub use state::{AppState, TemporalAccess};
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
+/// The groups operations are listed under in the spec and Swagger UI.
+#[derive(poem_openapi::Tags)]
+pub enum ApiTags {
+    /// Service status.
+    System,
+    /// The platforms ListBackup can back up.
+    Platforms,
+    /// Starting backups and syncs.
+    Backups,
+    /// Jobs: runs of backups and syncs.
+    Jobs,
+}
+
 /// The API version shown in the spec.
 pub const API_VERSION: &str = "1.0.0";
 

@@ -1,6 +1,6 @@
 //! The platform catalog: what can be backed up, how it authenticates, and what each stream supports.
 
-use crate::health::ApiTags;
+use crate::ApiTags;
 use poem_openapi::{Object, OpenApi, payload::Json};
 
 /// One stream of a platform.
