@@ -43,6 +43,44 @@ pub struct StreamInfo {
     pub incremental: bool,
     /// Records reference file contents stored in the blob store.
     pub files: bool,
+    /// A sync reports records deleted on the platform (as tombstones).
+    pub deletes: bool,
+}
+
+impl StreamInfo {
+    /// A stream read whole on every run.
+    pub const fn full(name: &'static str) -> Self {
+        Self {
+            name,
+            incremental: false,
+            files: false,
+            deletes: false,
+        }
+    }
+
+    /// A stream a sync reads from the saved cursor.
+    pub const fn incremental(name: &'static str) -> Self {
+        Self {
+            incremental: true,
+            ..Self::full(name)
+        }
+    }
+
+    /// Records of this stream carry file contents.
+    pub const fn with_files(self) -> Self {
+        Self {
+            files: true,
+            ..self
+        }
+    }
+
+    /// Syncs of this stream report deletions.
+    pub const fn with_deletes(self) -> Self {
+        Self {
+            deletes: true,
+            ..self
+        }
+    }
 }
 
 /// A platform in the catalog.
@@ -82,7 +120,53 @@ pub struct PageRequest {
 pub struct Record {
     pub id: String,
     pub json: Box<RawValue>,
+    /// The file whose contents this record describes (Drive, Dropbox, Slack files): the pipeline
+    /// downloads it with [`Connector::download`], stores it once per content hash in the
+    /// account's blob store and adds a reference to the stored record.
+    pub file: Option<FileRef>,
 }
+
+impl Record {
+    /// A record that describes no file contents.
+    pub fn new(id: impl Into<String>, json: Box<RawValue>) -> Self {
+        Self {
+            id: id.into(),
+            json,
+            file: None,
+        }
+    }
+
+    /// A record whose file contents the pipeline should store.
+    pub fn with_file(mut self, file: FileRef) -> Self {
+        self.file = Some(file);
+        self
+    }
+}
+
+/// Where a record's file contents come from. The pipeline never interprets `locator`; it hands
+/// the whole reference back to [`Connector::download`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRef {
+    /// What the connector needs to download the contents (a file id, a path, a URL on the
+    /// platform's own host), opaque to everyone else.
+    pub locator: String,
+    /// The platform's own fingerprint of these exact contents when it has one (Dropbox
+    /// `content_hash`, Drive `md5Checksum` or revision id, Slack file id + timestamp). Equal
+    /// fingerprints of the same source mean equal contents, so the pipeline can skip the
+    /// download of a file it has already stored.
+    pub fingerprint: Option<String>,
+    /// The size the platform reports, if it does (exported documents have none).
+    pub size: Option<u64>,
+    /// The file name to restore or export it under.
+    pub name: String,
+    /// The media type of the downloaded contents (for exported Workspace documents, the export
+    /// format, e.g. `application/vnd.openxmlformats-officedocument.wordprocessingml.document`).
+    pub mime_type: Option<String>,
+}
+
+/// File contents as they arrive, chunk by chunk, so a large file never sits in memory whole.
+pub type FileBody =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<bytes::Bytes, ConnectorError>> + Send>>;
 
 /// One page of a stream.
 #[derive(Debug)]
@@ -102,4 +186,17 @@ pub trait Connector: Send + Sync {
     async fn check(&self) -> Result<(), ConnectorError>;
     /// Fetches one page of a stream.
     async fn read_page(&self, request: &PageRequest) -> Result<Page, ConnectorError>;
+    /// Streams the contents of a file a record referred to. Platforms without file streams keep
+    /// the default, which refuses.
+    async fn download(&self, file: &FileRef) -> Result<FileBody, ConnectorError> {
+        Err(ConnectorError::new(
+            self.info().id,
+            ErrorKind::Config,
+            format!(
+                "{} has no file contents to download ({})",
+                self.info().name,
+                file.locator
+            ),
+        ))
+    }
 }

@@ -182,7 +182,7 @@ impl Connector for ActiveCampaignConnector {
             {
                 cursor = Some(next);
             }
-            records.push(Record { id, json });
+            records.push(Record::new(id, json));
         }
         let returned = records.len() as u64;
         let total = page.meta.total();

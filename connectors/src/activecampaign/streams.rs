@@ -2,25 +2,17 @@
 
 use crate::{AuthKind, PlatformInfo, StreamInfo, http::RateLimit};
 
-const fn stream(name: &'static str, incremental: bool) -> StreamInfo {
-    StreamInfo {
-        name,
-        incremental,
-        files: false,
-    }
-}
-
 pub static INFO: PlatformInfo = PlatformInfo {
     id: "activecampaign",
     name: "ActiveCampaign",
     auth: AuthKind::ApiKey,
     docs_url: "https://developers.activecampaign.com/reference/overview",
     streams: &[
-        stream("contacts", true),
-        stream("deals", true),
-        stream("lists", false),
-        stream("campaigns", false),
-        stream("automations", false),
+        StreamInfo::incremental("contacts"),
+        StreamInfo::incremental("deals"),
+        StreamInfo::full("lists"),
+        StreamInfo::full("campaigns"),
+        StreamInfo::full("automations"),
     ],
     // "5 requests per second per account", shared by every user's key of the account.
     rate_limit: RateLimit::per_second(5),

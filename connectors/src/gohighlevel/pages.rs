@@ -23,7 +23,7 @@ fn with_ids(stream: &str, raw: Vec<Box<RawValue>>) -> Result<Vec<Record>, Connec
         .map(|json| {
             let head: models::RecordHead = serde_json::from_str(json.get())
                 .map_err(|e| decode_error(&format!("{stream} record without id"), e))?;
-            Ok(Record { id: head.id, json })
+            Ok(Record::new(head.id, json))
         })
         .collect()
 }
@@ -70,7 +70,7 @@ pub(super) async fn contacts(
             cursor = Some(cursor.map_or(at, |c| c.max(at)));
         }
         last_after = head.search_after;
-        records.push(Record { id: head.id, json });
+        records.push(Record::new(head.id, json));
     }
     // A short page is the last; a full one continues after its last contact. A contact
     // without `searchAfter` cannot be continued from, so it ends the walk loudly.

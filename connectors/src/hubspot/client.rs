@@ -179,7 +179,7 @@ pub(super) fn records(
             {
                 *cursor = Some(cursor.map_or(modified, |c| c.max(modified)));
             }
-            Ok(Record { id, json })
+            Ok(Record::new(id, json))
         })
         .collect()
 }

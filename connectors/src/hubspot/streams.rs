@@ -3,14 +3,6 @@
 use crate::{AuthKind, PlatformInfo, StreamInfo, http::RateLimit};
 use std::time::Duration;
 
-const fn stream(name: &'static str, incremental: bool) -> StreamInfo {
-    StreamInfo {
-        name,
-        incremental,
-        files: false,
-    }
-}
-
 pub static INFO: PlatformInfo = PlatformInfo {
     id: "hubspot",
     name: "HubSpot",
@@ -18,12 +10,12 @@ pub static INFO: PlatformInfo = PlatformInfo {
     auth: AuthKind::ApiKey,
     docs_url: "https://developers.hubspot.com/docs/api/crm/search",
     streams: &[
-        stream("contacts", true),
-        stream("companies", true),
-        stream("deals", true),
-        stream("tickets", true),
-        stream("owners", false),
-        stream("pipelines", false),
+        StreamInfo::incremental("contacts"),
+        StreamInfo::incremental("companies"),
+        StreamInfo::incremental("deals"),
+        StreamInfo::incremental("tickets"),
+        StreamInfo::full("owners"),
+        StreamInfo::full("pipelines"),
     ],
     // 100 requests per 10 s per private app on Free/Starter portals (190 on Pro/Enterprise):
     // the lower figure is the safe default.

@@ -237,7 +237,7 @@ impl Connector for KeapConnector {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
-            records.push(Record { id, json });
+            records.push(Record::new(id, json));
         }
         Ok(Page {
             records,

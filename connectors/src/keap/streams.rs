@@ -12,26 +12,18 @@ pub enum Endpoint {
     V1,
 }
 
-const fn stream(name: &'static str, incremental: bool) -> StreamInfo {
-    StreamInfo {
-        name,
-        incremental,
-        files: false,
-    }
-}
-
 pub static INFO: PlatformInfo = PlatformInfo {
     id: "keap",
     name: "Keap",
     auth: AuthKind::OAuth2,
     docs_url: "https://developer.keap.com/docs/restv2/",
     streams: &[
-        stream("contacts", true),
-        stream("companies", false),
-        stream("orders", false),
-        stream("products", false),
-        stream("opportunities", false),
-        stream("tags", false),
+        StreamInfo::incremental("contacts"),
+        StreamInfo::full("companies"),
+        StreamInfo::full("orders"),
+        StreamInfo::full("products"),
+        StreamInfo::full("opportunities"),
+        StreamInfo::full("tags"),
     ],
     // 1500 requests a minute per client key, evenly spaced (40 ms apart), which also keeps
     // under the 25/s spike arrest.

@@ -114,12 +114,7 @@ impl MailchimpConnector {
         let records = page
             .records
             .into_iter()
-            .map(|json| {
-                Ok(Record {
-                    id: head(stream, &json)?.0,
-                    json,
-                })
-            })
+            .map(|json| Ok(Record::new(head(stream, &json)?.0, json)))
             .collect::<Result<Vec<_>, ConnectorError>>()?;
         let next = offset + records.len() as u64;
         // An empty page before `total_items` would loop forever: treat it as the end.

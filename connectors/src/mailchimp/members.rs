@@ -157,10 +157,7 @@ pub(super) async fn read_page(
             cursor.see(&last_changed);
         }
         // A member's id is the hash of its email, the same in every audience it belongs to.
-        records.push(Record {
-            id: format!("{}/{id}", position.list_id),
-            json,
-        });
+        records.push(Record::new(format!("{}/{id}", position.list_id), json));
     }
     let next = position.offset + records.len() as u64;
     let next_position = if !records.is_empty() && next < page.total_items {

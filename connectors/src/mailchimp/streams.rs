@@ -2,25 +2,17 @@
 
 use crate::{AuthKind, PlatformInfo, StreamInfo, http::RateLimit};
 
-const fn stream(name: &'static str, incremental: bool) -> StreamInfo {
-    StreamInfo {
-        name,
-        incremental,
-        files: false,
-    }
-}
-
 pub static INFO: PlatformInfo = PlatformInfo {
     id: "mailchimp",
     name: "Mailchimp",
     auth: AuthKind::ApiKey,
     docs_url: "https://mailchimp.com/developer/marketing/docs/fundamentals/",
     streams: &[
-        stream("lists", false),
-        stream("members", true),
-        stream("campaigns", false),
-        stream("reports", false),
-        stream("templates", false),
+        StreamInfo::full("lists"),
+        StreamInfo::incremental("members"),
+        StreamInfo::full("campaigns"),
+        StreamInfo::full("reports"),
+        StreamInfo::full("templates"),
     ],
     // Mailchimp documents a limit of 10 simultaneous connections per user and no per-second
     // rate. A connector sends one request at a time; 10 requests/s keeps a whole account's

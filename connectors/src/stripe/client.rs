@@ -107,7 +107,7 @@ impl Connector for StripeConnector {
             if let Some(created) = head.created {
                 cursor = Some(cursor.map_or(created, |c| c.max(created)));
             }
-            records.push(Record { id: head.id, json });
+            records.push(Record::new(head.id, json));
         }
         let next_page_token = match (list.has_more, records.last()) {
             (true, Some(last)) => Some(last.id.clone()),

@@ -2,26 +2,18 @@
 
 use crate::{AuthKind, PlatformInfo, StreamInfo, http::RateLimit};
 
-const fn incremental(name: &'static str) -> StreamInfo {
-    StreamInfo {
-        name,
-        incremental: true,
-        files: false,
-    }
-}
-
 pub static INFO: PlatformInfo = PlatformInfo {
     id: "stripe",
     name: "Stripe",
     auth: AuthKind::ApiKey,
     docs_url: "https://docs.stripe.com/api/pagination",
     streams: &[
-        incremental("customers"),
-        incremental("products"),
-        incremental("prices"),
-        incremental("invoices"),
-        incremental("charges"),
-        incremental("subscriptions"),
+        StreamInfo::incremental("customers"),
+        StreamInfo::incremental("products"),
+        StreamInfo::incremental("prices"),
+        StreamInfo::incremental("invoices"),
+        StreamInfo::incremental("charges"),
+        StreamInfo::incremental("subscriptions"),
     ],
     // Stripe allows 100 read requests/s in live mode and 25 in test mode; live keys get the
     // higher budget in `StripeConfig`.

@@ -142,7 +142,7 @@ pub(super) fn take_records(
                 serde_json::Value::Number(n) => n.to_string(),
                 other => return Err(decode(format!("{key} record with id {other}"))),
             };
-            Ok(Record { id, json })
+            Ok(Record::new(id, json))
         })
         .collect()
 }

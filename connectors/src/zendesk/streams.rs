@@ -3,25 +3,17 @@
 use crate::{AuthKind, PlatformInfo, StreamInfo, http::RateLimit};
 use std::time::Duration;
 
-const fn stream(name: &'static str, incremental: bool) -> StreamInfo {
-    StreamInfo {
-        name,
-        incremental,
-        files: false,
-    }
-}
-
 pub static INFO: PlatformInfo = PlatformInfo {
     id: "zendesk",
     name: "Zendesk Support",
     auth: AuthKind::ApiKey,
     docs_url: "https://developer.zendesk.com/api-reference/introduction/pagination/",
     streams: &[
-        stream("tickets", true),
-        stream("users", true),
-        stream("organizations", false),
-        stream("groups", false),
-        stream("ticket_comments", false),
+        StreamInfo::incremental("tickets"),
+        StreamInfo::incremental("users"),
+        StreamInfo::full("organizations"),
+        StreamInfo::full("groups"),
+        StreamInfo::full("ticket_comments"),
     ],
     // Zendesk allows 200 requests/min on the smallest plan (up to 2500 on larger ones); a
     // connection raises it with `requests_per_second`.

@@ -41,6 +41,11 @@ pub trait Fixture {
     fn mutate(sandbox: &Sandbox) -> Changes;
     /// Revokes the connection's credential on the platform's side.
     fn revoke(sandbox: &Sandbox);
+    /// For a record of a `files` stream: the bytes its file must download as (for exported
+    /// documents, the exported bytes); `None` for a record without contents (a folder).
+    fn file_contents(_sandbox: &Sandbox, _stream: &str, _record: &Value) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 pub struct Env {
@@ -273,6 +278,68 @@ pub async fn the_rate_limit_is_never_exceeded<F: Fixture>() {
     );
 }
 
+/// Every record of a `files` stream that has contents carries a [`connectors::FileRef`], and
+/// downloading it yields exactly the platform's bytes; records without contents carry none.
+pub async fn files_download_as_stored<F: Fixture>() {
+    let env = env::<F>(606).await;
+    let c = connector::<F>(&env, &Value::Null);
+    for stream in streams::<F>().into_iter().filter(|s| s.files) {
+        let mut request = PageRequest {
+            stream: stream.name.into(),
+            ..Default::default()
+        };
+        let mut downloaded = 0;
+        loop {
+            let page = c.read_page(&request).await.expect("read");
+            for r in &page.records {
+                let json: Value = serde_json::from_str(r.json.get()).expect("records are JSON");
+                let expected = F::file_contents(&env.sandbox, stream.name, &json);
+                match (&r.file, expected) {
+                    (Some(file), Some(expected)) => {
+                        let got = download_all(c.as_ref(), file).await.expect("download");
+                        assert!(
+                            got == expected,
+                            "{}/{}: downloaded {} bytes, the platform holds {}",
+                            stream.name,
+                            r.id,
+                            got.len(),
+                            expected.len()
+                        );
+                        downloaded += 1;
+                    }
+                    (None, None) => {}
+                    (file, expected) => panic!(
+                        "{}/{}: file reference {file:?} but contents expected: {}",
+                        stream.name,
+                        r.id,
+                        expected.is_some()
+                    ),
+                }
+            }
+            request.cursor = page.cursor;
+            match page.next_page_token {
+                Some(t) => request.page_token = Some(t),
+                None => break,
+            }
+        }
+        assert!(downloaded > 0, "{}: the dataset has files", stream.name);
+    }
+}
+
+/// Downloads a whole file into memory (test sizes only).
+pub async fn download_all(
+    c: &dyn Connector,
+    file: &connectors::FileRef,
+) -> Result<Vec<u8>, ConnectorError> {
+    use futures::StreamExt;
+    let mut body = c.download(file).await?;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}
+
 /// Instantiates every check for a fixture.
 #[macro_export]
 macro_rules! conformance {
@@ -296,6 +363,10 @@ macro_rules! conformance {
         #[tokio::test]
         async fn the_rate_limit_is_never_exceeded() {
             $crate::harness::the_rate_limit_is_never_exceeded::<$fixture>().await
+        }
+        #[tokio::test]
+        async fn files_download_as_stored() {
+            $crate::harness::files_download_as_stored::<$fixture>().await
         }
     };
 }
