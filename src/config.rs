@@ -194,6 +194,41 @@ pub fn master_key(dev_file: Option<&Path>) -> Result<MasterKey, ConfigError> {
     Ok(key)
 }
 
+/// How the API signs access tokens and reads client addresses.
+///
+/// Access tokens (JWT, HS256) are signed with `LISTBACKUP_JWT_SECRET` (at least 32 bytes) when it
+/// is set; otherwise with a secret derived one-way from the master key, so every replica sharing
+/// the master key accepts every replica's tokens and nothing more needs configuring. Changing
+/// either signs everyone out within 15 minutes (their access tokens stop verifying; refresh
+/// tokens keep working). `LISTBACKUP_CLIENT_IP_HEADER` names the header a trusted proxy puts
+/// the client's address in (e.g. `X-Forwarded-For`), for the sign-in limits.
+pub fn auth(master: &MasterKey) -> Result<api::AuthSettings, ConfigError> {
+    const SECRET: &str = "LISTBACKUP_JWT_SECRET";
+    const HEADER: &str = "LISTBACKUP_CLIENT_IP_HEADER";
+    let settings = match var(SECRET) {
+        Some(secret) if secret.len() < api::tokens::MIN_SECRET_LEN => {
+            return Err(ConfigError::Invalid {
+                var: SECRET,
+                reason: format!(
+                    "must be at least {} bytes (e.g. `openssl rand -hex 32`)",
+                    api::tokens::MIN_SECRET_LEN
+                ),
+            });
+        }
+        Some(secret) => api::AuthSettings::new(secret.as_bytes()),
+        None => api::AuthSettings::from_master_key(master),
+    };
+    match var(HEADER) {
+        None => Ok(settings),
+        Some(name) => poem::http::HeaderName::try_from(name.as_str())
+            .map(|h| settings.with_client_address_header(h))
+            .map_err(|_| ConfigError::Invalid {
+                var: HEADER,
+                reason: "expected an HTTP header name".into(),
+            }),
+    }
+}
+
 /// Writes a file only its owner can read.
 pub fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};

@@ -66,6 +66,7 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
     );
     let db_url = config::database_url(Some(db_default))?;
     let api_addr = config::api_addr(opts.api_addr)?;
+    let auth = config::auth(&master)?;
     let extract = config::extract_settings()?;
 
     // Temporal: our own dev server, or the one LISTBACKUP_TEMPORAL_ADDR names.
@@ -117,6 +118,8 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
             namespace: temporal_settings.namespace.clone(),
             ui_base: ui_base.clone(),
         },
+        master: master.clone(),
+        auth,
     };
     let api_task = tokio::spawn(listener.serve(state, stop.clone()));
     let ctx = WorkerContext {

@@ -168,6 +168,8 @@ async fn serve() -> anyhow::Result<()> {
         .await
         .context("opening the database")?;
     let store = ObjectStore::new(&config::s3(None)?);
+    let master = Arc::new(config::master_key(None)?);
+    let auth = config::auth(&master)?;
     let temporal_settings = config::temporal(None)?;
     let client = temporal::connect_with_retry(&temporal_settings, Duration::from_secs(30)).await?;
     temporal::ensure_search_attributes(&client, &temporal_settings.namespace).await?;
@@ -184,6 +186,8 @@ async fn serve() -> anyhow::Result<()> {
             namespace: temporal_settings.namespace.clone(),
             ui_base: config::temporal_ui("http://127.0.0.1:8233"),
         },
+        master,
+        auth,
     };
     let stop = CancellationToken::new();
     let stopper = stop.clone();

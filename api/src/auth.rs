@@ -1,62 +1,146 @@
-//! API key authentication: `Authorization: Bearer lbk_…`.
+//! Authentication: `Authorization: Bearer <token>`, where the token is either a user's access
+//! token (a JWT from `POST /v1/auth/login`) or an API key (`lbk_…`). Both become a
+//! [`Caller`](crate::access::Caller).
+//!
+//! A bad, expired or revoked credential answers 401 with one message, whichever it was.
 
-use crate::state::AppState;
-use entities::{Role, repo};
-use poem::{Request, http::StatusCode};
+use crate::{
+    access::{Caller, Grant, Principal},
+    state::AppState,
+    throttle::{SignInLimits, SignInThrottle},
+    tokens::{TokenKeys, derive_secret},
+};
+use chrono::{Duration, Utc};
+use entities::repo;
+use poem::{
+    Request,
+    http::{HeaderName, StatusCode},
+};
 use poem_openapi::{SecurityScheme, auth::Bearer};
+use std::sync::Arc;
+use storage::keys::MasterKey;
 
-/// Who is calling, and which accounts they reach.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub key_id: String,
-    pub role: Role,
-    /// The key's account and all of its sub-accounts.
-    pub reachable: Vec<String>,
+/// How callers sign in: the access-token signing keys, the sign-in limits, and where the
+/// client's address is read from.
+#[derive(Clone)]
+pub struct AuthSettings {
+    pub(crate) tokens: Arc<TokenKeys>,
+    pub(crate) throttle: Arc<SignInThrottle>,
+    pub(crate) client_address_header: Option<HeaderName>,
 }
 
-impl Caller {
-    pub fn actor(&self) -> String {
-        format!("api_key:{}", self.key_id)
-    }
-
-    /// True when the caller may see objects of `account_id`.
-    pub fn reaches(&self, account_id: &str) -> bool {
-        self.reachable.iter().any(|a| a == account_id)
-    }
-
-    /// True when the caller may start and cancel jobs.
-    pub fn can_operate(&self) -> bool {
-        matches!(self.role, Role::Owner | Role::Admin | Role::Operator)
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("tokens", &"<redacted>")
+            .field("client_address_header", &self.client_address_header)
+            .finish()
     }
 }
 
-/// An API key, sent as a bearer token.
+impl AuthSettings {
+    /// Access tokens signed with `jwt_secret`; the default sign-in limits; the peer's address.
+    pub fn new(jwt_secret: &[u8]) -> Self {
+        Self {
+            tokens: Arc::new(TokenKeys::new(jwt_secret)),
+            throttle: Arc::new(SignInThrottle::new(SignInLimits::default())),
+            client_address_header: None,
+        }
+    }
+
+    /// Access tokens signed with a secret derived from the master key (when
+    /// `LISTBACKUP_JWT_SECRET` is not set).
+    pub fn from_master_key(master: &MasterKey) -> Self {
+        Self::new(&derive_secret(&master.to_secret_string()))
+    }
+
+    pub fn with_limits(mut self, limits: SignInLimits) -> Self {
+        self.throttle = Arc::new(SignInThrottle::new(limits));
+        self
+    }
+
+    /// Behind a proxy: read the client's address from this header (its last entry).
+    pub fn with_client_address_header(mut self, header: HeaderName) -> Self {
+        self.client_address_header = Some(header);
+        self
+    }
+}
+
+/// A user's access token or an API key, as `Authorization: Bearer`.
 #[derive(SecurityScheme)]
-#[oai(ty = "bearer", key_name = "Authorization", checker = "check_api_key")]
-pub struct ApiKeyAuth(pub Caller);
+#[oai(
+    ty = "bearer",
+    key_name = "Authorization",
+    bearer_format = "JWT access token, or an API key (lbk_…)",
+    checker = "authenticate"
+)]
+pub struct BearerAuth(pub Caller);
 
-async fn check_api_key(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
+/// `last_used_at` is written at most this often per key.
+const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
     let state = req
         .data::<AppState>()
         .ok_or_else(|| poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR))?;
-    let unauthorized =
-        || poem::Error::from_string("invalid or revoked API key", StatusCode::UNAUTHORIZED);
-    if !bearer.token.starts_with(repo::API_KEY_PREFIX) {
-        return Err(unauthorized());
-    }
-    let key = repo::find_api_key(&state.db, &bearer.token)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "api key lookup failed");
-            poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE)
-        })?;
-    let key = key.ok_or_else(unauthorized)?;
-    let reachable = repo::account_subtree(&state.db, &key.account_id)
-        .await
-        .map_err(|_| poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE))?;
-    Ok(Caller {
-        key_id: key.id,
-        role: key.role,
-        reachable,
-    })
+    let unavailable = |e: sea_orm::DbErr| {
+        tracing::error!(error = %e, "credential lookup failed");
+        poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE)
+    };
+    let caller = if bearer.token.starts_with(repo::API_KEY_PREFIX) {
+        let Some(key) = repo::find_api_key(&state.db, &bearer.token)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Err(unauthorized());
+        };
+        if key
+            .last_used_at
+            .is_none_or(|t| t < Utc::now() - TOUCH_EVERY)
+            && let Err(e) = repo::touch_api_key(&state.db, &key.id).await
+        {
+            tracing::warn!(key_id = %key.id, error = %e, "could not record the key's use");
+        }
+        let grants = vec![Grant {
+            account_id: key.account_id.clone(),
+            role: key.role,
+        }];
+        let principal = Principal::ApiKey {
+            key_id: key.id,
+            account_id: key.account_id,
+        };
+        Caller::load(&state.db, principal, grants).await
+    } else {
+        let Some(claims) = state.auth.tokens.verify(&bearer.token) else {
+            return Err(unauthorized());
+        };
+        if !repo::session_is_active(&state.db, &claims.sid)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(unauthorized());
+        }
+        let grants = repo::memberships_of(&state.db, &claims.sub)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|m| Grant {
+                account_id: m.account_id,
+                role: m.role,
+            })
+            .collect();
+        let principal = Principal::User {
+            user_id: claims.sub,
+            session_id: claims.sid,
+        };
+        Caller::load(&state.db, principal, grants).await
+    };
+    caller.map_err(unavailable)
+}
+
+fn unauthorized() -> poem::Error {
+    poem::Error::from_string(
+        "invalid, expired or revoked credentials",
+        StatusCode::UNAUTHORIZED,
+    )
 }

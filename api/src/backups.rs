@@ -2,7 +2,7 @@
 
 use crate::{
     ApiTags,
-    auth::ApiKeyAuth,
+    auth::BearerAuth,
     error::{ErrorEnvelope, envelope, envelope_with, internal},
     state::AppState,
 };
@@ -39,7 +39,7 @@ pub enum StartJobResponse {
     /// The request is malformed or names an unknown stream.
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
-    /// The API key may not start jobs.
+    /// Your role in the source's account may not start jobs (it needs operator or above).
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
     /// No such source (or not yours).
@@ -68,7 +68,7 @@ impl BackupsApi {
     async fn start_backup(
         &self,
         state: Data<&AppState>,
-        auth: ApiKeyAuth,
+        auth: BearerAuth,
         source_id: Path<String>,
         body: Json<StartJobRequest>,
     ) -> StartJobResponse {
@@ -84,7 +84,7 @@ impl BackupsApi {
     async fn start_sync(
         &self,
         state: Data<&AppState>,
-        auth: ApiKeyAuth,
+        auth: BearerAuth,
         source_id: Path<String>,
         body: Json<StartJobRequest>,
     ) -> StartJobResponse {
@@ -94,7 +94,7 @@ impl BackupsApi {
 
 async fn start(
     state: &AppState,
-    auth: &ApiKeyAuth,
+    auth: &BearerAuth,
     source_id: &str,
     request: StartJobRequest,
     kind: JobKind,
@@ -111,10 +111,10 @@ async fn start(
         }
         Err(e) => return R::Internal(internal(e)),
     };
-    if !caller.can_operate() {
+    if !caller.can_operate(&src.account_id) {
         return R::Forbidden(envelope(
             "forbidden",
-            "this API key's role may not start jobs",
+            "your role in this account may not start jobs; it needs operator or above",
         ));
     }
     if let Some(streams) = &request.streams {
@@ -169,7 +169,7 @@ pub(crate) struct Launch {
 /// is marked failed (never left queued) and the error envelope for a 503 is returned.
 pub(crate) async fn launch_job(
     state: &AppState,
-    caller: &crate::auth::Caller,
+    caller: &crate::access::Caller,
     job: &entities::job::Model,
     platform: &str,
     launch: Launch,

@@ -56,6 +56,155 @@ pub fn internal(e: impl std::fmt::Display) -> Json<ErrorEnvelope> {
     )
 }
 
+/// An error answer on its way out of a handler: a status and its envelope.
+///
+/// Handlers written as `async fn …() -> Result<OperationResponse, ApiError>` use `?` on
+/// database calls, access checks ([`crate::access::Caller::require`]) and validation, and the
+/// operation turns the error into its own response variant with the `From` impl that
+/// [`error_responses!`](crate::error_responses) writes. Codes are listed in `docs/api.md`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorEnvelope,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: envelope(code, message).0,
+        }
+    }
+
+    /// Adds structured details (`{"field": …}`, `{"job_id": …}`).
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.body.error.details = Some(details);
+        self
+    }
+
+    /// The same error with a more precise code (`invalid_credentials` for a 401).
+    pub fn with_code(mut self, code: &str) -> Self {
+        code.clone_into(&mut self.body.error.code);
+        self
+    }
+
+    /// 400 `invalid_request`: a parameter could not be read; `details.field` names it.
+    pub fn bad_param(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+            .with_details(serde_json::json!({ "field": field }))
+    }
+
+    /// 422 `invalid_field`: the body was read, but `field`'s value is not acceptable.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
+            .with_details(serde_json::json!({ "field": field }))
+    }
+
+    /// 401 `unauthorized`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403 with `code` (`forbidden`, `role_too_high`, `user_required`).
+    pub fn forbidden(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    /// 404 `not_found` for `{kind} {id}`: what is missing and what is another tenant's look alike.
+    pub fn not_found(kind: &str, id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{kind} {id} not found"),
+        )
+    }
+
+    /// 409 with `code` (`duplicate_name`, `last_owner`, `account_not_empty`, …).
+    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 500 `internal`; `e` is logged, never shown.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            body: internal(e).0,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &str {
+        &self.body.error.code
+    }
+
+    pub fn into_body(self) -> Json<ErrorEnvelope> {
+        Json(self.body)
+    }
+
+    /// An error whose status the operation does not declare: a bug, answered as a 500.
+    #[doc(hidden)]
+    pub fn undeclared(self) -> Json<ErrorEnvelope> {
+        internal(format!(
+            "undeclared {} `{}` answered as 500: {}",
+            self.status, self.body.error.code, self.body.error.message
+        ))
+    }
+}
+
+/// Runs a handler body written with `?` and answers an error with the operation's own variant:
+///
+/// ```ignore
+/// respond(async { let role = caller.require(&id, Role::Admin)?; …; Ok(R::Created(…)) }).await
+/// ```
+pub async fn respond<R: From<ApiError>>(
+    body: impl std::future::Future<Output = Result<R, ApiError>>,
+) -> R {
+    body.await.unwrap_or_else(R::from)
+}
+
+/// True when `e` is a unique index refusing a duplicate (a name taken, a member added twice).
+pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::internal(e)
+    }
+}
+
+/// Lets `?` turn an [`ApiError`] into an operation's response: each listed status becomes the
+/// named variant (holding `Json<ErrorEnvelope>`), and 500 becomes the `Internal` variant every
+/// such enum has (do not list it). A status the operation does not declare is logged as a bug
+/// and answered as a 500.
+///
+/// ```ignore
+/// error_responses!(RevokeApiKeyResponse { 403 => Forbidden, 404 => NotFound });
+/// async fn revoke(…) -> RevokeApiKeyResponse {
+///     respond(async { …?; Ok(RevokeApiKeyResponse::Revoked) }).await
+/// }
+/// ```
+#[macro_export]
+macro_rules! error_responses {
+    ($response:ty { $($status:literal => $variant:ident),* $(,)? }) => {
+        impl From<$crate::error::ApiError> for $response {
+            fn from(e: $crate::error::ApiError) -> Self {
+                match e.status().as_u16() {
+                    $($status => Self::$variant(e.into_body()),)*
+                    500 => Self::Internal(e.into_body()),
+                    _ => Self::Internal(e.undeclared()),
+                }
+            }
+        }
+    };
+}
+
 fn code_for(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "invalid_request",
@@ -89,7 +238,8 @@ pub async fn envelope_middleware<E: Endpoint>(next: E, req: Request) -> poem::Re
             } else {
                 err.to_string()
             };
-            let body = serde_json::json!({"error": {"code": code_for(status), "message": message, "request_id": "", "details": null}});
+            let details = bad_field(&err).map(|field| serde_json::json!({ "field": field }));
+            let body = serde_json::json!({"error": {"code": code_for(status), "message": message, "request_id": "", "details": details}});
             Response::builder()
                 .status(status)
                 .content_type("application/json")
@@ -103,6 +253,27 @@ pub async fn envelope_middleware<E: Endpoint>(next: E, req: Request) -> poem::Re
     );
     tracing::info!(%method, %path, status = response.status().as_u16(), %request_id, "request");
     Ok(response)
+}
+
+/// The parameter or body field a framework error is about, when it names one.
+fn bad_field(err: &poem::Error) -> Option<String> {
+    use poem_openapi::error::{ParseParamError, ParsePathError, ParseRequestPayloadError};
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        return Some(e.name.to_owned());
+    }
+    if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        return Some(e.name.to_owned());
+    }
+    let reason = &err.downcast_ref::<ParseRequestPayloadError>()?.reason;
+    field_in_reason(reason)
+}
+
+/// The field a body parse error names: poem-openapi writes "unknown field `x`" and
+/// "field `x` verification failed".
+fn field_in_reason(reason: &str) -> Option<String> {
+    let start = reason.find("field `")? + "field `".len();
+    let len = reason[start..].find('`')?;
+    Some(reason[start..start + len].to_owned())
 }
 
 /// Writes the request id into an error envelope; other responses pass through untouched.
@@ -132,4 +303,23 @@ async fn stamp(response: Response, request_id: &str) -> Response {
         .headers_mut()
         .remove(poem::http::header::CONTENT_LENGTH);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn body_parse_errors_name_their_field() {
+        assert_eq!(
+            super::field_in_reason(r#"failed to parse "Register": unknown field `colour`."#),
+            Some("colour".into())
+        );
+        assert_eq!(
+            super::field_in_reason("field `name` verification failed. maxLength(200)"),
+            Some("name".into())
+        );
+        assert_eq!(
+            super::field_in_reason(r#"Type "String" expects an input value."#),
+            None
+        );
+    }
 }

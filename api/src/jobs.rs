@@ -2,7 +2,7 @@
 
 use crate::{
     ApiTags,
-    auth::ApiKeyAuth,
+    auth::BearerAuth,
     error::{ErrorEnvelope, envelope, internal},
     state::AppState,
 };
@@ -72,7 +72,7 @@ pub enum CancelJobResponse {
     /// The job stops after the part it is writing; it ends `cancelled`.
     #[oai(status = 202)]
     Accepted(Json<Box<JobView>>),
-    /// The API key may not cancel jobs.
+    /// Your role in the job's account may not cancel jobs (it needs operator or above).
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
     #[oai(status = 404)]
@@ -121,7 +121,7 @@ pub struct JobsApi;
 /// The job `id` if the caller reaches it.
 async fn find_job(
     state: &AppState,
-    auth: &ApiKeyAuth,
+    auth: &BearerAuth,
     id: &str,
 ) -> Result<Option<job::Model>, sea_orm::DbErr> {
     Ok(job::Entity::find_by_id(id)
@@ -137,7 +137,7 @@ impl JobsApi {
     async fn get_job(
         &self,
         state: Data<&AppState>,
-        auth: ApiKeyAuth,
+        auth: BearerAuth,
         job_id: Path<String>,
     ) -> GetJobResponse {
         let job = match job::Entity::find_by_id(job_id.0.as_str())
@@ -166,7 +166,7 @@ impl JobsApi {
     async fn cancel_job(
         &self,
         state: Data<&AppState>,
-        auth: ApiKeyAuth,
+        auth: BearerAuth,
         job_id: Path<String>,
     ) -> CancelJobResponse {
         use CancelJobResponse as R;
@@ -177,10 +177,10 @@ impl JobsApi {
             }
             Err(e) => return R::Internal(internal(e)),
         };
-        if !auth.0.can_operate() {
+        if !auth.0.can_operate(&job.account_id) {
             return R::Forbidden(envelope(
                 "forbidden",
-                "this API key's role may not cancel jobs",
+                "your role in this account may not cancel jobs; it needs operator or above",
             ));
         }
         if job.status.is_final() {
@@ -224,7 +224,7 @@ impl JobsApi {
     async fn retry_job(
         &self,
         state: Data<&AppState>,
-        auth: ApiKeyAuth,
+        auth: BearerAuth,
         job_id: Path<String>,
         body: Json<RetryJobRequest>,
     ) -> RetryJobResponse {
@@ -236,10 +236,10 @@ impl JobsApi {
             }
             Err(e) => return R::Internal(internal(e)),
         };
-        if !auth.0.can_operate() {
+        if !auth.0.can_operate(&failed.account_id) {
             return R::Forbidden(envelope(
                 "forbidden",
-                "this API key's role may not retry jobs",
+                "your role in this account may not retry jobs; it needs operator or above",
             ));
         }
         let source = match entities::source::Entity::find_by_id(&failed.source_id)

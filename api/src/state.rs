@@ -1,7 +1,9 @@
 //! What request handlers share.
 
+use crate::auth::AuthSettings;
 use sea_orm::DatabaseConnection;
-use storage::object_store::ObjectStore;
+use std::sync::Arc;
+use storage::{keys::MasterKey, object_store::ObjectStore};
 
 /// Temporal as the API uses it: a client, the namespace, and where its Web UI is.
 #[derive(Clone)]
@@ -16,4 +18,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub store: ObjectStore,
     pub temporal: TemporalAccess,
+    /// Seals the age identity generated for each new account.
+    pub master: Arc<MasterKey>,
+    /// Access-token keys and sign-in limits.
+    pub auth: AuthSettings,
 }

@@ -13,13 +13,29 @@ use sea_orm::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+mod access;
+mod sessions;
+
+pub use access::*;
+pub use sessions::*;
+
 /// The prefix every API key secret starts with, so leaked keys are recognisable by scanners.
 pub const API_KEY_PREFIX: &str = "lbk_";
 
-/// SHA-256 of an API key secret, as stored. API keys are 256-bit random strings, so a fast hash
-/// is enough; passwords use argon2id instead.
-pub fn hash_api_key(secret: &str) -> String {
+/// SHA-256 of a generated secret (an API key or a refresh token), as stored. These are random
+/// strings of over 250 bits, so a fast hash is enough; passwords use argon2id instead.
+pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A new secret: `prefix` and 43 random alphanumeric characters (256 bits).
+fn random_secret(prefix: &str) -> String {
+    let random: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(43)
+        .map(char::from)
+        .collect();
+    format!("{prefix}{random}")
 }
 
 /// The key row for `secret`, if it exists and is not revoked.
@@ -28,7 +44,7 @@ pub async fn find_api_key(
     secret: &str,
 ) -> Result<Option<api_key::Model>, DbErr> {
     api_key::Entity::find()
-        .filter(api_key::Column::KeyHash.eq(hash_api_key(secret)))
+        .filter(api_key::Column::KeyHash.eq(hash_secret(secret)))
         .filter(api_key::Column::RevokedAt.is_null())
         .one(db)
         .await
@@ -39,34 +55,44 @@ pub async fn account_subtree(
     db: &impl ConnectionTrait,
     account_id: &str,
 ) -> Result<Vec<String>, DbErr> {
-    let mut all = vec![account_id.to_owned()];
-    let mut frontier = all.clone();
-    while !frontier.is_empty() {
-        let children: Vec<String> = account::Entity::find()
-            .filter(account::Column::ParentId.is_in(frontier))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|a| a.id)
-            .filter(|id| !all.contains(id))
-            .collect();
-        all.extend(children.iter().cloned());
-        frontier = children;
-    }
-    Ok(all)
+    Ok(accounts_below(db, &[account_id.to_owned()])
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect())
 }
 
-/// Creates a user.
+/// Creates a user who has no password yet.
 pub async fn create_user(
     db: &impl ConnectionTrait,
     email: &str,
     name: &str,
 ) -> Result<user::Model, DbErr> {
+    insert_user(db, email, name, None).await
+}
+
+/// Creates a user who signs in with a password (`password_hash`: an argon2id PHC string).
+/// `email` must already be normalised (trimmed, lower case): it is unique as stored.
+pub async fn create_user_with_password(
+    db: &impl ConnectionTrait,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+) -> Result<user::Model, DbErr> {
+    insert_user(db, email, name, Some(password_hash.to_owned())).await
+}
+
+async fn insert_user(
+    db: &impl ConnectionTrait,
+    email: &str,
+    name: &str,
+    password_hash: Option<String>,
+) -> Result<user::Model, DbErr> {
     user::ActiveModel {
         id: Set(crate::new_id("usr")),
         email: Set(email.to_owned()),
         name: Set(name.to_owned()),
-        password_hash: Set(None),
+        password_hash: Set(password_hash),
         created_at: Set(Utc::now()),
     }
     .insert(db)
@@ -119,12 +145,7 @@ pub async fn create_api_key(
     name: &str,
     role: Role,
 ) -> Result<(api_key::Model, String), DbErr> {
-    let random: String = rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(43)
-        .map(char::from)
-        .collect();
-    let secret = format!("{API_KEY_PREFIX}{random}");
+    let secret = random_secret(API_KEY_PREFIX);
     let key = api_key::ActiveModel {
         id: Set(crate::new_id("key")),
         account_id: Set(account_id.to_owned()),
@@ -132,7 +153,7 @@ pub async fn create_api_key(
         name: Set(name.to_owned()),
         role: Set(role),
         prefix: Set(secret[..API_KEY_PREFIX.len() + 6].to_owned()),
-        key_hash: Set(hash_api_key(&secret)),
+        key_hash: Set(hash_secret(&secret)),
         created_at: Set(Utc::now()),
         last_used_at: Set(None),
         revoked_at: Set(None),

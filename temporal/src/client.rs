@@ -116,6 +116,46 @@ pub async fn connect(settings: &TemporalSettings) -> Result<Client, TemporalErro
         })
 }
 
+/// A client for a process that serves the API without a Temporal frontend — tests of resources
+/// that never start a workflow. Nothing goes over the network: every call fails at once with
+/// `unavailable` (health reports Temporal as down; starting a job answers 503).
+pub async fn unreachable_client(namespace: &str) -> Result<Client, TemporalError> {
+    use temporalio_client::{
+        RetryOptions,
+        callback_based::{CallbackBasedGrpcService, GrpcRequest, GrpcSuccessResponse},
+        tonic::{Status, codegen::http::HeaderMap},
+    };
+    type Answer =
+        std::pin::Pin<Box<dyn Future<Output = Result<GrpcSuccessResponse, Status>> + Send>>;
+    let service = CallbackBasedGrpcService {
+        callback: std::sync::Arc::new(|req: GrpcRequest| -> Answer {
+            Box::pin(async move {
+                if req.rpc == "GetSystemInfo" {
+                    // An empty message: a server without optional capabilities.
+                    return Ok(GrpcSuccessResponse {
+                        headers: HeaderMap::new(),
+                        proto: Vec::new(),
+                    });
+                }
+                Err(Status::unavailable("no Temporal frontend is configured"))
+            })
+        }),
+    };
+    let url = Url::parse("http://temporal.invalid:7233")
+        .map_err(|_| TemporalError::InvalidAddress("temporal.invalid:7233".into()))?;
+    let conn = ConnectionOptions::new(url)
+        .service_override(service)
+        .dns_load_balancing(None)
+        .retry_options(RetryOptions::no_retries())
+        .build();
+    Client::connect(conn, ClientOptions::new(namespace.to_owned()).build())
+        .await
+        .map_err(|e| TemporalError::Connect {
+            address: "(none)".into(),
+            message: e.to_string(),
+        })
+}
+
 /// Connects, retrying until `patience` runs out (a frontend that is still starting up).
 pub async fn connect_with_retry(
     settings: &TemporalSettings,

@@ -7,6 +7,7 @@ mod jobs;
 
 pub use client::{
     TemporalSettings, TlsFiles, connect, connect_with_retry, ensure_search_attributes,
+    unreachable_client,
 };
 pub use jobs::{
     backup_history_json, backup_progress, cancel_backup, check_health, find_runs, start_backup,

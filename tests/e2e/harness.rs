@@ -107,6 +107,7 @@ impl Stack {
         let sandbox = Sandbox::new(sandbox_config)?;
         let sandbox_server = sandbox.serve("127.0.0.1:0".parse()?).await?;
 
+        let master = Arc::new(MasterKey::generate());
         let stop = CancellationToken::new();
         let listener = ApiListener::bind("127.0.0.1:0".parse()?).await?;
         let api_base = format!("http://{}", listener.local_addr()?);
@@ -118,6 +119,8 @@ impl Stack {
                 namespace: "default".into(),
                 ui_base: "http://127.0.0.1:8233".into(),
             },
+            auth: api::AuthSettings::from_master_key(&master),
+            master: master.clone(),
         };
         tokio::spawn(listener.serve(state, stop.clone()));
         Ok(Self {
@@ -131,7 +134,7 @@ impl Stack {
             puts,
             s3_config,
             store,
-            master: Arc::new(MasterKey::generate()),
+            master,
             sandbox,
             sandbox_server: Some(sandbox_server),
             api_base,

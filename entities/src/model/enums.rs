@@ -18,6 +18,51 @@ pub enum Role {
     Viewer,
 }
 
+impl Role {
+    /// Every role, highest first.
+    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Operator, Role::Viewer];
+
+    /// The role's rank: owner > admin > operator > viewer. A role includes everything the
+    /// roles below it may do.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Owner => 4,
+            Role::Admin => 3,
+            Role::Operator => 2,
+            Role::Viewer => 1,
+        }
+    }
+
+    /// The role as stored and shown (`owner`, `admin`, `operator`, `viewer`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+/// Roles compare by rank, so `role >= Role::Operator` reads as "operator or above".
+impl Ord for Role {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+impl PartialOrd for Role {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a job does: a full backup or an incremental sync from the saved cursors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]

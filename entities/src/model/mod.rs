@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod connection;
 pub mod job;
 pub mod membership;
+pub mod refresh_token;
 pub mod schedule;
 pub mod snapshot;
 pub mod snapshot_part;

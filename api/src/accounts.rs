@@ -1,0 +1,491 @@
+//! Accounts: tenants, arranged in a tree. A role on an account reaches every sub-account below
+//! it; a role on a sub-account never reaches its parent.
+
+use crate::{
+    ApiTags,
+    access::{Caller, RoleName},
+    activity,
+    auth::BearerAuth,
+    error::{ApiError, ErrorEnvelope, is_unique_violation, respond},
+    error_responses,
+    input::Name,
+    pagination::{Page, PageRequest},
+    state::AppState,
+};
+use chrono::{DateTime, Utc};
+use entities::{Role, account, repo};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+    types::Example,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TransactionTrait,
+};
+use serde_json::json;
+use storage::keys::{AccountKey, MasterKey};
+
+/// An account, with the caller's role in it.
+#[derive(Object, Debug, Clone)]
+#[oai(example)]
+pub struct AccountView {
+    pub id: String,
+    pub name: String,
+    /// The account this one is a sub-account of.
+    pub parent_id: Option<String>,
+    /// Your role here: held on this account or inherited from one above it.
+    pub role: RoleName,
+    /// The age recipient every part of this account's snapshots is encrypted to.
+    pub encryption_recipient: String,
+    /// True when only the customer holds the decryption key (the service cannot decrypt).
+    pub customer_held_key: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Example for AccountView {
+    fn example() -> Self {
+        Self {
+            id: "acc_06h00dqvj52kg04zbq3k".into(),
+            name: "Acme Inc".into(),
+            parent_id: None,
+            role: RoleName::Owner,
+            encryption_recipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+                .into(),
+            customer_held_key: false,
+            created_at: DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default(),
+        }
+    }
+}
+
+pub fn view(a: account::Model, role: Role) -> AccountView {
+    AccountView {
+        customer_held_key: a.encryption_identity_sealed.is_none(),
+        id: a.id,
+        name: a.name,
+        parent_id: a.parent_id,
+        role: role.into(),
+        encryption_recipient: a.encryption_recipient,
+        created_at: a.created_at,
+    }
+}
+
+/// An account and, below it, its sub-accounts.
+#[derive(Object, Debug, Clone)]
+pub struct AccountTree {
+    pub id: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub role: RoleName,
+    pub children: Vec<AccountTree>,
+}
+
+/// A new account.
+#[derive(Object, Debug, Clone)]
+#[oai(deny_unknown_fields, example)]
+pub struct CreateAccount {
+    /// 1 to 200 characters; unique among the sub-accounts of one parent.
+    pub name: String,
+}
+
+impl Example for CreateAccount {
+    fn example() -> Self {
+        Self {
+            name: "Acme Inc".into(),
+        }
+    }
+}
+
+/// Changes to an account; absent fields stay as they are.
+#[derive(Object, Debug, Clone)]
+#[oai(deny_unknown_fields)]
+pub struct UpdateAccount {
+    pub name: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum CreateAccountResponse {
+    #[oai(status = 201)]
+    Created(Json<AccountView>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorEnvelope>),
+    /// API keys cannot create top-level accounts (`user_required`); a sub-account needs admin.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
+    /// The parent account does not exist or is not yours.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    /// The parent already has a sub-account of that name (`duplicate_name`).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorEnvelope>),
+    /// The name is empty or too long (`invalid_field`).
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorEnvelope>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+}
+error_responses!(CreateAccountResponse { 400 => BadRequest, 403 => Forbidden, 404 => NotFound, 409 => Conflict, 422 => Unprocessable });
+
+#[derive(ApiResponse)]
+pub enum ListAccountsResponse {
+    #[oai(status = 200)]
+    Ok(Json<Page<AccountView>>),
+    /// A bad `limit` or `cursor`.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorEnvelope>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+}
+error_responses!(ListAccountsResponse { 400 => BadRequest });
+
+#[derive(ApiResponse)]
+pub enum GetAccountResponse {
+    #[oai(status = 200)]
+    Ok(Json<AccountView>),
+    /// No such account, or not yours.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+}
+error_responses!(GetAccountResponse { 404 => NotFound });
+
+#[derive(ApiResponse)]
+pub enum GetAccountTreeResponse {
+    #[oai(status = 200)]
+    Ok(Json<AccountTree>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+}
+error_responses!(GetAccountTreeResponse { 404 => NotFound });
+
+#[derive(ApiResponse)]
+pub enum UpdateAccountResponse {
+    #[oai(status = 200)]
+    Ok(Json<AccountView>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorEnvelope>),
+    /// Renaming needs admin.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    /// A sibling has that name (`duplicate_name`).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorEnvelope>),
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorEnvelope>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+}
+error_responses!(UpdateAccountResponse { 400 => BadRequest, 403 => Forbidden, 404 => NotFound, 409 => Conflict, 422 => Unprocessable });
+
+#[derive(ApiResponse)]
+pub enum DeleteAccountResponse {
+    /// Deleted, with its members, API keys and connections.
+    #[oai(status = 204)]
+    Deleted,
+    /// Deleting needs owner.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    /// The account still has sub-accounts or sources (`account_not_empty`).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorEnvelope>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+}
+error_responses!(DeleteAccountResponse { 403 => Forbidden, 404 => NotFound, 409 => Conflict });
+
+/// Creates an account with a fresh age identity sealed under the master key. A sibling with
+/// the same name is a 409 `duplicate_name`.
+pub async fn insert_account(
+    db: &impl ConnectionTrait,
+    master: &MasterKey,
+    name: &Name,
+    parent_id: Option<&str>,
+) -> Result<account::Model, ApiError> {
+    let key = AccountKey::generate();
+    let sealed = key.seal_with(master).map_err(ApiError::internal)?;
+    repo::create_account(db, name.as_str(), parent_id, &key.recipient(), Some(sealed))
+        .await
+        .map_err(|e| name_conflict(e, name))
+}
+
+fn name_conflict(e: sea_orm::DbErr, name: &Name) -> ApiError {
+    if is_unique_violation(&e) {
+        ApiError::conflict(
+            "duplicate_name",
+            format!("an account named `{}` already exists here", name.as_str()),
+        )
+        .with_details(json!({"field": "name"}))
+    } else {
+        e.into()
+    }
+}
+
+async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<account::Model, ApiError> {
+    if !caller.reaches(id) {
+        return Err(ApiError::not_found("account", id));
+    }
+    account::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("account", id))
+}
+
+pub struct AccountsApi;
+
+#[OpenApi(tag = "ApiTags::Accounts")]
+impl AccountsApi {
+    /// Creates a top-level account; you become its owner. Only users may (not API keys).
+    #[oai(path = "/v1/accounts", method = "post", operation_id = "createAccount")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<CreateAccount>,
+    ) -> CreateAccountResponse {
+        respond(async {
+            let user_id = auth.0.require_user()?;
+            let name = Name::parse("name", &body.name)?;
+            let txn = state.db.begin().await?;
+            let acct = insert_account(&txn, &state.master, &name, None).await?;
+            repo::add_membership(&txn, user_id, &acct.id, Role::Owner).await?;
+            activity::record(
+                &txn,
+                &auth.0,
+                &acct.id,
+                "account.created",
+                ("account", &acct.id),
+                json!({"name": acct.name}),
+            )
+            .await?;
+            txn.commit().await?;
+            Ok(CreateAccountResponse::Created(Json(view(
+                acct,
+                Role::Owner,
+            ))))
+        })
+        .await
+    }
+
+    /// Lists the accounts you reach: those you are a member of (or your API key's) and every
+    /// sub-account below them, by id.
+    #[oai(path = "/v1/accounts", method = "get", operation_id = "listAccounts")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        /// Items per page, 1 to 200 (default 50).
+        limit: Query<Option<u64>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ListAccountsResponse {
+        respond(async {
+            let page = PageRequest::parse(limit.0, cursor.0)?;
+            let reachable: Vec<String> = auth.0.reachable().map(str::to_owned).collect();
+            let rows = page
+                .apply(
+                    account::Entity::find().filter(account::Column::Id.is_in(reachable)),
+                    account::Column::Id,
+                )
+                .all(&state.db)
+                .await?;
+            let page = page.finish(rows, |a| a.id.clone()).map(|a| {
+                let role = auth.0.role_in(&a.id).unwrap_or(Role::Viewer);
+                view(a, role)
+            });
+            Ok(ListAccountsResponse::Ok(Json(page)))
+        })
+        .await
+    }
+
+    /// Gets an account.
+    #[oai(
+        path = "/v1/accounts/:account_id",
+        method = "get",
+        operation_id = "getAccount"
+    )]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        account_id: Path<String>,
+    ) -> GetAccountResponse {
+        respond(async {
+            let role = auth.0.require(&account_id, Role::Viewer)?;
+            let acct = find(&state, &auth.0, &account_id).await?;
+            Ok(GetAccountResponse::Ok(Json(view(acct, role))))
+        })
+        .await
+    }
+
+    /// Renames an account. Needs admin.
+    #[oai(
+        path = "/v1/accounts/:account_id",
+        method = "patch",
+        operation_id = "updateAccount"
+    )]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        account_id: Path<String>,
+        body: Json<UpdateAccount>,
+    ) -> UpdateAccountResponse {
+        respond(async {
+            let role = auth.0.require(&account_id, Role::Admin)?;
+            let acct = find(&state, &auth.0, &account_id).await?;
+            let Some(name) = body.0.name else {
+                return Ok(UpdateAccountResponse::Ok(Json(view(acct, role))));
+            };
+            let name = Name::parse("name", &name)?;
+            let txn = state.db.begin().await?;
+            let before = acct.name.clone();
+            let mut changed = acct.into_active_model();
+            changed.name = Set(name.as_str().to_owned());
+            let acct = changed
+                .update(&txn)
+                .await
+                .map_err(|e| name_conflict(e, &name))?;
+            let details = json!({"name": {"from": before, "to": acct.name}});
+            activity::record(
+                &txn,
+                &auth.0,
+                &acct.id,
+                "account.updated",
+                ("account", &acct.id),
+                details,
+            )
+            .await?;
+            txn.commit().await?;
+            Ok(UpdateAccountResponse::Ok(Json(view(acct, role))))
+        })
+        .await
+    }
+
+    /// Deletes an account with its members, API keys and connections. Refused while it has
+    /// sub-accounts or sources. Needs owner.
+    #[oai(
+        path = "/v1/accounts/:account_id",
+        method = "delete",
+        operation_id = "deleteAccount"
+    )]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        account_id: Path<String>,
+    ) -> DeleteAccountResponse {
+        respond(async {
+            auth.0.require(&account_id, Role::Owner)?;
+            let acct = find(&state, &auth.0, &account_id).await?;
+            let txn = state.db.begin().await?;
+            if let Err(in_use) = repo::delete_account(&txn, &acct.id).await? {
+                let what = match in_use {
+                    repo::AccountInUse::SubAccounts => "sub-accounts",
+                    repo::AccountInUse::Sources => "sources",
+                };
+                return Err(ApiError::conflict(
+                    "account_not_empty",
+                    format!("account {} still has {what}; delete them first", acct.id),
+                ));
+            }
+            // The log outlives the account: on its parent, or on the account's own id.
+            let logged_on = acct.parent_id.as_deref().unwrap_or(&acct.id);
+            activity::record(
+                &txn,
+                &auth.0,
+                logged_on,
+                "account.deleted",
+                ("account", &acct.id),
+                json!({"name": acct.name}),
+            )
+            .await?;
+            txn.commit().await?;
+            Ok(DeleteAccountResponse::Deleted)
+        })
+        .await
+    }
+
+    /// Creates a sub-account. Whoever has a role on the parent has it here too. Needs admin
+    /// on the parent.
+    #[oai(
+        path = "/v1/accounts/:account_id/sub-accounts",
+        method = "post",
+        operation_id = "createSubAccount"
+    )]
+    async fn create_sub_account(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        account_id: Path<String>,
+        body: Json<CreateAccount>,
+    ) -> CreateAccountResponse {
+        respond(async {
+            let role = auth.0.require(&account_id, Role::Admin)?;
+            let parent = find(&state, &auth.0, &account_id).await?;
+            let name = Name::parse("name", &body.name)?;
+            let txn = state.db.begin().await?;
+            let acct = insert_account(&txn, &state.master, &name, Some(&parent.id)).await?;
+            let details = json!({"name": acct.name, "parent_id": parent.id});
+            activity::record(
+                &txn,
+                &auth.0,
+                &acct.id,
+                "account.created",
+                ("account", &acct.id),
+                details,
+            )
+            .await?;
+            txn.commit().await?;
+            Ok(CreateAccountResponse::Created(Json(view(acct, role))))
+        })
+        .await
+    }
+
+    /// The account and every sub-account below it, as a tree.
+    #[oai(
+        path = "/v1/accounts/:account_id/tree",
+        method = "get",
+        operation_id = "getAccountTree"
+    )]
+    async fn tree(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        account_id: Path<String>,
+    ) -> GetAccountTreeResponse {
+        respond(async {
+            auth.0.require(&account_id, Role::Viewer)?;
+            let accounts = repo::accounts_below(&state.db, &[account_id.0.clone()]).await?;
+            let tree = build_tree(&auth.0, &account_id, &accounts)
+                .ok_or_else(|| ApiError::not_found("account", &account_id))?;
+            Ok(GetAccountTreeResponse::Ok(Json(tree)))
+        })
+        .await
+    }
+}
+
+fn build_tree(caller: &Caller, id: &str, accounts: &[account::Model]) -> Option<AccountTree> {
+    let a = accounts.iter().find(|a| a.id == id)?;
+    let mut children: Vec<AccountTree> = accounts
+        .iter()
+        .filter(|c| c.parent_id.as_deref() == Some(id))
+        .filter_map(|c| build_tree(caller, &c.id, accounts))
+        .collect();
+    children.sort_by(|x, y| x.id.cmp(&y.id));
+    Some(AccountTree {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        parent_id: a.parent_id.clone(),
+        role: caller.role_in(&a.id).unwrap_or(Role::Viewer).into(),
+        children,
+    })
+}

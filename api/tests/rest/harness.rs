@@ -1,0 +1,287 @@
+//! Starts the API for one test and speaks to it.
+
+use api::{AppState, AuthSettings, SignInLimits, TemporalAccess};
+use entities::sea_orm::DatabaseConnection;
+use poem::{Server, listener::TcpAcceptor};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use storage::{
+    keys::MasterKey,
+    object_store::{ObjectStore, S3Config},
+};
+use tokio::sync::oneshot;
+
+pub struct App {
+    pub base: String,
+    pub db: DatabaseConnection,
+    pg_name: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    http: reqwest::Client,
+}
+
+/// A response: status, JSON body (`Null` when empty), headers.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// Asserts an error envelope with this status and code; returns the body.
+    #[track_caller]
+    pub fn error(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.body["error"]["code"], code, "{}", self.body);
+        assert!(
+            self.body["error"]["request_id"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("req_")),
+            "{}",
+            self.body
+        );
+        assert_eq!(
+            self.body.as_object().map(|o| o.len()),
+            Some(1),
+            "an error carries nothing but the envelope: {}",
+            self.body
+        );
+        &self.body
+    }
+
+    /// Asserts the status; returns the body.
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        &self.body
+    }
+
+    pub fn field(&self) -> &Value {
+        &self.body["error"]["details"]["field"]
+    }
+}
+
+/// A registered user with a token pair and the account created for them.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+    pub account_id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl App {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|auth| auth).await
+    }
+
+    /// Starts the API with sign-in settings adjusted by `configure`.
+    pub async fn spawn_with(configure: impl FnOnce(AuthSettings) -> AuthSettings) -> Self {
+        let (pg_name, url) = entities::testing::create_database("lbapi")
+            .await
+            .expect("a test database on Postgres (LISTBACKUP_TEST_POSTGRES)");
+        let db = entities::connect_and_migrate(&url).await.expect("migrate");
+        let master = Arc::new(MasterKey::generate());
+        let state = AppState {
+            db: db.clone(),
+            // Never contacted by these resources.
+            store: ObjectStore::new(&S3Config::local("http://127.0.0.1:9", "unused", "k", "s")),
+            temporal: TemporalAccess {
+                client: temporal::unreachable_client("default")
+                    .await
+                    .expect("client"),
+                namespace: "default".into(),
+                ui_base: "http://127.0.0.1:8233".into(),
+            },
+            auth: configure(AuthSettings::from_master_key(&master)),
+            master,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let acceptor = TcpAcceptor::from_tokio(listener).unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(
+                    api::app(state),
+                    async move {
+                        let _ = stopped.await;
+                    },
+                    None,
+                )
+                .await;
+        });
+        Self {
+            base,
+            db,
+            pg_name,
+            stop: Some(stop),
+            server: Some(server),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The default limits, but with room for the many sign-ins a test makes from one address.
+    pub fn generous(auth: AuthSettings) -> AuthSettings {
+        let limits = SignInLimits {
+            per_address: api::Limit::new(10_000, std::time::Duration::from_millis(1)),
+            ..SignInLimits::default()
+        };
+        auth.with_limits(limits)
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        let _ = entities::testing::drop_database(self.db.clone(), &self.pg_name).await;
+    }
+
+    /// Sends a request; `token` as `Authorization: Bearer`, `body` as JSON.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("the API answers");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("JSON body: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    /// Registers `email` and returns the user with their tokens and account.
+    pub async fn register(&self, email: &str) -> User {
+        let name = email.split('@').next().unwrap_or(email);
+        let r = self
+            .call(
+                "POST",
+                "/v1/auth/register",
+                None,
+                Some(json!({"email": email, "password": PASSWORD, "name": name})),
+            )
+            .await;
+        let body = r.ok(201);
+        User {
+            id: body["user"]["id"].as_str().unwrap().into(),
+            email: email.into(),
+            password: PASSWORD.into(),
+            account_id: body["account"]["id"].as_str().unwrap().into(),
+            access: body["tokens"]["access_token"].as_str().unwrap().into(),
+            refresh: body["tokens"]["refresh_token"].as_str().unwrap().into(),
+        }
+    }
+
+    /// Registers `email` and makes them a member of `account_id` with `role` (as `by`).
+    pub async fn member(&self, by: &User, account_id: &str, email: &str, role: &str) -> User {
+        let user = self.register(email).await;
+        self.call(
+            "POST",
+            &format!("/v1/accounts/{account_id}/members"),
+            Some(&by.access),
+            Some(json!({"email": email, "role": role})),
+        )
+        .await
+        .ok(201);
+        user
+    }
+
+    /// Creates an API key of `account_id` (as `by`); returns `(key id, secret)`.
+    pub async fn api_key(
+        &self,
+        by: &str,
+        account_id: &str,
+        name: &str,
+        role: &str,
+    ) -> (String, String) {
+        let r = self
+            .call(
+                "POST",
+                &format!("/v1/accounts/{account_id}/api-keys"),
+                Some(by),
+                Some(json!({"name": name, "role": role})),
+            )
+            .await;
+        let body = r.ok(201);
+        (
+            body["id"].as_str().unwrap().into(),
+            body["secret"].as_str().unwrap().into(),
+        )
+    }
+
+    /// Creates a sub-account of `parent` (as `by`); returns its id.
+    pub async fn sub_account(&self, by: &str, parent: &str, name: &str) -> String {
+        let r = self
+            .call(
+                "POST",
+                &format!("/v1/accounts/{parent}/sub-accounts"),
+                Some(by),
+                Some(json!({"name": name})),
+            )
+            .await;
+        r.ok(201)["id"].as_str().unwrap().into()
+    }
+
+    /// The activity log of `account_id`, oldest first: `(actor, action, target_id)`.
+    pub async fn activity(&self, account_id: &str) -> Vec<(String, String, String)> {
+        use entities::{
+            activity_log,
+            sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder},
+        };
+        activity_log::Entity::find()
+            .filter(activity_log::Column::AccountId.eq(account_id))
+            .order_by_asc(activity_log::Column::Id)
+            .all(&self.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.actor, l.action, l.target_id))
+            .collect()
+    }
+}

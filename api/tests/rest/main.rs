@@ -1,0 +1,12 @@
+//! The REST API over HTTP: `api::app` on a real listener (port 0) over a fresh Postgres
+//! database per test, spoken to with reqwest. These resources never start a workflow or store
+//! an object, so Temporal is a client that refuses every call and S3 is never contacted.
+
+mod harness;
+
+mod accounts;
+mod api_keys;
+mod isolation;
+mod members;
+mod sign_in;
+mod throttling;

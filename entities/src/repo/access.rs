@@ -1,0 +1,171 @@
+//! Who may reach which account: the account tree, memberships and API keys.
+
+use crate::model::*;
+use chrono::Utc;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr,
+};
+use std::collections::HashSet;
+
+/// The accounts `roots` and every account below them, each once, breadth first (roots first).
+/// Unknown roots are left out.
+pub async fn accounts_below(
+    db: &impl ConnectionTrait,
+    roots: &[String],
+) -> Result<Vec<account::Model>, DbErr> {
+    if roots.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut all = account::Entity::find()
+        .filter(account::Column::Id.is_in(roots.iter().cloned()))
+        .all(db)
+        .await?;
+    let mut seen: HashSet<String> = all.iter().map(|a| a.id.clone()).collect();
+    let mut frontier: Vec<String> = seen.iter().cloned().collect();
+    // One query per level of the tree, however many roots there are.
+    while !frontier.is_empty() {
+        let children: Vec<account::Model> = account::Entity::find()
+            .filter(account::Column::ParentId.is_in(frontier))
+            .all(db)
+            .await?
+            .into_iter()
+            .filter(|a| seen.insert(a.id.clone()))
+            .collect();
+        frontier = children.iter().map(|a| a.id.clone()).collect();
+        all.extend(children);
+    }
+    Ok(all)
+}
+
+/// The accounts above `account_id`, nearest first (empty for a top-level account).
+pub async fn account_ancestors(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+) -> Result<Vec<account::Model>, DbErr> {
+    let mut chain: Vec<account::Model> = Vec::new();
+    let mut next = account::Entity::find_by_id(account_id)
+        .one(db)
+        .await?
+        .and_then(|a| a.parent_id);
+    while let Some(id) = next {
+        // Parents are set once, at creation, so the chain cannot loop; the check keeps a
+        // hand-edited database from hanging a request.
+        if chain.iter().any(|a| a.id == id) {
+            break;
+        }
+        let Some(parent) = account::Entity::find_by_id(id).one(db).await? else {
+            break;
+        };
+        next = parent.parent_id.clone();
+        chain.push(parent);
+    }
+    Ok(chain)
+}
+
+/// A user's memberships (their direct roles).
+pub async fn memberships_of(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Vec<membership::Model>, DbErr> {
+    membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .all(db)
+        .await
+}
+
+/// `user_id`'s membership of `account_id`, if they have one.
+pub async fn find_membership(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+    user_id: &str,
+) -> Result<Option<membership::Model>, DbErr> {
+    membership::Entity::find()
+        .filter(membership::Column::AccountId.eq(account_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .one(db)
+        .await
+}
+
+/// How many owner memberships `accounts` have together.
+pub async fn count_owners(db: &impl ConnectionTrait, accounts: &[String]) -> Result<u64, DbErr> {
+    membership::Entity::find()
+        .filter(membership::Column::AccountId.is_in(accounts.iter().cloned()))
+        .filter(membership::Column::Role.eq(Role::Owner))
+        .count(db)
+        .await
+}
+
+/// The user with this (normalised) email, if any.
+pub async fn find_user_by_email(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(db)
+        .await
+}
+
+/// Revokes an active key once. Returns whether it was active.
+pub async fn revoke_api_key(db: &impl ConnectionTrait, key_id: &str) -> Result<bool, DbErr> {
+    let res = api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(api_key::Column::Id.eq(key_id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Records that a key was just used.
+pub async fn touch_api_key(db: &impl ConnectionTrait, key_id: &str) -> Result<(), DbErr> {
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::LastUsedAt, Expr::value(Utc::now()))
+        .filter(api_key::Column::Id.eq(key_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// What stops an account from being deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountInUse {
+    SubAccounts,
+    Sources,
+}
+
+/// Deletes an account that has no sub-accounts and no sources, with its memberships, API keys
+/// and connections. The activity log is kept. Run it in a transaction.
+pub async fn delete_account(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+) -> Result<Result<(), AccountInUse>, DbErr> {
+    let children = account::Entity::find()
+        .filter(account::Column::ParentId.eq(account_id))
+        .count(db)
+        .await?;
+    if children > 0 {
+        return Ok(Err(AccountInUse::SubAccounts));
+    }
+    let sources = source::Entity::find()
+        .filter(source::Column::AccountId.eq(account_id))
+        .count(db)
+        .await?;
+    if sources > 0 {
+        return Ok(Err(AccountInUse::Sources));
+    }
+    membership::Entity::delete_many()
+        .filter(membership::Column::AccountId.eq(account_id))
+        .exec(db)
+        .await?;
+    api_key::Entity::delete_many()
+        .filter(api_key::Column::AccountId.eq(account_id))
+        .exec(db)
+        .await?;
+    connection::Entity::delete_many()
+        .filter(connection::Column::AccountId.eq(account_id))
+        .exec(db)
+        .await?;
+    account::Entity::delete_by_id(account_id).exec(db).await?;
+    Ok(Ok(()))
+}
