@@ -107,8 +107,10 @@ pub struct UpdateAccount {
 
 #[derive(ApiResponse)]
 pub enum CreateAccountResponse {
+    /// The account; you have the role shown in it.
     #[oai(status = 201)]
     Created(Json<AccountView>),
+    /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// API keys cannot create top-level accounts (`user_required`); a sub-account needs admin.
@@ -123,6 +125,7 @@ pub enum CreateAccountResponse {
     /// The name is empty or too long (`invalid_field`).
     #[oai(status = 422)]
     Unprocessable(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -130,11 +133,13 @@ error_responses!(CreateAccountResponse { 400 => BadRequest, 403 => Forbidden, 40
 
 #[derive(ApiResponse)]
 pub enum ListAccountsResponse {
+    /// A page of accounts.
     #[oai(status = 200)]
     Ok(Json<Page<AccountView>>),
     /// A bad `limit` or `cursor`.
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -142,11 +147,13 @@ error_responses!(ListAccountsResponse { 400 => BadRequest });
 
 #[derive(ApiResponse)]
 pub enum GetAccountResponse {
+    /// The account.
     #[oai(status = 200)]
     Ok(Json<AccountView>),
     /// No such account, or not yours.
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -154,10 +161,13 @@ error_responses!(GetAccountResponse { 404 => NotFound });
 
 #[derive(ApiResponse)]
 pub enum GetAccountTreeResponse {
+    /// The tree below the account, children sorted by id.
     #[oai(status = 200)]
     Ok(Json<AccountTree>),
+    /// No such account (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -165,20 +175,25 @@ error_responses!(GetAccountTreeResponse { 404 => NotFound });
 
 #[derive(ApiResponse)]
 pub enum UpdateAccountResponse {
+    /// The account as it is now.
     #[oai(status = 200)]
     Ok(Json<AccountView>),
+    /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// Renaming needs admin.
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
+    /// No such account (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
     /// A sibling has that name (`duplicate_name`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// A value is not acceptable (`invalid_field`; `details.field` names it).
     #[oai(status = 422)]
     Unprocessable(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -192,11 +207,13 @@ pub enum DeleteAccountResponse {
     /// Deleting needs owner.
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
+    /// No such account (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
     /// The account still has sub-accounts or sources (`account_not_empty`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -464,7 +481,8 @@ impl AccountsApi {
     ) -> GetAccountTreeResponse {
         respond(async {
             auth.0.require(&account_id, Role::Viewer)?;
-            let accounts = repo::accounts_below(&state.db, &[account_id.0.clone()]).await?;
+            let accounts =
+                repo::accounts_below(&state.db, std::slice::from_ref(&account_id.0)).await?;
             let tree = build_tree(&auth.0, &account_id, &accounts)
                 .ok_or_else(|| ApiError::not_found("account", &account_id))?;
             Ok(GetAccountTreeResponse::Ok(Json(tree)))

@@ -100,20 +100,25 @@ impl Example for CreateApiKey {
 
 #[derive(ApiResponse)]
 pub enum CreateApiKeyResponse {
+    /// The key, with its secret: the only time it is shown.
     #[oai(status = 201)]
     Created(Json<CreatedApiKey>),
+    /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// Needs admin; the role is above yours (`role_too_high`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
+    /// No such account (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
     /// An active key has that name (`duplicate_name`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// A value is not acceptable (`invalid_field`; `details.field` names it).
     #[oai(status = 422)]
     Unprocessable(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -121,15 +126,19 @@ error_responses!(CreateApiKeyResponse { 400 => BadRequest, 403 => Forbidden, 404
 
 #[derive(ApiResponse)]
 pub enum ListApiKeysResponse {
+    /// A page of active keys, oldest first.
     #[oai(status = 200)]
     Ok(Json<Page<ApiKeyView>>),
+    /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// Needs admin.
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
+    /// No such account (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -146,6 +155,7 @@ pub enum RevokeApiKeyResponse {
     /// No such active key in this account.
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }

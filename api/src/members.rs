@@ -92,12 +92,16 @@ pub struct UpdateMember {
 
 #[derive(ApiResponse)]
 pub enum ListMembersResponse {
+    /// A page of members, by when they joined.
     #[oai(status = 200)]
     Ok(Json<Page<MemberView>>),
+    /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
+    /// No such account (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -105,8 +109,10 @@ error_responses!(ListMembersResponse { 400 => BadRequest, 404 => NotFound });
 
 #[derive(ApiResponse)]
 pub enum AddMemberResponse {
+    /// The user is a member now; their existing sign-ins reach the account at once.
     #[oai(status = 201)]
     Created(Json<MemberView>),
+    /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// Needs admin; the role is above yours (`role_too_high`).
@@ -121,6 +127,7 @@ pub enum AddMemberResponse {
     /// Not an email address.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -128,8 +135,10 @@ error_responses!(AddMemberResponse { 400 => BadRequest, 403 => Forbidden, 404 =>
 
 #[derive(ApiResponse)]
 pub enum UpdateMemberResponse {
+    /// The member with the new role.
     #[oai(status = 200)]
     Ok(Json<MemberView>),
+    /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// Needs admin, and owner to change an owner or make one.
@@ -141,6 +150,7 @@ pub enum UpdateMemberResponse {
     /// It would leave the account without an owner (`last_owner`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -148,16 +158,19 @@ error_responses!(UpdateMemberResponse { 400 => BadRequest, 403 => Forbidden, 404
 
 #[derive(ApiResponse)]
 pub enum RemoveMemberResponse {
+    /// Removed: the user no longer reaches the account through this membership.
     #[oai(status = 204)]
     Removed,
     /// Needs admin, and owner to remove an owner.
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
+    /// No such account (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
     /// It would leave the account without an owner (`last_owner`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }

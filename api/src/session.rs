@@ -137,8 +137,10 @@ pub struct Me {
 
 #[derive(ApiResponse)]
 pub enum RegisterResponse {
+    /// Registered and signed in.
     #[oai(status = 201)]
     Created(Json<Registration>),
+    /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// A user with this email exists (`email_taken`).
@@ -150,6 +152,7 @@ pub enum RegisterResponse {
     /// Too many attempts from this address; retry after `Retry-After` seconds.
     #[oai(status = 429)]
     TooManyRequests(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -157,8 +160,10 @@ error_responses!(RegisterResponse { 400 => BadRequest, 409 => Conflict, 422 => U
 
 #[derive(ApiResponse)]
 pub enum LoginResponse {
+    /// Signed in.
     #[oai(status = 200)]
     Ok(Json<TokenPair>),
+    /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// Wrong email or password (`invalid_credentials`); which one is not said.
@@ -167,6 +172,7 @@ pub enum LoginResponse {
     /// Too many attempts from this address or for this email.
     #[oai(status = 429)]
     TooManyRequests(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -177,12 +183,14 @@ pub enum RefreshResponse {
     /// A new pair; the presented refresh token no longer works.
     #[oai(status = 200)]
     Ok(Json<TokenPair>),
+    /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// Unknown, expired or revoked (`invalid_refresh_token`), or used before
     /// (`refresh_token_reused`: the sign-in is now revoked).
     #[oai(status = 401)]
     Unauthorized(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -193,8 +201,10 @@ pub enum LogoutResponse {
     /// The sign-in is revoked: its refresh and access tokens stop working.
     #[oai(status = 204)]
     SignedOut,
+    /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
@@ -202,8 +212,10 @@ error_responses!(LogoutResponse { 400 => BadRequest });
 
 #[derive(ApiResponse)]
 pub enum MeResponse {
+    /// The caller.
     #[oai(status = 200)]
     Ok(Json<Me>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }

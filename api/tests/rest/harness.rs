@@ -14,7 +14,9 @@ use tokio::sync::oneshot;
 pub struct App {
     pub base: String,
     pub db: DatabaseConnection,
-    pg_name: String,
+    /// The Postgres database to drop afterwards, or the SQLite file's folder.
+    pg_name: Option<String>,
+    _sqlite_dir: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     http: reqwest::Client,
@@ -85,6 +87,22 @@ impl App {
         let (pg_name, url) = entities::testing::create_database("lbapi")
             .await
             .expect("a test database on Postgres (LISTBACKUP_TEST_POSTGRES)");
+        Self::start(configure, url, Some(pg_name), None).await
+    }
+
+    /// Starts the API over a SQLite file, as `listbackup dev` runs it.
+    pub async fn spawn_on_sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("api.db").display());
+        Self::start(Self::generous, url, None, Some(dir)).await
+    }
+
+    async fn start(
+        configure: impl FnOnce(AuthSettings) -> AuthSettings,
+        url: String,
+        pg_name: Option<String>,
+        sqlite_dir: Option<tempfile::TempDir>,
+    ) -> Self {
         let db = entities::connect_and_migrate(&url).await.expect("migrate");
         let master = Arc::new(MasterKey::generate());
         let state = AppState {
@@ -120,6 +138,7 @@ impl App {
             base,
             db,
             pg_name,
+            _sqlite_dir: sqlite_dir,
             stop: Some(stop),
             server: Some(server),
             http: reqwest::Client::new(),
@@ -142,7 +161,14 @@ impl App {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
-        let _ = entities::testing::drop_database(self.db.clone(), &self.pg_name).await;
+        match self.pg_name.take() {
+            Some(name) => {
+                let _ = entities::testing::drop_database(self.db.clone(), &name).await;
+            }
+            None => {
+                let _ = self.db.clone().close().await;
+            }
+        }
     }
 
     /// Sends a request; `token` as `Authorization: Bearer`, `body` as JSON.

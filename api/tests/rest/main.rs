@@ -1,5 +1,5 @@
 //! The REST API over HTTP: `api::app` on a real listener (port 0) over a fresh Postgres
-//! database per test, spoken to with reqwest. These resources never start a workflow or store
+//! database per test (and one walk-through on SQLite), spoken to with reqwest. These resources never start a workflow or store
 //! an object, so Temporal is a client that refuses every call and S3 is never contacted.
 
 mod harness;
@@ -9,4 +9,5 @@ mod api_keys;
 mod isolation;
 mod members;
 mod sign_in;
+mod sqlite;
 mod throttling;

@@ -1,5 +1,7 @@
 //! The repository, run the same way on SQLite and on Postgres.
 
+mod access;
+
 use entities::{JobKind, JobStatus, Role, job, repo, snapshot_part};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait};
 use serde_json::json;
@@ -215,6 +217,7 @@ async fn suite(db: &DatabaseConnection) {
 async fn repository_on_sqlite() {
     let (db, _dir) = sqlite().await;
     suite(&db).await;
+    access::suite(&db).await;
 }
 
 #[tokio::test]
@@ -224,5 +227,6 @@ async fn repository_on_postgres() {
         .expect("the test Postgres is reachable (scripts/ensure-postgres)");
     let db = entities::connect_and_migrate(&url).await.unwrap();
     suite(&db).await;
+    access::suite(&db).await;
     entities::testing::drop_database(db, &name).await.unwrap();
 }
