@@ -9,45 +9,25 @@ async fn users_create_accounts_they_own_and_keys_cannot() {
     let app = App::spawn().await;
     let ada = app.register("ada@example.com").await;
     let r = app
-        .call(
-            "POST",
-            "/v1/accounts",
-            Some(&ada.access),
-            Some(json!({"name": "Second Co"})),
-        )
+        .post("/v1/accounts", &ada.access, json!({"name": "Second Co"}))
         .await;
     let second = r.ok(201).clone();
     assert_eq!(second["role"], "owner");
     assert!(second["parent_id"].is_null());
     let second_id = second["id"].as_str().unwrap();
     // Top-level names are not unique across the service (two companies may share one).
-    app.call(
-        "POST",
-        "/v1/accounts",
-        Some(&ada.access),
-        Some(json!({"name": "Second Co"})),
-    )
-    .await
-    .ok(201);
+    app.post("/v1/accounts", &ada.access, json!({"name": "Second Co"}))
+        .await
+        .ok(201);
 
     let (_, key) = app
         .api_key(&ada.access, &ada.account_id, "owner key", "owner")
         .await;
-    app.call(
-        "POST",
-        "/v1/accounts",
-        Some(&key),
-        Some(json!({"name": "By a key"})),
-    )
-    .await
-    .error(403, "user_required");
+    app.post("/v1/accounts", &key, json!({"name": "By a key"}))
+        .await
+        .error(403, "user_required");
     let r = app
-        .call(
-            "POST",
-            "/v1/accounts",
-            Some(&ada.access),
-            Some(json!({"name": ""})),
-        )
+        .post("/v1/accounts", &ada.access, json!({"name": ""}))
         .await;
     r.error(422, "invalid_field");
     assert_eq!(r.field(), "name");
@@ -91,11 +71,10 @@ async fn sub_accounts_form_a_tree_with_unique_names_among_siblings() {
     // The same name under another parent is fine; under the same parent it is a 409.
     app.sub_account(&ada.access, &us, "Paris").await;
     let dup = app
-        .call(
-            "POST",
+        .post(
             &format!("/v1/accounts/{eu}/sub-accounts"),
-            Some(&ada.access),
-            Some(json!({"name": "Paris"})),
+            &ada.access,
+            json!({"name": "Paris"}),
         )
         .await;
     dup.error(409, "duplicate_name");
@@ -125,34 +104,17 @@ async fn sub_accounts_form_a_tree_with_unique_names_among_siblings() {
         let token = token.clone();
         async move {
             app_ref
-                .call(
-                    "PATCH",
-                    &format!("/v1/accounts/{id}"),
-                    Some(&token),
-                    Some(json!({"name": name})),
-                )
+                .patch(&format!("/v1/accounts/{id}"), &token, json!({"name": name}))
                 .await
         }
     };
     rename(eu.clone(), "US").await.error(409, "duplicate_name");
     let r = rename(eu.clone(), "Europe").await;
     assert_eq!(r.ok(200)["name"], "Europe");
-    let log = app.activity(&eu).await;
-    assert!(
-        log.contains(&(
-            format!("user:{}", ada.id),
-            "account.updated".into(),
-            eu.clone()
-        )),
-        "{log:?}"
-    );
+    let actor = format!("user:{}", ada.id);
+    assert!(app.logged(&eu, &actor, "account.updated", &eu).await);
     let unchanged = app
-        .call(
-            "PATCH",
-            &format!("/v1/accounts/{eu}"),
-            Some(&ada.access),
-            Some(json!({})),
-        )
+        .patch(&format!("/v1/accounts/{eu}"), &ada.access, json!({}))
         .await;
     assert_eq!(unchanged.ok(200)["name"], "Europe");
     app.shutdown().await;
@@ -166,22 +128,12 @@ async fn an_account_is_deleted_only_when_it_has_no_sub_accounts_or_sources() {
     let child = app.sub_account(&ada.access, &root, "Child").await;
     let admin = app.member(&ada, &root, "bob@example.com", "admin").await;
 
-    app.call(
-        "DELETE",
-        &format!("/v1/accounts/{child}"),
-        Some(&admin.access),
-        None,
-    )
-    .await
-    .error(403, "forbidden");
-    app.call(
-        "DELETE",
-        &format!("/v1/accounts/{root}"),
-        Some(&ada.access),
-        None,
-    )
-    .await
-    .error(409, "account_not_empty");
+    app.delete(&format!("/v1/accounts/{child}"), &admin.access)
+        .await
+        .error(403, "forbidden");
+    app.delete(&format!("/v1/accounts/{root}"), &ada.access)
+        .await
+        .error(409, "account_not_empty");
 
     // A source in the child blocks it too.
     let conn = repo::create_connection(
@@ -198,12 +150,7 @@ async fn an_account_is_deleted_only_when_it_has_no_sub_accounts_or_sources() {
         .await
         .unwrap();
     let r = app
-        .call(
-            "DELETE",
-            &format!("/v1/accounts/{child}"),
-            Some(&ada.access),
-            None,
-        )
+        .delete(&format!("/v1/accounts/{child}"), &ada.access)
         .await;
     r.error(409, "account_not_empty");
     assert!(
@@ -222,12 +169,7 @@ async fn an_account_is_deleted_only_when_it_has_no_sub_accounts_or_sources() {
         .api_key(&ada.access, &child, "child key", "viewer")
         .await;
     let r = app
-        .call(
-            "DELETE",
-            &format!("/v1/accounts/{child}"),
-            Some(&ada.access),
-            None,
-        )
+        .delete(&format!("/v1/accounts/{child}"), &ada.access)
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert!(
@@ -243,24 +185,12 @@ async fn an_account_is_deleted_only_when_it_has_no_sub_accounts_or_sources() {
     app.get("/v1/me", &child_key)
         .await
         .error(401, "unauthorized");
-    let log = app.activity(&root).await;
-    assert!(
-        log.contains(&(
-            format!("user:{}", ada.id),
-            "account.deleted".into(),
-            child.clone()
-        )),
-        "{log:?}"
-    );
+    let actor = format!("user:{}", ada.id);
+    assert!(app.logged(&root, &actor, "account.deleted", &child).await);
 
     // Now the root can go too, with its members.
     let r = app
-        .call(
-            "DELETE",
-            &format!("/v1/accounts/{root}"),
-            Some(&ada.access),
-            None,
-        )
+        .delete(&format!("/v1/accounts/{root}"), &ada.access)
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
     let left = app.get("/v1/accounts", &admin.access).await;

@@ -12,11 +12,10 @@ async fn a_key_is_shown_once_listed_without_its_secret_and_revoked_at_once() {
     let keys = format!("/v1/accounts/{}/api-keys", ada.account_id);
 
     let created = app
-        .call(
-            "POST",
+        .post(
             &keys,
-            Some(&ada.access),
-            Some(json!({"name": "ci", "role": "operator"})),
+            &ada.access,
+            json!({"name": "ci", "role": "operator"}),
         )
         .await;
     let created = created.ok(201).clone();
@@ -56,34 +55,17 @@ async fn a_key_is_shown_once_listed_without_its_secret_and_revoked_at_once() {
 
     // Duplicate names are refused while the first key is active.
     let dup = app
-        .call(
-            "POST",
-            &keys,
-            Some(&ada.access),
-            Some(json!({"name": "ci", "role": "viewer"})),
-        )
+        .post(&keys, &ada.access, json!({"name": "ci", "role": "viewer"}))
         .await;
     dup.error(409, "duplicate_name");
     assert_eq!(dup.field(), "name");
 
-    let revoke = app
-        .call(
-            "DELETE",
-            &format!("{keys}/{key_id}"),
-            Some(&ada.access),
-            None,
-        )
-        .await;
+    let revoke = app.delete(&format!("{keys}/{key_id}"), &ada.access).await;
     assert_eq!(revoke.status, 204);
     app.get("/v1/me", &secret).await.error(401, "unauthorized");
-    app.call(
-        "DELETE",
-        &format!("{keys}/{key_id}"),
-        Some(&ada.access),
-        None,
-    )
-    .await
-    .error(404, "not_found");
+    app.delete(&format!("{keys}/{key_id}"), &ada.access)
+        .await
+        .error(404, "not_found");
     assert!(
         app.get(&keys, &ada.access).await.ok(200)["items"]
             .as_array()
@@ -124,11 +106,10 @@ async fn keys_carry_no_more_than_their_creator_holds() {
         let keys = keys.clone();
         async move {
             app_ref
-                .call(
-                    "POST",
+                .post(
                     &keys,
-                    Some(&token),
-                    Some(json!({"name": format!("k-{role}"), "role": role})),
+                    &token,
+                    json!({"name": format!("k-{role}"), "role": role}),
                 )
                 .await
         }
@@ -150,34 +131,19 @@ async fn keys_carry_no_more_than_their_creator_holds() {
     let (owner_key_id, _) = app
         .api_key(&ada.access, &ada.account_id, "owner key", "owner")
         .await;
-    app.call(
-        "DELETE",
-        &format!("{keys}/{owner_key_id}"),
-        Some(&admin.access),
-        None,
-    )
-    .await
-    .error(403, "forbidden");
+    app.delete(&format!("{keys}/{owner_key_id}"), &admin.access)
+        .await
+        .error(403, "forbidden");
 
     // Bad bodies name their field.
     let empty = app
-        .call(
-            "POST",
-            &keys,
-            Some(&ada.access),
-            Some(json!({"name": " ", "role": "viewer"})),
-        )
+        .post(&keys, &ada.access, json!({"name": " ", "role": "viewer"}))
         .await;
     empty.error(422, "invalid_field");
     assert_eq!(empty.field(), "name");
-    app.call(
-        "POST",
-        &keys,
-        Some(&ada.access),
-        Some(json!({"name": "x", "role": "root"})),
-    )
-    .await
-    .error(400, "invalid_request");
+    app.post(&keys, &ada.access, json!({"name": "x", "role": "root"}))
+        .await
+        .error(400, "invalid_request");
     app.shutdown().await;
 }
 

@@ -222,6 +222,40 @@ impl App {
         self.call("GET", path, Some(token), None).await
     }
 
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("PATCH", path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call("DELETE", path, Some(token), None).await
+    }
+
+    pub async fn login(&self, email: impl AsRef<str>, password: impl AsRef<str>) -> Reply {
+        let body = json!({"email": email.as_ref(), "password": password.as_ref()});
+        self.call("POST", "/v1/auth/login", None, Some(body)).await
+    }
+
+    pub async fn refresh(&self, refresh_token: impl AsRef<str>) -> Reply {
+        let body = json!({"refresh_token": refresh_token.as_ref()});
+        self.call("POST", "/v1/auth/refresh", None, Some(body))
+            .await
+    }
+
+    pub async fn logout(&self, refresh_token: impl AsRef<str>) -> Reply {
+        let body = json!({"refresh_token": refresh_token.as_ref()});
+        self.call("POST", "/v1/auth/logout", None, Some(body)).await
+    }
+
+    /// True when `account_id`'s activity log has `action` on `target` by `actor`.
+    pub async fn logged(&self, account_id: &str, actor: &str, action: &str, target: &str) -> bool {
+        let entry = (actor.to_owned(), action.to_owned(), target.to_owned());
+        self.activity(account_id).await.contains(&entry)
+    }
+
     /// Registers `email` and returns the user with their tokens and account.
     pub async fn register(&self, email: &str) -> User {
         let name = email.split('@').next().unwrap_or(email);

@@ -287,11 +287,10 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
     // An operator may operate: starting a backup passes the role check and reaches the
     // workflow service (which this test runs without, hence 503).
     let r = app
-        .call(
-            "POST",
+        .post(
             &format!("/v1/sources/{}/backups", a.source),
-            Some(&operator.access),
-            Some(json!({})),
+            &operator.access,
+            json!({}),
         )
         .await;
     r.error(503, "unavailable");

@@ -12,11 +12,10 @@ async fn admins_add_change_and_remove_members_up_to_their_own_role() {
     let bob = app.register("bob@example.com").await;
 
     let added = app
-        .call(
-            "POST",
+        .post(
             &members,
-            Some(&ada.access),
-            Some(json!({"email": "BOB@example.com", "role": "admin"})),
+            &ada.access,
+            json!({"email": "BOB@example.com", "role": "admin"}),
         )
         .await;
     let added = added.ok(201).clone();
@@ -30,30 +29,27 @@ async fn admins_add_change_and_remove_members_up_to_their_own_role() {
         "admin"
     );
 
-    app.call(
-        "POST",
+    app.post(
         &members,
-        Some(&ada.access),
-        Some(json!({"email": bob.email, "role": "viewer"})),
+        &ada.access,
+        json!({"email": bob.email, "role": "viewer"}),
     )
     .await
     .error(409, "already_member");
     let unknown = app
-        .call(
-            "POST",
+        .post(
             &members,
-            Some(&ada.access),
-            Some(json!({"email": "nobody@example.com", "role": "viewer"})),
+            &ada.access,
+            json!({"email": "nobody@example.com", "role": "viewer"}),
         )
         .await;
     unknown.error(404, "user_not_found");
     assert_eq!(unknown.field(), "email");
     let bad = app
-        .call(
-            "POST",
+        .post(
             &members,
-            Some(&ada.access),
-            Some(json!({"email": "not an email", "role": "viewer"})),
+            &ada.access,
+            json!({"email": "not an email", "role": "viewer"}),
         )
         .await;
     bad.error(422, "invalid_field");
@@ -62,57 +58,47 @@ async fn admins_add_change_and_remove_members_up_to_their_own_role() {
     // Bob (admin) adds Carol as operator, may not make anyone owner.
     app.register("carol@example.com").await;
     let carol = app
-        .call(
-            "POST",
+        .post(
             &members,
-            Some(&bob.access),
-            Some(json!({"email": "carol@example.com", "role": "owner"})),
+            &bob.access,
+            json!({"email": "carol@example.com", "role": "owner"}),
         )
         .await;
     carol.error(403, "role_too_high");
     let carol = app
-        .call(
-            "POST",
+        .post(
             &members,
-            Some(&bob.access),
-            Some(json!({"email": "carol@example.com", "role": "operator"})),
+            &bob.access,
+            json!({"email": "carol@example.com", "role": "operator"}),
         )
         .await;
     let carol_id = carol.ok(201)["user_id"].as_str().unwrap().to_owned();
     let promote = app
-        .call(
-            "PATCH",
+        .patch(
             &format!("{members}/{carol_id}"),
-            Some(&bob.access),
-            Some(json!({"role": "admin"})),
+            &bob.access,
+            json!({"role": "admin"}),
         )
         .await;
     assert_eq!(promote.ok(200)["role"], "admin");
-    app.call(
-        "PATCH",
+    app.patch(
         &format!("{members}/{carol_id}"),
-        Some(&bob.access),
-        Some(json!({"role": "owner"})),
+        &bob.access,
+        json!({"role": "owner"}),
     )
     .await
     .error(403, "role_too_high");
     // An admin may not touch an owner.
-    app.call(
-        "PATCH",
+    app.patch(
         &format!("{members}/{}", ada.id),
-        Some(&bob.access),
-        Some(json!({"role": "viewer"})),
+        &bob.access,
+        json!({"role": "viewer"}),
     )
     .await
     .error(403, "forbidden");
-    app.call(
-        "DELETE",
-        &format!("{members}/{}", ada.id),
-        Some(&bob.access),
-        None,
-    )
-    .await
-    .error(403, "forbidden");
+    app.delete(&format!("{members}/{}", ada.id), &bob.access)
+        .await
+        .error(403, "forbidden");
 
     let list = app.get(&members, &bob.access).await;
     let emails: Vec<&str> = list.ok(200)["items"]
@@ -125,27 +111,16 @@ async fn admins_add_change_and_remove_members_up_to_their_own_role() {
     assert!(emails.contains(&"carol@example.com"));
 
     let removed = app
-        .call(
-            "DELETE",
-            &format!("{members}/{carol_id}"),
-            Some(&bob.access),
-            None,
-        )
+        .delete(&format!("{members}/{carol_id}"), &bob.access)
         .await;
     assert_eq!(removed.status, 204);
-    app.call(
-        "DELETE",
-        &format!("{members}/{carol_id}"),
-        Some(&bob.access),
-        None,
-    )
-    .await
-    .error(404, "not_found");
-    app.call(
-        "PATCH",
+    app.delete(&format!("{members}/{carol_id}"), &bob.access)
+        .await
+        .error(404, "not_found");
+    app.patch(
         &format!("{members}/usr_nobody"),
-        Some(&ada.access),
-        Some(json!({"role": "viewer"})),
+        &ada.access,
+        json!({"role": "viewer"}),
     )
     .await
     .error(404, "not_found");
@@ -169,52 +144,38 @@ async fn the_last_owner_can_be_neither_demoted_nor_removed() {
     let root = ada.account_id.clone();
     let members = format!("/v1/accounts/{root}/members");
 
-    app.call(
-        "PATCH",
+    app.patch(
         &format!("{members}/{}", ada.id),
-        Some(&ada.access),
-        Some(json!({"role": "admin"})),
+        &ada.access,
+        json!({"role": "admin"}),
     )
     .await
     .error(409, "last_owner");
-    app.call(
-        "DELETE",
-        &format!("{members}/{}", ada.id),
-        Some(&ada.access),
-        None,
-    )
-    .await
-    .error(409, "last_owner");
+    app.delete(&format!("{members}/{}", ada.id), &ada.access)
+        .await
+        .error(409, "last_owner");
 
     // With a second owner, the first may step down.
     let bob = app.member(&ada, &root, "bob@example.com", "owner").await;
     let r = app
-        .call(
-            "PATCH",
+        .patch(
             &format!("{members}/{}", ada.id),
-            Some(&ada.access),
-            Some(json!({"role": "viewer"})),
+            &ada.access,
+            json!({"role": "viewer"}),
         )
         .await;
     assert_eq!(r.ok(200)["role"], "viewer");
-    app.call(
-        "DELETE",
-        &format!("{members}/{}", bob.id),
-        Some(&bob.access),
-        None,
-    )
-    .await
-    .error(409, "last_owner");
+    app.delete(&format!("{members}/{}", bob.id), &bob.access)
+        .await
+        .error(409, "last_owner");
 
     // A sub-account's own owner is not its last: the parent's owner reaches it.
     let child = app.sub_account(&bob.access, &root, "Child").await;
     let carol = app.member(&bob, &child, "carol@example.com", "owner").await;
     let r = app
-        .call(
-            "DELETE",
+        .delete(
             &format!("/v1/accounts/{child}/members/{}", carol.id),
-            Some(&bob.access),
-            None,
+            &bob.access,
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.body);

@@ -147,16 +147,8 @@ async fn registration_names_the_bad_field() {
 async fn sign_in_failures_look_the_same_whether_or_not_the_email_exists() {
     let app = App::spawn_with(App::generous).await;
     let ada = app.register("ada@example.com").await;
-    let login = |email: &str, password: &str| {
-        app.call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"email": email, "password": password})),
-        )
-    };
-    let wrong_password = login(&ada.email, "not the password").await;
-    let unknown_email = login("nobody@example.com", "not the password").await;
+    let wrong_password = app.login(&ada.email, "not the password").await;
+    let unknown_email = app.login("nobody@example.com", "not the password").await;
     wrong_password.error(401, "invalid_credentials");
     unknown_email.error(401, "invalid_credentials");
     assert_eq!(
@@ -170,14 +162,7 @@ async fn sign_in_failures_look_the_same_whether_or_not_the_email_exists() {
 async fn login_ignores_email_case_and_issues_a_working_pair() {
     let app = App::spawn().await;
     let ada = app.register("ada@example.com").await;
-    let r = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"email": "ADA@Example.com", "password": ada.password})),
-        )
-        .await;
+    let r = app.login("ADA@Example.com", &ada.password).await;
     let pair = r.ok(200);
     let access = pair["access_token"].as_str().unwrap();
     assert_eq!(
@@ -191,16 +176,8 @@ async fn login_ignores_email_case_and_issues_a_working_pair() {
 async fn a_refresh_token_works_once_and_reuse_revokes_the_whole_sign_in() {
     let app = App::spawn().await;
     let ada = app.register("ada@example.com").await;
-    let refresh = |token: &str| {
-        app.call(
-            "POST",
-            "/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": token})),
-        )
-    };
 
-    let first = refresh(&ada.refresh).await;
+    let first = app.refresh(&ada.refresh).await;
     let first = first.ok(200).clone();
     let access2 = first["access_token"].as_str().unwrap().to_owned();
     let refresh2 = first["refresh_token"].as_str().unwrap().to_owned();
@@ -209,11 +186,13 @@ async fn a_refresh_token_works_once_and_reuse_revokes_the_whole_sign_in() {
     app.get("/v1/me", &ada.access).await.ok(200);
 
     // The rotated-out token is presented again: someone copied it.
-    refresh(&ada.refresh)
+    app.refresh(&ada.refresh)
         .await
         .error(401, "refresh_token_reused");
     // Every token of that sign-in is now dead: the successor, and both access tokens.
-    refresh(&refresh2).await.error(401, "invalid_refresh_token");
+    app.refresh(&refresh2)
+        .await
+        .error(401, "invalid_refresh_token");
     app.get("/v1/me", &access2).await.error(401, "unauthorized");
     app.get("/v1/me", &ada.access)
         .await
@@ -227,17 +206,10 @@ async fn a_refresh_token_works_once_and_reuse_revokes_the_whole_sign_in() {
     assert!(family.iter().all(|t| t.revoked_at.is_some()));
 
     // A new sign-in is unaffected by the revoked one.
-    let again = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"email": ada.email, "password": ada.password})),
-        )
-        .await;
+    let again = app.login(&ada.email, &ada.password).await;
     let token = again.ok(200)["refresh_token"].as_str().unwrap().to_owned();
-    refresh(&token).await.ok(200);
-    refresh("lbr_unknown")
+    app.refresh(&token).await.ok(200);
+    app.refresh("lbr_unknown")
         .await
         .error(401, "invalid_refresh_token");
     app.call("POST", "/v1/auth/refresh", None, Some(json!({})))
@@ -250,48 +222,22 @@ async fn a_refresh_token_works_once_and_reuse_revokes_the_whole_sign_in() {
 async fn signing_out_ends_the_refresh_and_access_tokens_of_that_sign_in() {
     let app = App::spawn().await;
     let ada = app.register("ada@example.com").await;
-    let other = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"email": ada.email, "password": ada.password})),
-        )
-        .await;
+    let other = app.login(&ada.email, &ada.password).await;
     let other_access = other.ok(200)["access_token"].as_str().unwrap().to_owned();
 
-    let out = app
-        .call(
-            "POST",
-            "/v1/auth/logout",
-            None,
-            Some(json!({"refresh_token": ada.refresh})),
-        )
-        .await;
+    let out = app.logout(&ada.refresh).await;
     assert_eq!(out.status, 204);
     app.get("/v1/me", &ada.access)
         .await
         .error(401, "unauthorized");
-    app.call(
-        "POST",
-        "/v1/auth/refresh",
-        None,
-        Some(json!({"refresh_token": ada.refresh})),
-    )
-    .await
-    .error(401, "invalid_refresh_token");
+    app.refresh(&ada.refresh)
+        .await
+        .error(401, "invalid_refresh_token");
     // The other sign-in (another device) still works.
     app.get("/v1/me", &other_access).await.ok(200);
     // Signing out twice, or with an unknown token, says nothing either way.
     for token in [ada.refresh.as_str(), "lbr_unknown"] {
-        let r = app
-            .call(
-                "POST",
-                "/v1/auth/logout",
-                None,
-                Some(json!({"refresh_token": token})),
-            )
-            .await;
+        let r = app.logout(token).await;
         assert_eq!(r.status, 204);
     }
     app.call("POST", "/v1/auth/logout", None, Some(json!({"token": "x"})))

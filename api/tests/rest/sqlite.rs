@@ -9,59 +9,37 @@ async fn sign_in_accounts_members_and_keys_work_on_sqlite() {
     let app = App::spawn_on_sqlite().await;
     let ada = app.register("ada@example.com").await;
     let bob = app.register("bob@example.com").await;
-    let refreshed = app
-        .call(
-            "POST",
-            "/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": ada.refresh})),
-        )
-        .await;
+    let refreshed = app.refresh(&ada.refresh).await;
     let access = refreshed.ok(200)["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
-    app.call(
-        "POST",
-        "/v1/auth/refresh",
-        None,
-        Some(json!({"refresh_token": ada.refresh})),
-    )
-    .await
-    .error(401, "refresh_token_reused");
+    app.refresh(&ada.refresh)
+        .await
+        .error(401, "refresh_token_reused");
     app.get("/v1/me", &access).await.error(401, "unauthorized");
-    let login = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"email": ada.email, "password": PASSWORD})),
-        )
-        .await;
+    let login = app.login(&ada.email, PASSWORD).await;
     let access = login.ok(200)["access_token"].as_str().unwrap().to_owned();
 
     let child = app.sub_account(&access, &ada.account_id, "Child").await;
-    app.call(
-        "POST",
+    app.post(
         &format!("/v1/accounts/{}/sub-accounts", ada.account_id),
-        Some(&access),
-        Some(json!({"name": "Child"})),
+        &access,
+        json!({"name": "Child"}),
     )
     .await
     .error(409, "duplicate_name");
-    app.call(
-        "POST",
+    app.post(
         &format!("/v1/accounts/{child}/members"),
-        Some(&access),
-        Some(json!({"email": bob.email, "role": "admin"})),
+        &access,
+        json!({"email": bob.email, "role": "admin"}),
     )
     .await
     .ok(201);
-    app.call(
-        "PATCH",
+    app.patch(
         &format!("/v1/accounts/{}/members/{}", ada.account_id, ada.id),
-        Some(&access),
-        Some(json!({"role": "admin"})),
+        &access,
+        json!({"role": "admin"}),
     )
     .await
     .error(409, "last_owner");
@@ -73,22 +51,13 @@ async fn sign_in_accounts_members_and_keys_work_on_sqlite() {
         "operator"
     );
     let r = app
-        .call(
-            "DELETE",
+        .delete(
             &format!("/v1/accounts/{child}/api-keys/{key_id}"),
-            Some(&bob.access),
-            None,
+            &bob.access,
         )
         .await;
     assert_eq!(r.status, 204);
-    let r = app
-        .call(
-            "DELETE",
-            &format!("/v1/accounts/{child}"),
-            Some(&access),
-            None,
-        )
-        .await;
+    let r = app.delete(&format!("/v1/accounts/{child}"), &access).await;
     assert_eq!(r.status, 204, "{}", r.body);
     app.shutdown().await;
 }
