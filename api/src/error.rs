@@ -156,7 +156,7 @@ impl ApiError {
 
 /// Runs a handler body written with `?` and answers an error with the operation's own variant:
 ///
-/// ```ignore
+/// ```text
 /// respond(async { let role = caller.require(&id, Role::Admin)?; …; Ok(R::Created(…)) }).await
 /// ```
 pub async fn respond<R: From<ApiError>>(
@@ -184,7 +184,7 @@ impl From<sea_orm::DbErr> for ApiError {
 /// such enum has (do not list it). A status the operation does not declare is logged as a bug
 /// and answered as a 500.
 ///
-/// ```ignore
+/// ```text
 /// error_responses!(RevokeApiKeyResponse { 403 => Forbidden, 404 => NotFound });
 /// async fn revoke(…) -> RevokeApiKeyResponse {
 ///     respond(async { …?; Ok(RevokeApiKeyResponse::Revoked) }).await

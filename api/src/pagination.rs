@@ -6,7 +6,7 @@
 //! ascending column — usually the id, which sorts by creation — so a page is
 //! `WHERE key > cursor ORDER BY key LIMIT limit + 1`, and the extra row says whether more follow.
 //!
-//! ```ignore
+//! ```text
 //! let page = PageRequest::parse(limit.0, cursor.0)?;
 //! let rows = page.apply(api_key::Entity::find().filter(…), api_key::Column::Id).all(db).await?;
 //! let page = page.finish(rows, |k| k.id.clone()).map(view);

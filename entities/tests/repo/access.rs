@@ -127,7 +127,12 @@ pub async fn suite(db: &DatabaseConnection) {
             .unwrap(),
         1
     );
-    assert_eq!(repo::count_owners(db, &[leaf.id.clone()]).await.unwrap(), 0);
+    assert_eq!(
+        repo::count_owners(db, std::slice::from_ref(&leaf.id))
+            .await
+            .unwrap(),
+        0
+    );
 
     // Active API key names are unique per account; a revoked key frees its name.
     let (key, _) = repo::create_api_key(db, &leaf.id, None, "ci", Role::Viewer)
