@@ -222,7 +222,7 @@ pub async fn active_job(
 ) -> Result<Option<job::Model>, DbErr> {
     job::Entity::find()
         .filter(job::Column::SourceId.eq(source_id))
-        .filter(job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
+        .filter(job::Column::Status.is_in(JobStatus::ACTIVE))
         .one(db)
         .await
 }
@@ -342,7 +342,7 @@ pub async fn set_job_progress(
         .col_expr(job::Column::Records, Expr::value(records))
         .col_expr(job::Column::Bytes, Expr::value(bytes))
         .filter(job::Column::Id.eq(job_id))
-        .filter(job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
+        .filter(job::Column::Status.is_in(JobStatus::ACTIVE))
         .exec(db)
         .await?;
     Ok(())
@@ -360,7 +360,7 @@ pub async fn finish_job(
         .col_expr(job::Column::Error, Expr::value(error))
         .col_expr(job::Column::FinishedAt, Expr::value(Utc::now()))
         .filter(job::Column::Id.eq(job_id))
-        .filter(job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
+        .filter(job::Column::Status.is_in(JobStatus::ACTIVE))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
@@ -483,4 +483,47 @@ pub async fn remember_fingerprint(
         .exec_without_returning(db)
         .await?;
     Ok(())
+}
+
+/// Moves a job between `running` and `needs_reauth` (`waiting` says which way); false when the
+/// job was not in the expected status (finished, or already moved by an earlier attempt).
+pub async fn set_job_waiting_for_reauth(
+    db: &impl ConnectionTrait,
+    job_id: &str,
+    waiting: bool,
+    error: Option<&str>,
+) -> Result<bool, DbErr> {
+    let (from, to) = if waiting {
+        (JobStatus::Running, JobStatus::NeedsReauth)
+    } else {
+        (JobStatus::NeedsReauth, JobStatus::Running)
+    };
+    let res = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(to))
+        .col_expr(job::Column::Error, Expr::value(error.map(str::to_owned)))
+        .filter(job::Column::Id.eq(job_id))
+        .filter(job::Column::Status.eq(from))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The jobs waiting in `needs_reauth` on sources of `connection_id`: what reconnecting it
+/// resumes.
+pub async fn jobs_waiting_for_connection(
+    db: &impl ConnectionTrait,
+    connection_id: &str,
+) -> Result<Vec<job::Model>, DbErr> {
+    let sources: Vec<String> = source::Entity::find()
+        .filter(source::Column::ConnectionId.eq(connection_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    job::Entity::find()
+        .filter(job::Column::SourceId.is_in(sources))
+        .filter(job::Column::Status.eq(JobStatus::NeedsReauth))
+        .all(db)
+        .await
 }
