@@ -95,6 +95,27 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
                 expected(platform, |s| sb.gohighlevel().records(&location, s)),
             )
         }
+        "dropbox" => {
+            let issued = sb.oauth().issue("dropbox");
+            (
+                json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at}),
+                json!({
+                    "base_url": base,
+                    "content_url": base,
+                    "requests_per_second": 50,
+                    "oauth_app": {
+                        "client_id": sandbox::oauth::CLIENT_ID,
+                        "client_secret": sandbox::oauth::CLIENT_SECRET,
+                        "authorize_url": format!("{base}/oauth/dropbox/authorize"),
+                        "token_url": format!("{base}/oauth/dropbox/token"),
+                    },
+                }),
+                expected(platform, |s| match s {
+                    "files" => sb.dropbox().entries(),
+                    _ => vec![sb.dropbox().account().clone()],
+                }),
+            )
+        }
         other => {
             panic!("no whole-system case for platform `{other}`: add one to tests/e2e/platforms.rs")
         }
