@@ -1,12 +1,8 @@
 //! Dropbox in the conformance suite: OAuth tokens from the sandbox's authority, `list_folder`
 //! cursors, tombstones for deletions and moves, and file contents pinned to revisions.
 
-use crate::harness::{Changes, Fixture};
-use connectors::oauth::TokenSet;
-use sandbox::{
-    Sandbox, SandboxConfig,
-    oauth::{CLIENT_ID, CLIENT_SECRET},
-};
+use crate::harness::{Changes, Fixture, oauth_credentials, sandbox_oauth_app};
+use sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -27,14 +23,7 @@ impl Fixture for Dropbox {
     }
 
     fn credentials(sandbox: &Sandbox) -> Value {
-        let issued = sandbox.oauth().issue("dropbox");
-        TokenSet {
-            access_token: issued.access_token,
-            refresh_token: Some(issued.refresh_token),
-            expires_at: Some(issued.expires_at),
-            obtained_at: None,
-        }
-        .to_credentials()
+        oauth_credentials(sandbox, Self::PLATFORM)
     }
 
     fn config(_: &Sandbox, base_url: &str, extra: &Value) -> Value {
@@ -42,12 +31,7 @@ impl Fixture for Dropbox {
             "base_url": base_url,
             "content_url": base_url,
             "page_size": 10,
-            "oauth_app": {
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "authorize_url": format!("{base_url}/oauth/dropbox/authorize"),
-                "token_url": format!("{base_url}/oauth/dropbox/token"),
-            },
+            "oauth_app": sandbox_oauth_app(base_url, Self::PLATFORM),
         });
         if let Some(extra) = extra.as_object() {
             config.as_object_mut().unwrap().extend(extra.clone());
