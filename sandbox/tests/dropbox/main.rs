@@ -33,23 +33,21 @@ impl Harness {
         format!("{}/2/{route}", self.running.base_url())
     }
 
+    /// A `POST` to `route` with the harness's token.
+    fn post(&self, route: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .post(self.url(route))
+            .bearer_auth(&self.token)
+    }
+
     /// An RPC call with a JSON body; the answer's status and body (JSON, or the text as a
     /// JSON string).
     async fn rpc(&self, route: &str, arg: Value) -> (StatusCode, Value) {
-        let response = reqwest::Client::new()
-            .post(self.url(route))
-            .bearer_auth(&self.token)
-            .json(&arg)
-            .send()
-            .await
-            .unwrap();
-        answer(response).await
+        call(self.post(route).json(&arg)).await
     }
 
     async fn download(&self, arg_header: &str) -> reqwest::Response {
-        reqwest::Client::new()
-            .post(self.url("files/download"))
-            .bearer_auth(&self.token)
+        self.post("files/download")
             .header("Dropbox-API-Arg", arg_header)
             .send()
             .await
@@ -81,6 +79,11 @@ impl Harness {
     }
 }
 
+/// Sends `request`; the answer's status and body.
+async fn call(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    answer(request.send().await.unwrap()).await
+}
+
 async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.unwrap();
@@ -92,14 +95,7 @@ async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
 async fn auth_errors_come_in_dropbox_shapes() {
     let h = Harness::start(3).await;
     let client = reqwest::Client::new();
-    let (status, body) = answer(
-        client
-            .post(h.url("users/get_current_account"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = call(client.post(h.url("users/get_current_account"))).await;
     assert_eq!(
         status,
         StatusCode::BAD_REQUEST,
@@ -110,13 +106,10 @@ async fn auth_errors_come_in_dropbox_shapes() {
         "{body}"
     );
 
-    let (status, body) = answer(
+    let (status, body) = call(
         client
             .post(h.url("users/get_current_account"))
-            .bearer_auth("at_made_up")
-            .send()
-            .await
-            .unwrap(),
+            .bearer_auth("at_made_up"),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -137,13 +130,10 @@ async fn auth_errors_come_in_dropbox_shapes() {
 
     // A token of another platform is unknown here.
     let keap = h.sandbox.oauth().issue("keap").access_token;
-    let (status, body) = answer(
+    let (status, body) = call(
         client
             .post(h.url("users/get_current_account"))
-            .bearer_auth(keap)
-            .send()
-            .await
-            .unwrap(),
+            .bearer_auth(keap),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -154,28 +144,18 @@ async fn auth_errors_come_in_dropbox_shapes() {
 #[tokio::test]
 async fn the_account_takes_no_argument_or_null() {
     let h = Harness::start(1).await;
-    let client = reqwest::Client::new();
-    let bare = client
-        .post(h.url("users/get_current_account"))
-        .bearer_auth(&h.token)
-        .send()
-        .await
-        .unwrap();
-    let (status, account) = answer(bare).await;
+    let bare = h.post("users/get_current_account");
+    let (status, account) = call(bare).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&account, h.sandbox.dropbox().account());
     assert!(account["account_id"].as_str().unwrap().starts_with("dbid:"));
     let (status, _) = h.rpc("users/get_current_account", Value::Null).await;
     assert_eq!(status, StatusCode::OK);
     // JSON declared but no body is not JSON.
-    let empty = client
-        .post(h.url("users/get_current_account"))
-        .bearer_auth(&h.token)
-        .header("content-type", "application/json")
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = answer(empty).await;
+    let empty = h
+        .post("users/get_current_account")
+        .header("content-type", "application/json");
+    let (status, body) = call(empty).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         body.as_str()
@@ -202,7 +182,7 @@ async fn listings_page_by_limit_and_equal_the_dataset() {
         );
         seen.insert(path.to_owned());
     }
-    // A folder can be listed by any spelling, alone or recursively.
+    // A folder can be listed by any spelling; without `recursive`, only its children.
     let (status, page) = h.rpc("files/list_folder", json!({"path": "/PHOTOS"})).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let children: Vec<&str> = page["entries"]
@@ -247,15 +227,11 @@ async fn bad_input_is_plain_text_and_lookup_failures_are_409() {
     assert_eq!(body["error_summary"], "path/not_found/..");
 
     // RPC routes want JSON bodies.
-    let text = reqwest::Client::new()
-        .post(h.url("files/list_folder"))
-        .bearer_auth(&h.token)
+    let text = h
+        .post("files/list_folder")
         .header("content-type", "text/plain")
-        .body(r#"{"path": ""}"#)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = answer(text).await;
+        .body(r#"{"path": ""}"#);
+    let (status, body) = call(text).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.as_str().unwrap().contains("Content-Type"), "{body}");
 
@@ -401,33 +377,18 @@ async fn download_arguments_must_be_ascii_json_in_the_header() {
     let raw =
         reqwest::header::HeaderValue::from_bytes(json!({ "path": path }).to_string().as_bytes())
             .unwrap();
-    let refused = reqwest::Client::new()
-        .post(h.url("files/download"))
-        .bearer_auth(&h.token)
-        .header("Dropbox-API-Arg", raw)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = answer(refused).await;
+    let refused = h.post("files/download").header("Dropbox-API-Arg", raw);
+    let (status, body) = call(refused).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.as_str().unwrap().contains("Dropbox-API-Arg"), "{body}");
 
-    let missing = reqwest::Client::new()
-        .post(h.url("files/download"))
-        .bearer_auth(&h.token)
-        .send()
-        .await
-        .unwrap();
+    let missing = h.post("files/download").send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
-    let as_json = reqwest::Client::new()
-        .post(h.url("files/download"))
-        .bearer_auth(&h.token)
+    let as_json = h
+        .post("files/download")
         .header("Dropbox-API-Arg", escaped)
-        .header("content-type", "application/json")
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = answer(as_json).await;
+        .header("content-type", "application/json");
+    let (status, body) = call(as_json).await;
     assert_eq!(
         status,
         StatusCode::BAD_REQUEST,
@@ -444,12 +405,7 @@ async fn injected_faults_answer_in_dropbox_shapes() {
         retry_after_secs: 4,
         ..FaultPlan::default()
     });
-    let response = reqwest::Client::new()
-        .post(h.url("users/get_current_account"))
-        .bearer_auth(&h.token)
-        .send()
-        .await
-        .unwrap();
+    let response = h.post("users/get_current_account").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(response.headers()["retry-after"], "4");
     let (_, body) = answer(response).await;
