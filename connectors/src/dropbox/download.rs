@@ -51,8 +51,10 @@ pub(super) async fn download(
     if let (Some(listed), Some(served)) = (&file.fingerprint, &served)
         && listed != served
     {
+        // A fact about this one file (it changed since it was listed): the record is kept
+        // without contents, and the next sync lists the new version.
         return Err(error(
-            ErrorKind::Decode,
+            ErrorKind::InvalidRequest,
             format!(
                 "Dropbox served another version of {} (content_hash {served}, listed {listed})",
                 file.name
