@@ -9,6 +9,7 @@
 //! `models`, `docs.md`).
 
 pub mod activecampaign;
+pub mod dropbox;
 pub mod error;
 pub mod gohighlevel;
 pub mod http;
