@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{activecampaign, gohighlevel, hubspot, keap, mailchimp, stripe, zendesk};
+use crate::{
+    activecampaign, gohighlevel, googledrive, hubspot, keap, mailchimp, stripe, zendesk,
+};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[
@@ -15,6 +17,7 @@ const PLATFORMS: &[(&str, &[&str])] = &[
     ("hubspot", &hubspot::STREAMS),
     ("keap", &keap::STREAMS),
     ("gohighlevel", &gohighlevel::STREAMS),
+    ("googledrive", &googledrive::STREAMS),
 ];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
@@ -39,7 +42,8 @@ impl SandboxConfig {
     /// Zendesk: 100 tickets, 50 users, 20 organizations and 10 groups.
     /// HubSpot: 100 contacts, 50 companies, deals and tickets, 10 owners, 4 pipelines;
     /// Keap: 50 contacts and 20 of every other stream;
-    /// GoHighLevel, per location: 100 contacts, 2 calendars and 50 of everything else.
+    /// GoHighLevel, per location: 100 contacts, 2 calendars and 50 of everything else;
+    /// Google Drive: 60 files and folders, 3 shared drives.
     pub fn new(seed: u64) -> Self {
         fn counts(platform: &str, streams: &[&str], count: fn(&str) -> u64) -> Vec<(String, u64)> {
             streams
@@ -62,6 +66,11 @@ impl SandboxConfig {
                 "gohighlevel",
                 &gohighlevel::STREAMS,
                 gohighlevel::default_count,
+            ),
+            counts(
+                "googledrive",
+                &googledrive::STREAMS,
+                googledrive::default_count,
             ),
         ]
         .into_iter()

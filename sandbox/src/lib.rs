@@ -2,7 +2,7 @@
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
 //! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`],
-//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`]) and serves them
+//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`], [`googledrive`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -30,6 +30,7 @@ mod error;
 mod faults;
 mod generate;
 pub mod gohighlevel;
+pub mod googledrive;
 pub mod hubspot;
 pub mod keap;
 pub mod mailchimp;
@@ -51,6 +52,7 @@ pub use stats::Stats;
 use activecampaign::ActiveCampaignFake;
 use faults::FaultGate;
 use gohighlevel::GoHighLevelFake;
+use googledrive::GoogleDriveFake;
 use hubspot::HubSpotFake;
 use keap::KeapFake;
 use mailchimp::MailchimpFake;
@@ -72,6 +74,7 @@ struct Shared {
     zendesk: Arc<ZendeskFake>,
     keap: Arc<KeapFake>,
     gohighlevel: Arc<GoHighLevelFake>,
+    googledrive: Arc<GoogleDriveFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     activecampaign: Arc<ActiveCampaignFake>,
     hubspot: Arc<HubSpotFake>,
@@ -101,6 +104,9 @@ impl Sandbox {
         });
         let gohighlevel =
             GoHighLevelFake::new(config.seed, |stream| config.records_for(&stream.spec()));
+        let googledrive = GoogleDriveFake::new(config.seed, Arc::clone(&oauth), |stream| {
+            config.records_for(&format!("googledrive.{stream}"))
+        });
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -112,6 +118,7 @@ impl Sandbox {
                 hubspot: Arc::new(hubspot),
                 keap: Arc::new(keap),
                 gohighlevel: Arc::new(gohighlevel),
+                googledrive: Arc::new(googledrive),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -149,6 +156,11 @@ impl Sandbox {
     /// The GoHighLevel (LeadConnector v2) fake; its tokens come from [`Sandbox::oauth`].
     pub fn gohighlevel(&self) -> &GoHighLevelFake {
         &self.shared.gohighlevel
+    }
+
+    /// The Google Drive fake, served under `/drive/v3`; its tokens come from [`Sandbox::oauth`].
+    pub fn googledrive(&self) -> &GoogleDriveFake {
+        &self.shared.googledrive
     }
 
     /// The authorization server every OAuth platform's fake trusts.
@@ -211,6 +223,10 @@ impl Sandbox {
 
     fn gohighlevel_arc(&self) -> Arc<GoHighLevelFake> {
         Arc::clone(&self.shared.gohighlevel)
+    }
+
+    fn googledrive_arc(&self) -> Arc<GoogleDriveFake> {
+        Arc::clone(&self.shared.googledrive)
     }
 
     fn fault_gate(&self) -> &FaultGate {
