@@ -11,6 +11,7 @@
 pub mod activecampaign;
 pub mod error;
 pub mod gohighlevel;
+pub mod googledrive;
 pub mod http;
 pub mod hubspot;
 pub mod keap;

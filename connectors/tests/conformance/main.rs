@@ -7,6 +7,7 @@
 
 mod activecampaign;
 mod gohighlevel;
+mod googledrive;
 mod harness;
 mod hubspot;
 mod keap;
