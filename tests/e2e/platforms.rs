@@ -95,6 +95,34 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
                 expected(platform, |s| sb.gohighlevel().records(&location, s)),
             )
         }
+        "googledrive" => {
+            let issued = sb.oauth().issue("googledrive");
+            let drive = sb.googledrive();
+            let select = |records: Vec<Value>, fields: &str| -> Vec<Value> {
+                records
+                    .iter()
+                    .map(|r| sandbox::googledrive::select(r, fields))
+                    .collect()
+            };
+            (
+                json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at}),
+                json!({
+                    "base_url": format!("{base}/drive/v3"),
+                    "page_size": 25,
+                    "requests_per_second": 50,
+                    "oauth_app": {
+                        "client_id": sandbox::oauth::CLIENT_ID,
+                        "client_secret": sandbox::oauth::CLIENT_SECRET,
+                        "authorize_url": format!("{base}/oauth/googledrive/authorize"),
+                        "token_url": format!("{base}/oauth/googledrive/token"),
+                    },
+                }),
+                expected(platform, |s| match s {
+                    "files" => select(drive.files(), connectors::googledrive::FILE_FIELDS),
+                    _ => select(drive.drives(), connectors::googledrive::DRIVE_FIELDS),
+                }),
+            )
+        }
         other => {
             panic!("no whole-system case for platform `{other}`: add one to tests/e2e/platforms.rs")
         }
