@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{
-    activecampaign, gohighlevel, googledrive, hubspot, keap, mailchimp, stripe, zendesk,
-};
+use crate::{activecampaign, gohighlevel, googledrive, hubspot, keap, mailchimp, stripe, zendesk};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[

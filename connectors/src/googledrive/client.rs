@@ -79,7 +79,10 @@ impl Connector for GoogleDriveConnector {
         let (url, query) = match Locator::parse(&file.locator) {
             Some(Locator::Media { id }) => (
                 self.url(&["files", id])?,
-                vec![("alt", "media".to_owned()), ("supportsAllDrives", "true".into())],
+                vec![
+                    ("alt", "media".to_owned()),
+                    ("supportsAllDrives", "true".into()),
+                ],
             ),
             Some(Locator::Export { id, mime_type }) => (
                 self.url(&["files", id, "export"])?,
@@ -119,8 +122,12 @@ impl GoogleDriveConnector {
         let list: DriveList = self.get_json(&url, &query).await?;
         let mut records = Vec::with_capacity(list.drives.len());
         for raw in list.drives {
-            let head: DriveHead = serde_json::from_str(raw.get())
-                .map_err(|e| error(ErrorKind::Decode, format!("a shared drive without an id: {e}")))?;
+            let head: DriveHead = serde_json::from_str(raw.get()).map_err(|e| {
+                error(
+                    ErrorKind::Decode,
+                    format!("a shared drive without an id: {e}"),
+                )
+            })?;
             records.push(Record::new(head.id, raw));
         }
         let next = list.next_page_token.filter(|t| !t.is_empty());
@@ -269,7 +276,10 @@ mod tests {
         assert_eq!(kind(429, "rateLimitExceeded"), ErrorKind::RateLimited);
         assert_eq!(kind(403, "insufficientPermissions"), ErrorKind::Forbidden);
         assert_eq!(kind(403, "domainPolicy"), ErrorKind::Forbidden);
-        assert_eq!(kind(403, "exportSizeLimitExceeded"), ErrorKind::InvalidRequest);
+        assert_eq!(
+            kind(403, "exportSizeLimitExceeded"),
+            ErrorKind::InvalidRequest
+        );
         assert_eq!(kind(401, "authError"), ErrorKind::Unauthorized);
         assert_eq!(kind(500, "backendError"), ErrorKind::Unavailable);
         assert_eq!(kind(400, "badRequest"), ErrorKind::InvalidRequest);

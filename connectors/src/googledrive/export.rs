@@ -130,7 +130,11 @@ mod tests {
 
     #[test]
     fn documents_export_binaries_download_and_the_rest_have_no_contents() {
-        let doc = file_ref(&head("application/vnd.google-apps.document", "Plan"), ExportFormat::Ooxml).unwrap();
+        let doc = file_ref(
+            &head("application/vnd.google-apps.document", "Plan"),
+            ExportFormat::Ooxml,
+        )
+        .unwrap();
         assert_eq!(doc.name, "Plan.docx");
         assert_eq!(doc.size, None);
         assert_eq!(
@@ -148,8 +152,14 @@ mod tests {
         .unwrap();
         assert_eq!(sheet.name, "Budget.ods");
         let pdf = file_ref(&head("application/pdf", "a.pdf"), ExportFormat::Ooxml).unwrap();
-        assert_eq!(Locator::parse(&pdf.locator), Some(Locator::Media { id: "1abc" }));
-        assert_eq!(pdf.fingerprint.as_deref(), Some("md5:d41d8cd98f00b204e9800998ecf8427e"));
+        assert_eq!(
+            Locator::parse(&pdf.locator),
+            Some(Locator::Media { id: "1abc" })
+        );
+        assert_eq!(
+            pdf.fingerprint.as_deref(),
+            Some("md5:d41d8cd98f00b204e9800998ecf8427e")
+        );
         assert_eq!(pdf.size, Some(12));
         for none in [
             "application/vnd.google-apps.folder",
@@ -157,9 +167,18 @@ mod tests {
             "application/vnd.google-apps.form",
             "application/vnd.google-apps.site",
         ] {
-            assert!(file_ref(&head(none, "x"), ExportFormat::Ooxml).is_none(), "{none}");
+            assert!(
+                file_ref(&head(none, "x"), ExportFormat::Ooxml).is_none(),
+                "{none}"
+            );
         }
-        for bad in ["", "media:", "export:1abc", "export::text/plain", "http://x"] {
+        for bad in [
+            "",
+            "media:",
+            "export:1abc",
+            "export::text/plain",
+            "http://x",
+        ] {
             assert_eq!(Locator::parse(bad), None, "{bad}");
         }
     }

@@ -29,7 +29,10 @@ impl GoogleDriveConnector {
         match request.page_token.as_deref() {
             Some(t) if t.starts_with(FILES_PREFIX) => {
                 let cursor = cursor.ok_or_else(|| {
-                    error(ErrorKind::Config, "a files listing resumed without its cursor")
+                    error(
+                        ErrorKind::Config,
+                        "a files listing resumed without its cursor",
+                    )
                 })?;
                 let token = &t[FILES_PREFIX.len()..];
                 match self.list_files(Some(token), &cursor).await {
@@ -152,7 +155,10 @@ impl GoogleDriveConnector {
         let (next_page_token, cursor) = match (list.next_page_token, list.new_start_page_token) {
             (Some(next), _) if !next.is_empty() => {
                 if next == token {
-                    return Err(error(ErrorKind::Decode, "the changes token did not advance"));
+                    return Err(error(
+                        ErrorKind::Decode,
+                        "the changes token did not advance",
+                    ));
                 }
                 (Some(format!("{CHANGES_PREFIX}{next}")), cursor)
             }

@@ -143,7 +143,10 @@ fn by_id(records: &[Read]) -> BTreeMap<String, Value> {
         .collect()
 }
 
-async fn download(c: &dyn Connector, file: &FileRef) -> Result<Vec<u8>, connectors::ConnectorError> {
+async fn download(
+    c: &dyn Connector,
+    file: &FileRef,
+) -> Result<Vec<u8>, connectors::ConnectorError> {
     let mut body = c.download(file).await?;
     let mut out = Vec::new();
     while let Some(chunk) = body.next().await {
@@ -155,14 +158,22 @@ async fn download(c: &dyn Connector, file: &FileRef) -> Result<Vec<u8>, connecto
 fn first_index_of(sandbox: &Sandbox, mime: &str) -> u64 {
     let drive = sandbox.googledrive();
     (0..drive.count())
-        .find(|&i| drive.file(i).is_some_and(|f| f["mimeType"] == mime && f.get("driveId").is_none()))
+        .find(|&i| {
+            drive
+                .file(i)
+                .is_some_and(|f| f["mimeType"] == mime && f.get("driveId").is_none())
+        })
         .unwrap()
 }
 
 fn first_binary(sandbox: &Sandbox) -> u64 {
     let drive = sandbox.googledrive();
     (0..drive.count())
-        .find(|&i| drive.file(i).is_some_and(|f| f.get("md5Checksum").is_some()))
+        .find(|&i| {
+            drive
+                .file(i)
+                .is_some_and(|f| f.get("md5Checksum").is_some())
+        })
         .unwrap()
 }
 
@@ -238,7 +249,13 @@ async fn empty_pages_before_the_end_do_not_end_the_listing() {
     // The fields a restore needs were asked for (Drive sends four by default).
     let binary = records.iter().find(|r| r.json.get("md5Checksum").is_some());
     let binary = binary.expect("binary files carry their checksum");
-    for field in ["parents", "modifiedTime", "size", "version", "sha256Checksum"] {
+    for field in [
+        "parents",
+        "modifiedTime",
+        "size",
+        "version",
+        "sha256Checksum",
+    ] {
         assert!(binary.json.get(field).is_some(), "{field}");
     }
 }
@@ -274,7 +291,11 @@ async fn deletions_and_trash_are_tombstones_and_drive_changes_are_skipped() {
     drive.rename_drive(1, "Renamed");
     let (records, _, _) = read_all(c.as_ref(), "files", cursor).await;
     let records: BTreeMap<String, Read> = records.into_iter().map(|r| (r.id.clone(), r)).collect();
-    assert_eq!(records.len(), 3, "one record per changed file, none for the drive");
+    assert_eq!(
+        records.len(),
+        3,
+        "one record per changed file, none for the drive"
+    );
 
     let trashed = &records[&drive.file_id(0)];
     assert_eq!(trashed.json["kind"], "drive#change");
@@ -345,7 +366,9 @@ async fn an_export_over_10_mb_fails_for_that_file_only() {
     // Every other file still downloads.
     for r in records.iter().filter(|r| r.id != big.id) {
         if let Some(file) = &r.file {
-            download(c.as_ref(), file).await.expect("other files download");
+            download(c.as_ref(), file)
+                .await
+                .expect("other files download");
         }
     }
 }
@@ -401,7 +424,11 @@ async fn a_token_expiring_mid_run_is_refreshed_once_and_the_refresh_token_kept()
         }
     }
     assert_eq!(records, env.sandbox.googledrive().files().len());
-    assert_eq!(env.sandbox.oauth().refresh_count(), 1, "exactly one refresh");
+    assert_eq!(
+        env.sandbox.oauth().refresh_count(),
+        1,
+        "exactly one refresh"
+    );
     let stored = store.load().await.unwrap();
     assert_ne!(stored.access_token, env.issued.access_token);
     assert_eq!(

@@ -108,7 +108,11 @@ mod tests {
             [Subject::File(2), Subject::File(1), Subject::Drive(0)]
         );
         assert_eq!(got[1].time, 12);
-        assert!(log.since(&log.start_token().to_string()).unwrap().is_empty());
+        assert!(
+            log.since(&log.start_token().to_string())
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(log.since("abc"), Err(TokenError::Malformed));
         assert_eq!(log.since("999"), Err(TokenError::Malformed));
         log.expire();

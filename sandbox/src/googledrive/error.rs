@@ -65,7 +65,12 @@ impl DriveError {
 
     /// The project's quota is used up.
     pub(crate) fn project_rate_limit() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "rateLimitExceeded", "Rate Limit Exceeded").usage_limits()
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "rateLimitExceeded",
+            "Rate Limit Exceeded",
+        )
+        .usage_limits()
     }
 
     pub(crate) fn insufficient_permissions() -> Self {

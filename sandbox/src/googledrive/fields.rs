@@ -24,7 +24,11 @@ impl FieldMask {
         match value {
             Value::Array(items) => Value::Array(items.iter().map(|v| self.apply(v)).collect()),
             Value::Object(object) => {
-                if self.0.iter().any(|(name, sub)| name == "*" && sub.is_none()) {
+                if self
+                    .0
+                    .iter()
+                    .any(|(name, sub)| name == "*" && sub.is_none())
+                {
                     return value.clone();
                 }
                 let mut kept = Map::new();
@@ -122,10 +126,7 @@ mod tests {
             json!({"files": [{"name": "x"}, {"name": "y"}]})
         );
         assert_eq!(select(&answer, "*"), answer);
-        assert_eq!(
-            select(&answer, "files(*)")["files"][0]["size"],
-            json!("3")
-        );
+        assert_eq!(select(&answer, "files(*)")["files"][0]["size"], json!("3"));
     }
 
     #[test]

@@ -140,7 +140,10 @@ pub(crate) fn files_page(fake: &GoogleDriveFake, params: &Params) -> Result<Valu
         if let Some(item) = fake.item(&state, index) {
             let drive_id = item.drive.map(|d| fake.drive_id(d));
             let visible = (item.drive.is_none() || selection.all_drives)
-                && selection.drive.as_ref().is_none_or(|d| Some(d) == drive_id.as_ref())
+                && selection
+                    .drive
+                    .as_ref()
+                    .is_none_or(|d| Some(d) == drive_id.as_ref())
                 && selection.trashed.is_none_or(|t| t == item.trashed);
             if visible {
                 files.push(fake.resource(&item));

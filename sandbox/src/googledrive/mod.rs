@@ -131,7 +131,8 @@ impl Quota {
 
     fn take(&mut self) -> bool {
         let now = Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * f64::from(self.per_minute) / 60.0;
+        let refill =
+            now.duration_since(self.last).as_secs_f64() * f64::from(self.per_minute) / 60.0;
         self.tokens = (self.tokens + refill).min(f64::from(self.per_minute));
         self.last = now;
         if self.tokens >= 1.0 {
@@ -410,7 +411,15 @@ mod tests {
         let fake = fake();
         let files = fake.files();
         assert_eq!(files.len(), 60);
-        for mime in [FOLDER, DOCUMENT, SPREADSHEET, PRESENTATION, DRAWING, SHORTCUT, FORM] {
+        for mime in [
+            FOLDER,
+            DOCUMENT,
+            SPREADSHEET,
+            PRESENTATION,
+            DRAWING,
+            SHORTCUT,
+            FORM,
+        ] {
             assert!(files.iter().any(|f| f["mimeType"] == mime), "{mime}");
         }
         for file in &files {

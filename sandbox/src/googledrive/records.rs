@@ -39,7 +39,13 @@ const BINARY_TYPES: &[(&str, &str)] = &[
 ];
 
 const FOLDER_NAMES: &[&str] = &[
-    "Invoices", "Contracts", "Projects", "Marketing", "Archive", "Team", "Reports",
+    "Invoices",
+    "Contracts",
+    "Projects",
+    "Marketing",
+    "Archive",
+    "Team",
+    "Reports",
 ];
 const DOC_NAMES: &[&str] = &["notes", "plan", "proposal", "minutes", "brief", "budget"];
 
@@ -128,7 +134,12 @@ impl Kind {
                 "application/pdf",
                 "text/plain",
             ],
-            Kind::Drawing => &["application/pdf", "image/jpeg", "image/png", "image/svg+xml"],
+            Kind::Drawing => &[
+                "application/pdf",
+                "image/jpeg",
+                "image/png",
+                "image/svg+xml",
+            ],
             _ => &[],
         }
     }
@@ -181,7 +192,11 @@ impl GoogleDriveFake {
         let drive = placement(self, index);
         let parent = self.parent_of(&mut rng, index, drive);
         let base_name = match kind {
-            Kind::Folder => format!("{} {}", fake::company(&mut rng), fake::pick(&mut rng, FOLDER_NAMES)),
+            Kind::Folder => format!(
+                "{} {}",
+                fake::company(&mut rng),
+                fake::pick(&mut rng, FOLDER_NAMES)
+            ),
             _ => format!(
                 "{} {}",
                 fake::product_name(&mut rng),
@@ -271,8 +286,7 @@ impl GoogleDriveFake {
             file["size"] = size.to_string().into();
             file["md5Checksum"] = hex(Md5::digest(&bytes).as_slice()).into();
             file["sha256Checksum"] = hex(Sha256::digest(&bytes).as_slice()).into();
-            file["headRevisionId"] =
-                format!("0B{}r{}", &item.id[1..9], item.revision + 1).into();
+            file["headRevisionId"] = format!("0B{}r{}", &item.id[1..9], item.revision + 1).into();
             file["originalFilename"] = item.name.clone().into();
             if let Some((_, ext)) = item.name.rsplit_once('.') {
                 file["fileExtension"] = ext.into();
@@ -291,7 +305,7 @@ impl GoogleDriveFake {
 
     /// The `drive#drive` resource of shared drive `d`.
     pub(crate) fn drive_resource(&self, state: &State, d: u64) -> Value {
-        let mut rng = generate::record_rng(self.key ^ 0x6472_6976_65, d);
+        let mut rng = generate::record_rng(self.key ^ 0x0064_7269_7665, d);
         let name = state
             .drive_names
             .get(&d)
@@ -329,7 +343,11 @@ impl GoogleDriveFake {
             let mut line = 0;
             while bytes.len() < size as usize {
                 line += 1;
-                let text = format!("{line},{},{}\n", fake::product_name(&mut rng), rng.gen_range(0..10_000));
+                let text = format!(
+                    "{line},{},{}\n",
+                    fake::product_name(&mut rng),
+                    rng.gen_range(0..10_000)
+                );
                 bytes.extend_from_slice(text.as_bytes());
             }
         } else {
@@ -345,7 +363,10 @@ impl GoogleDriveFake {
     /// the format's signature, deterministic per document revision and format.
     pub(crate) fn exported(&self, item: &Item, format: &str) -> Vec<u8> {
         let mut rng = content_rng(self.key, item.index, item.version, format);
-        let mut bytes: Vec<u8> = if format.contains("openxmlformats") || format.contains("opendocument") || format.ends_with("zip") {
+        let mut bytes: Vec<u8> = if format.contains("openxmlformats")
+            || format.contains("opendocument")
+            || format.ends_with("zip")
+        {
             b"PK\x03\x04".to_vec()
         } else if format == "application/pdf" {
             b"%PDF-1.7\n".to_vec()

@@ -44,16 +44,18 @@ impl Harness {
         let drive = self.sandbox.googledrive();
         (0..drive.count())
             .find(|&i| {
-                drive.file(i).is_some_and(|f| {
-                    f["mimeType"] == mime && f.get("driveId").is_some() == shared
-                })
+                drive
+                    .file(i)
+                    .is_some_and(|f| f["mimeType"] == mime && f.get("driveId").is_some() == shared)
             })
             .unwrap()
     }
 }
 
 fn reason(body: &Value) -> &str {
-    body["error"]["errors"][0]["reason"].as_str().unwrap_or_default()
+    body["error"]["errors"][0]["reason"]
+        .as_str()
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -89,7 +91,9 @@ async fn without_fields_a_file_has_four_and_shared_drives_need_the_flags() {
     let (status, body) = h.get(&format!("/files/{shared}")).await;
     assert_eq!((status, reason(&body)), (StatusCode::NOT_FOUND, "notFound"));
     let (status, body) = h
-        .get(&format!("/files/{shared}?supportsAllDrives=true&fields=id,driveId"))
+        .get(&format!(
+            "/files/{shared}?supportsAllDrives=true&fields=id,driveId"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(body["driveId"].is_string());
@@ -107,10 +111,16 @@ async fn documents_export_and_do_not_download() {
     let (status, body) = h
         .get(&format!("/files/{doc}/export?mimeType=image/png"))
         .await;
-    assert_eq!((status, reason(&body)), (StatusCode::BAD_REQUEST, "badRequest"));
+    assert_eq!(
+        (status, reason(&body)),
+        (StatusCode::BAD_REQUEST, "badRequest")
+    );
     let docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
     let response = h
-        .raw(&format!("/files/{doc}/export?mimeType={docx}"), Some(&h.token))
+        .raw(
+            &format!("/files/{doc}/export?mimeType={docx}"),
+            Some(&h.token),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let bytes = response.bytes().await.unwrap();
@@ -150,7 +160,10 @@ async fn the_changes_feed_pages_to_a_new_start_token() {
     assert_eq!(empty["changes"].as_array().unwrap().len(), 0);
 
     let (status, body) = h.get("/changes?pageToken=xyz").await;
-    assert_eq!((status, reason(&body)), (StatusCode::BAD_REQUEST, "invalid"));
+    assert_eq!(
+        (status, reason(&body)),
+        (StatusCode::BAD_REQUEST, "invalid")
+    );
     drive.expire_change_history();
     let (status, _) = h.get(&format!("/changes?pageToken={token}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
