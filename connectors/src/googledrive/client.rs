@@ -151,29 +151,15 @@ impl GoogleDriveConnector {
         Ok(url)
     }
 
-    /// GETs `url`. A 401 refreshes the token once and retries once; a second 401 means the
-    /// grant is gone.
+    /// GETs `url` with the connection's access token (refreshed once after a 401).
     pub(crate) async fn get(
         &self,
         url: &Url,
         query: &[(&str, String)],
     ) -> Result<reqwest::Response, ConnectorError> {
-        let token = self.session.access_token().await?;
-        match self.send(url, query, &token).await {
-            Err(e) if e.status == Some(401) => {
-                let fresh = self.session.after_unauthorized(&token).await?;
-                self.send(url, query, &fresh).await.map_err(|mut e| {
-                    if e.status == Some(401) {
-                        e.message = format!(
-                            "{}; refused again after a token refresh: reconnect the connection",
-                            e.message
-                        );
-                    }
-                    e
-                })
-            }
-            other => other,
-        }
+        self.session
+            .authorized(|token| self.send(url, query, token))
+            .await
     }
 
     /// GETs `url` and parses the JSON answer.
@@ -199,12 +185,12 @@ impl GoogleDriveConnector {
         &self,
         url: &Url,
         query: &[(&str, String)],
-        token: &str,
+        token: String,
     ) -> Result<reqwest::Response, ConnectorError> {
         self.http
             .send(
                 PLATFORM,
-                |c| c.get(url.clone()).bearer_auth(token).query(query),
+                |c| c.get(url.clone()).bearer_auth(&token).query(query),
                 classify,
             )
             .await

@@ -137,19 +137,26 @@ fn visible(
         .ok_or_else(|| DriveError::file_not_found(id))
 }
 
+/// The request's parameters and the file `id` names, or the answer refusing them.
+fn file_request(
+    fake: &GoogleDriveFake,
+    id: &str,
+    req: &Request,
+) -> Result<(Params, super::records::Item), Response> {
+    let params = params(req).map_err(DriveError::into_response)?;
+    let item = visible(fake, id, &params).map_err(DriveError::into_response)?;
+    Ok((params, item))
+}
+
 #[handler]
 fn get_file(
     Path(id): Path<String>,
     req: &Request,
     Data(fake): Data<&Arc<GoogleDriveFake>>,
 ) -> Response {
-    let params = match params(req) {
-        Ok(p) => p,
-        Err(err) => return err.into_response(),
-    };
-    let item = match visible(fake, &id, &params) {
-        Ok(item) => item,
-        Err(err) => return err.into_response(),
+    let (params, item) = match file_request(fake, &id, req) {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     if params.get("alt").is_some_and(|alt| alt == "media") {
         return match item.size {
@@ -166,13 +173,9 @@ fn export_file(
     req: &Request,
     Data(fake): Data<&Arc<GoogleDriveFake>>,
 ) -> Response {
-    let params = match params(req) {
-        Ok(p) => p,
-        Err(err) => return err.into_response(),
-    };
-    let item = match visible(fake, &id, &params) {
-        Ok(item) => item,
-        Err(err) => return err.into_response(),
+    let (params, item) = match file_request(fake, &id, req) {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let Some(format) = params.get("mimeType") else {
         return DriveError::required("mimeType").into_response();

@@ -49,6 +49,16 @@ impl Position {
         }
     }
 
+    /// The page after this one, continuing at `offset`.
+    fn next(&self, offset: u64) -> Self {
+        Self {
+            collection: self.collection.clone(),
+            offset,
+            page: self.page + 1,
+            empty_served: false,
+        }
+    }
+
     fn token(&self) -> String {
         let raw = format!(
             "{}.{}.{}.{}",
@@ -153,13 +163,7 @@ pub(crate) fn files_page(fake: &GoogleDriveFake, params: &Params) -> Result<Valu
     }
     answer["files"] = Value::Array(files);
     if index < state.files {
-        let next = Position {
-            collection: "files".into(),
-            offset: index,
-            page: position.page + 1,
-            empty_served: false,
-        };
-        answer["nextPageToken"] = next.token().into();
+        answer["nextPageToken"] = position.next(index).token().into();
     }
     Ok(answer)
 }
@@ -236,13 +240,7 @@ pub(crate) fn drives_page(fake: &GoogleDriveFake, params: &Params) -> Result<Val
         .collect();
     let mut answer = json!({"kind": "drive#driveList", "drives": drives});
     if end < fake.drives {
-        let next = Position {
-            collection: "drives".into(),
-            offset: end,
-            page: position.page + 1,
-            empty_served: false,
-        };
-        answer["nextPageToken"] = next.token().into();
+        answer["nextPageToken"] = position.next(end).token().into();
     }
     Ok(answer)
 }
