@@ -35,15 +35,7 @@ impl GoogleDriveConfig {
     /// (`export_format`: `"ooxml"`, the default, or `"opendocument"`).
     pub fn from_values(config: &Value) -> Result<Self, ConnectorError> {
         let err = |m: &str| ConnectorError::new(super::PLATFORM, ErrorKind::Config, m);
-        let base_url = match config.get("base_url") {
-            None | Some(Value::Null) => DEFAULT_BASE_URL,
-            Some(v) => v
-                .as_str()
-                .ok_or_else(|| err("`base_url` must be a string"))?,
-        }
-        .trim()
-        .trim_end_matches('/')
-        .to_owned();
+        let base_url = settings::base_url(super::PLATFORM, config, DEFAULT_BASE_URL)?;
         let export_format = match config.get("export_format") {
             None | Some(Value::Null) => ExportFormat::Ooxml,
             Some(Value::String(s)) if s == "ooxml" => ExportFormat::Ooxml,

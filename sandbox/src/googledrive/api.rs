@@ -93,28 +93,32 @@ fn bytes(content_type: &str, body: Vec<u8>) -> Response {
     Response::builder().content_type(content_type).body(body)
 }
 
-#[handler]
-fn list_files(req: &Request, Data(fake): Data<&Arc<GoogleDriveFake>>) -> Response {
+/// A list answer: the page `page` builds from the parameters, through the field mask.
+fn listing(
+    req: &Request,
+    fake: &GoogleDriveFake,
+    page: fn(&GoogleDriveFake, &Params) -> Result<Value, DriveError>,
+    default_fields: &str,
+) -> Response {
     match params(req) {
-        Ok(p) => masked(list::files_page(fake, &p), &p, DEFAULT_FILE_LIST),
+        Ok(p) => masked(page(fake, &p), &p, default_fields),
         Err(err) => err.into_response(),
     }
+}
+
+#[handler]
+fn list_files(req: &Request, Data(fake): Data<&Arc<GoogleDriveFake>>) -> Response {
+    listing(req, fake, list::files_page, DEFAULT_FILE_LIST)
 }
 
 #[handler]
 fn list_changes(req: &Request, Data(fake): Data<&Arc<GoogleDriveFake>>) -> Response {
-    match params(req) {
-        Ok(p) => masked(list::changes_page(fake, &p), &p, DEFAULT_CHANGE_LIST),
-        Err(err) => err.into_response(),
-    }
+    listing(req, fake, list::changes_page, DEFAULT_CHANGE_LIST)
 }
 
 #[handler]
 fn list_drives(req: &Request, Data(fake): Data<&Arc<GoogleDriveFake>>) -> Response {
-    match params(req) {
-        Ok(p) => masked(list::drives_page(fake, &p), &p, DEFAULT_DRIVE_LIST),
-        Err(err) => err.into_response(),
-    }
+    listing(req, fake, list::drives_page, DEFAULT_DRIVE_LIST)
 }
 
 #[handler]
@@ -137,14 +141,14 @@ fn visible(
         .ok_or_else(|| DriveError::file_not_found(id))
 }
 
-/// The request's parameters and the file `id` names, or the answer refusing them.
+/// The request's parameters and the file `id` names, or why they are refused.
 fn file_request(
     fake: &GoogleDriveFake,
     id: &str,
     req: &Request,
-) -> Result<(Params, super::records::Item), Response> {
-    let params = params(req).map_err(DriveError::into_response)?;
-    let item = visible(fake, id, &params).map_err(DriveError::into_response)?;
+) -> Result<(Params, super::records::Item), DriveError> {
+    let params = params(req)?;
+    let item = visible(fake, id, &params)?;
     Ok((params, item))
 }
 
@@ -156,7 +160,7 @@ fn get_file(
 ) -> Response {
     let (params, item) = match file_request(fake, &id, req) {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(err) => return err.into_response(),
     };
     if params.get("alt").is_some_and(|alt| alt == "media") {
         return match item.size {
@@ -175,7 +179,7 @@ fn export_file(
 ) -> Response {
     let (params, item) = match file_request(fake, &id, req) {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(err) => return err.into_response(),
     };
     let Some(format) = params.get("mimeType") else {
         return DriveError::required("mimeType").into_response();
