@@ -8,6 +8,7 @@ use poem::Response;
 use poem::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::error::grpc_status;
 use crate::faults::Fault;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,17 +201,6 @@ impl DriveError {
             .status(self.status)
             .content_type("application/json; charset=UTF-8")
             .body(self.body().to_string())
-    }
-}
-
-fn grpc_status(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "INVALID_ARGUMENT",
-        401 => "UNAUTHENTICATED",
-        403 => "PERMISSION_DENIED",
-        404 => "NOT_FOUND",
-        429 => "RESOURCE_EXHAUSTED",
-        _ => "INTERNAL",
     }
 }
 
