@@ -8,7 +8,8 @@ use chrono::Utc;
 use rand::{Rng, distributions::Alphanumeric};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set, sea_query::Expr,
+    Set,
+    sea_query::{Expr, OnConflict},
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -416,5 +417,70 @@ pub async fn log_activity(
     }
     .insert(db)
     .await?;
+    Ok(())
+}
+
+/// The stored blob of `account_id` with these contents, if the account has it.
+pub async fn find_blob(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+    sha256: &str,
+) -> Result<Option<blob::Model>, DbErr> {
+    blob::Entity::find_by_id((account_id.to_owned(), sha256.to_owned()))
+        .one(db)
+        .await
+}
+
+/// Records a stored blob; recording the same contents twice (two jobs storing one file at once)
+/// keeps the first row, since both wrote the same object.
+pub async fn record_blob(db: &impl ConnectionTrait, row: blob::Model) -> Result<(), DbErr> {
+    blob::Entity::insert(blob::ActiveModel::from(row))
+        .on_conflict(
+            OnConflict::columns([blob::Column::AccountId, blob::Column::Sha256])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The blob a connection's file with this platform fingerprint was stored as, provided that
+/// blob is still in the store.
+pub async fn blob_for_fingerprint(
+    db: &impl ConnectionTrait,
+    connection_id: &str,
+    fingerprint: &str,
+) -> Result<Option<blob::Model>, DbErr> {
+    let Some(seen) =
+        file_fingerprint::Entity::find_by_id((connection_id.to_owned(), fingerprint.to_owned()))
+            .one(db)
+            .await?
+    else {
+        return Ok(None);
+    };
+    find_blob(db, &seen.account_id, &seen.sha256).await
+}
+
+/// Remembers which blob a connection's file fingerprint resolved to.
+pub async fn remember_fingerprint(
+    db: &impl ConnectionTrait,
+    row: file_fingerprint::Model,
+) -> Result<(), DbErr> {
+    file_fingerprint::Entity::insert(file_fingerprint::ActiveModel::from(row))
+        .on_conflict(
+            OnConflict::columns([
+                file_fingerprint::Column::ConnectionId,
+                file_fingerprint::Column::Fingerprint,
+            ])
+            .update_columns([
+                file_fingerprint::Column::Sha256,
+                file_fingerprint::Column::Size,
+                file_fingerprint::Column::AccountId,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }

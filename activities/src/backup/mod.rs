@@ -1,6 +1,7 @@
 //! The activities of `BackupWorkflow`.
 
 mod extract;
+pub mod files;
 mod finalize;
 mod prepare;
 
