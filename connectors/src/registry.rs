@@ -2,12 +2,12 @@
 
 use crate::{
     Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, dropbox, gohighlevel,
-    http::HttpClient, hubspot, keap, mailchimp, oauth::TokenStore, stripe, zendesk,
+    googledrive, http::HttpClient, hubspot, keap, mailchimp, oauth::TokenStore, stripe, zendesk,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 8] = [
+static PLATFORMS: [&PlatformInfo; 9] = [
     &stripe::INFO,
     &mailchimp::INFO,
     &activecampaign::INFO,
@@ -16,6 +16,7 @@ static PLATFORMS: [&PlatformInfo; 8] = [
     &keap::INFO,
     &gohighlevel::INFO,
     &dropbox::INFO,
+    &googledrive::INFO,
 ];
 
 /// Every platform ListBackup can back up.
@@ -53,6 +54,12 @@ pub fn build_with_tokens(
         "keap" => Ok(Arc::new(keap::connect(credentials, config, http, tokens)?)),
         "gohighlevel" => gohighlevel::build(credentials, config, http, tokens),
         "dropbox" => dropbox::build(credentials, config, http, tokens),
+        "googledrive" => Ok(Arc::new(googledrive::build(
+            credentials,
+            config,
+            http,
+            tokens,
+        )?)),
         "stripe" => {
             let config = stripe::StripeConfig::from_values(credentials, config)?;
             http.base_url("stripe", &config.base_url)?;

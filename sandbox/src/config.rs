@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{activecampaign, dropbox, gohighlevel, hubspot, keap, mailchimp, stripe, zendesk};
+use crate::{
+    activecampaign, dropbox, gohighlevel, googledrive, hubspot, keap, mailchimp, stripe, zendesk,
+};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[
@@ -16,6 +18,7 @@ const PLATFORMS: &[(&str, &[&str])] = &[
     ("keap", &keap::STREAMS),
     ("gohighlevel", &gohighlevel::STREAMS),
     ("dropbox", &dropbox::STREAMS),
+    ("googledrive", &googledrive::STREAMS),
 ];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
@@ -42,6 +45,7 @@ impl SandboxConfig {
     /// Keap: 50 contacts and 20 of every other stream;
     /// GoHighLevel, per location: 100 contacts, 2 calendars and 50 of everything else;
     /// Dropbox: 40 files in 10 folders.
+    /// Google Drive: 60 files and folders, 3 shared drives.
     pub fn new(seed: u64) -> Self {
         fn counts(platform: &str, streams: &[&str], count: fn(&str) -> u64) -> Vec<(String, u64)> {
             streams
@@ -66,6 +70,11 @@ impl SandboxConfig {
                 gohighlevel::default_count,
             ),
             counts("dropbox", &dropbox::STREAMS, dropbox::default_count),
+            counts(
+                "googledrive",
+                &googledrive::STREAMS,
+                googledrive::default_count,
+            ),
         ]
         .into_iter()
         .flatten()

@@ -2,7 +2,8 @@
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
 //! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`],
-//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`], [`dropbox`]) and serves them
+//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`], [`dropbox`], [`googledrive`]) and
+//! serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -31,6 +32,7 @@ mod error;
 mod faults;
 mod generate;
 pub mod gohighlevel;
+pub mod googledrive;
 pub mod hubspot;
 pub mod keap;
 pub mod mailchimp;
@@ -53,6 +55,7 @@ use activecampaign::ActiveCampaignFake;
 use dropbox::DropboxFake;
 use faults::FaultGate;
 use gohighlevel::GoHighLevelFake;
+use googledrive::GoogleDriveFake;
 use hubspot::HubSpotFake;
 use keap::KeapFake;
 use mailchimp::MailchimpFake;
@@ -75,6 +78,7 @@ struct Shared {
     keap: Arc<KeapFake>,
     gohighlevel: Arc<GoHighLevelFake>,
     dropbox: Arc<DropboxFake>,
+    googledrive: Arc<GoogleDriveFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     activecampaign: Arc<ActiveCampaignFake>,
     hubspot: Arc<HubSpotFake>,
@@ -109,6 +113,9 @@ impl Sandbox {
             Arc::clone(&oauth),
             config.records_for("dropbox.files"),
         );
+        let googledrive = GoogleDriveFake::new(config.seed, Arc::clone(&oauth), |stream| {
+            config.records_for(&format!("googledrive.{stream}"))
+        });
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -121,6 +128,7 @@ impl Sandbox {
                 keap: Arc::new(keap),
                 gohighlevel: Arc::new(gohighlevel),
                 dropbox: Arc::new(dropbox),
+                googledrive: Arc::new(googledrive),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -163,6 +171,11 @@ impl Sandbox {
     /// The Dropbox fake (API v2, under `/2`); its tokens come from [`Sandbox::oauth`].
     pub fn dropbox(&self) -> &DropboxFake {
         &self.shared.dropbox
+    }
+
+    /// The Google Drive fake, served under `/drive/v3`; its tokens come from [`Sandbox::oauth`].
+    pub fn googledrive(&self) -> &GoogleDriveFake {
+        &self.shared.googledrive
     }
 
     /// The authorization server every OAuth platform's fake trusts.
@@ -229,6 +242,10 @@ impl Sandbox {
 
     fn dropbox_arc(&self) -> Arc<DropboxFake> {
         Arc::clone(&self.shared.dropbox)
+    }
+
+    fn googledrive_arc(&self) -> Arc<GoogleDriveFake> {
+        Arc::clone(&self.shared.googledrive)
     }
 
     fn fault_gate(&self) -> &FaultGate {
