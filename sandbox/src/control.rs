@@ -88,6 +88,16 @@ async fn grow_stripe(
             ),
         );
     };
+    if let Some(source) = stream.follows() {
+        return control_error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Stripe `{}` follow {source}: grow one of {}",
+                stream.name(),
+                stripe::COUNTED_STREAMS.join(", ")
+            ),
+        );
+    }
     let n = req
         .params::<GrowParams>()
         .ok()
