@@ -19,6 +19,7 @@ pub(crate) fn routes(sandbox: Sandbox) -> impl Endpoint {
         .at("/stats/reset", post(reset_stats))
         .at("/faults", put(set_faults).get(faults))
         .at("/stripe/:stream/grow", post(grow_stripe))
+        .at("/stripe/advance", post(advance_stripe))
         .data(sandbox)
 }
 
@@ -111,6 +112,29 @@ async fn grow_stripe(
     };
     let count = sandbox.stripe().grow_stream(stream, n);
     Json(json!({ "platform": "stripe", "stream": stream.name(), "count": count })).into_response()
+}
+
+#[derive(Deserialize)]
+struct AdvanceParams {
+    secs: Option<String>,
+}
+
+/// Lets time pass on the Stripe fake: payments settle, events age out of the 30-day listing.
+#[handler]
+async fn advance_stripe(req: &Request, Data(sandbox): Data<&Sandbox>) -> Response {
+    let secs = req
+        .params::<AdvanceParams>()
+        .ok()
+        .and_then(|params| params.secs)
+        .and_then(|secs| secs.parse::<u64>().ok());
+    let Some(secs) = secs else {
+        return control_error(
+            StatusCode::BAD_REQUEST,
+            "query parameter `secs` must be a non-negative integer, e.g. ?secs=86400",
+        );
+    };
+    let now = sandbox.stripe().advance(secs);
+    Json(json!({ "platform": "stripe", "now": now })).into_response()
 }
 
 /// Errors in the same `{"error": {...}}` shape the platforms use, so one client helper reads both.

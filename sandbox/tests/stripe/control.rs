@@ -164,6 +164,26 @@ async fn grow_over_http() {
 }
 
 #[tokio::test]
+async fn advance_over_http() {
+    let harness = Harness::with_seed(46).await;
+    let before = harness.sandbox.stripe().now();
+    let advance = |query: &str| {
+        harness
+            .client
+            .post(harness.url(&format!("/_sandbox/stripe/advance{query}")))
+    };
+    let answer = harness.send(advance("?secs=3600")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body["now"], before + 3600);
+    assert_eq!(harness.sandbox.stripe().now(), before + 3600);
+    for bad in ["", "?secs=-1", "?secs=soon"] {
+        let answer = harness.send(advance(bad)).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(harness.sandbox.stripe().now(), before + 3600);
+}
+
+#[tokio::test]
 async fn shutdown_stops_serving() {
     let harness = Harness::with_seed(45).await;
     let url = harness.url("/_sandbox/health");
