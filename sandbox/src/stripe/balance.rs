@@ -27,7 +27,7 @@ pub(super) fn of_refund(index: u64) -> u64 {
 pub(super) fn exists(index: u64, charges: u64) -> bool {
     let charge = index / 2;
     charge < charges
-        && if index % 2 == 0 {
+        && if index.is_multiple_of(2) {
             !charges::declined(charge)
         } else {
             charges::refunded(charge)
@@ -41,7 +41,11 @@ pub(super) fn count(charges: u64) -> u64 {
 
 /// `charge` or `refund`: what a balance transaction records.
 pub(super) fn kind(index: u64) -> &'static str {
-    if index % 2 == 0 { "charge" } else { "refund" }
+    if index.is_multiple_of(2) {
+        "charge"
+    } else {
+        "refund"
+    }
 }
 
 pub(super) fn record(fake: &StripeFake, index: u64) -> Value {
