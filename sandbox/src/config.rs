@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{activecampaign, gohighlevel, hubspot, keap, mailchimp, stripe, zendesk};
+use crate::{activecampaign, dropbox, gohighlevel, hubspot, keap, mailchimp, stripe, zendesk};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[
@@ -15,6 +15,7 @@ const PLATFORMS: &[(&str, &[&str])] = &[
     ("hubspot", &hubspot::STREAMS),
     ("keap", &keap::STREAMS),
     ("gohighlevel", &gohighlevel::STREAMS),
+    ("dropbox", &dropbox::STREAMS),
 ];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
@@ -39,7 +40,8 @@ impl SandboxConfig {
     /// Zendesk: 100 tickets, 50 users, 20 organizations and 10 groups.
     /// HubSpot: 100 contacts, 50 companies, deals and tickets, 10 owners, 4 pipelines;
     /// Keap: 50 contacts and 20 of every other stream;
-    /// GoHighLevel, per location: 100 contacts, 2 calendars and 50 of everything else.
+    /// GoHighLevel, per location: 100 contacts, 2 calendars and 50 of everything else;
+    /// Dropbox: 40 files in 10 folders.
     pub fn new(seed: u64) -> Self {
         fn counts(platform: &str, streams: &[&str], count: fn(&str) -> u64) -> Vec<(String, u64)> {
             streams
@@ -63,6 +65,7 @@ impl SandboxConfig {
                 &gohighlevel::STREAMS,
                 gohighlevel::default_count,
             ),
+            counts("dropbox", &dropbox::STREAMS, dropbox::default_count),
         ]
         .into_iter()
         .flatten()
