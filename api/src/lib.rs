@@ -21,6 +21,7 @@ mod members;
 pub mod pagination;
 mod passwords;
 mod platforms;
+mod reauth;
 mod session;
 mod state;
 pub mod throttle;
@@ -28,6 +29,7 @@ pub mod tokens;
 
 pub use auth::AuthSettings;
 pub use error::{ErrorBody, ErrorEnvelope};
+pub use reauth::resume_jobs_waiting_for;
 pub use state::{AppState, TemporalAccess};
 pub use throttle::{Limit, SignInLimits};
 

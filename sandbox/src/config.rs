@@ -4,17 +4,21 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{activecampaign, gohighlevel, hubspot, keap, mailchimp, stripe, zendesk};
+use crate::{
+    activecampaign, dropbox, gohighlevel, googledrive, hubspot, keap, mailchimp, stripe, zendesk,
+};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[
-    ("stripe", &stripe::STREAMS),
+    ("stripe", &stripe::COUNTED_STREAMS),
     ("mailchimp", &mailchimp::STREAMS),
     ("activecampaign", &activecampaign::STREAMS),
     ("zendesk", &zendesk::STREAMS),
     ("hubspot", &hubspot::STREAMS),
     ("keap", &keap::STREAMS),
     ("gohighlevel", &gohighlevel::STREAMS),
+    ("dropbox", &dropbox::STREAMS),
+    ("googledrive", &googledrive::STREAMS),
 ];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
@@ -39,7 +43,9 @@ impl SandboxConfig {
     /// Zendesk: 100 tickets, 50 users, 20 organizations and 10 groups.
     /// HubSpot: 100 contacts, 50 companies, deals and tickets, 10 owners, 4 pipelines;
     /// Keap: 50 contacts and 20 of every other stream;
-    /// GoHighLevel, per location: 100 contacts, 2 calendars and 50 of everything else.
+    /// GoHighLevel, per location: 100 contacts, 2 calendars and 50 of everything else;
+    /// Dropbox: 40 files in 10 folders.
+    /// Google Drive: 60 files and folders, 3 shared drives.
     pub fn new(seed: u64) -> Self {
         fn counts(platform: &str, streams: &[&str], count: fn(&str) -> u64) -> Vec<(String, u64)> {
             streams
@@ -48,7 +54,7 @@ impl SandboxConfig {
                 .collect()
         }
         let records = [
-            counts("stripe", &stripe::STREAMS, stripe::default_count),
+            counts("stripe", &stripe::COUNTED_STREAMS, stripe::default_count),
             counts("mailchimp", &mailchimp::STREAMS, mailchimp::default_count),
             counts(
                 "activecampaign",
@@ -62,6 +68,12 @@ impl SandboxConfig {
                 "gohighlevel",
                 &gohighlevel::STREAMS,
                 gohighlevel::default_count,
+            ),
+            counts("dropbox", &dropbox::STREAMS, dropbox::default_count),
+            counts(
+                "googledrive",
+                &googledrive::STREAMS,
+                googledrive::default_count,
             ),
         ]
         .into_iter()
@@ -168,6 +180,14 @@ fn normalize_spec(spec: &str) -> Result<String, SandboxError> {
                 .join(", "),
         });
     };
+    if platform == "stripe"
+        && let Some(source) = stripe::follows(stream)
+    {
+        return Err(SandboxError::InvalidRecordsArg {
+            arg: spec.clone(),
+            reason: format!("Stripe `{stream}` have no count of their own: they follow {source}"),
+        });
+    }
     if !streams.contains(&stream) {
         return Err(SandboxError::UnknownStream {
             platform: platform.to_owned(),
@@ -189,6 +209,11 @@ mod tests {
         for stream in ["products", "prices", "invoices", "charges", "subscriptions"] {
             assert_eq!(config.records_for(&format!("stripe.{stream}")), 50);
         }
+        assert_eq!(
+            config.records_for("stripe.events"),
+            0,
+            "events follow the others"
+        );
         assert_eq!(config.stripe_api_key, "sk_test_sandbox");
         assert!(config.validate().is_ok());
     }
@@ -205,10 +230,14 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("`acme`"), "{err}");
         let err = SandboxConfig::new(1)
+            .with_records("stripe.disputes", 1)
+            .unwrap_err();
+        assert!(err.to_string().contains("`disputes`"), "{err}");
+        assert!(err.to_string().contains("customers"), "{err}");
+        let err = SandboxConfig::new(1)
             .with_records("stripe.refunds", 1)
             .unwrap_err();
-        assert!(err.to_string().contains("`refunds`"), "{err}");
-        assert!(err.to_string().contains("customers"), "{err}");
+        assert!(err.to_string().contains("follow charges"), "{err}");
         assert!(SandboxConfig::new(1).with_records("customers", 1).is_err());
     }
 
@@ -249,7 +278,7 @@ mod tests {
         ));
 
         let mut config = SandboxConfig::new(1);
-        config.records.insert("stripe.refunds".into(), 3);
+        config.records.insert("stripe.disputes".into(), 3);
         assert!(matches!(
             config.validate(),
             Err(SandboxError::UnknownStream { .. })

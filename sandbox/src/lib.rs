@@ -2,7 +2,8 @@
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
 //! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`],
-//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`]) and serves them
+//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`], [`dropbox`], [`googledrive`]) and
+//! serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -26,10 +27,12 @@
 pub mod activecampaign;
 mod config;
 mod control;
+pub mod dropbox;
 mod error;
 mod faults;
 mod generate;
 pub mod gohighlevel;
+pub mod googledrive;
 pub mod hubspot;
 pub mod keap;
 pub mod mailchimp;
@@ -49,8 +52,10 @@ pub use server::RunningSandbox;
 pub use stats::Stats;
 
 use activecampaign::ActiveCampaignFake;
+use dropbox::DropboxFake;
 use faults::FaultGate;
 use gohighlevel::GoHighLevelFake;
+use googledrive::GoogleDriveFake;
 use hubspot::HubSpotFake;
 use keap::KeapFake;
 use mailchimp::MailchimpFake;
@@ -72,6 +77,8 @@ struct Shared {
     zendesk: Arc<ZendeskFake>,
     keap: Arc<KeapFake>,
     gohighlevel: Arc<GoHighLevelFake>,
+    dropbox: Arc<DropboxFake>,
+    googledrive: Arc<GoogleDriveFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     activecampaign: Arc<ActiveCampaignFake>,
     hubspot: Arc<HubSpotFake>,
@@ -101,6 +108,14 @@ impl Sandbox {
         });
         let gohighlevel =
             GoHighLevelFake::new(config.seed, |stream| config.records_for(&stream.spec()));
+        let dropbox = DropboxFake::new(
+            config.seed,
+            Arc::clone(&oauth),
+            config.records_for("dropbox.files"),
+        );
+        let googledrive = GoogleDriveFake::new(config.seed, Arc::clone(&oauth), |stream| {
+            config.records_for(&format!("googledrive.{stream}"))
+        });
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -112,6 +127,8 @@ impl Sandbox {
                 hubspot: Arc::new(hubspot),
                 keap: Arc::new(keap),
                 gohighlevel: Arc::new(gohighlevel),
+                dropbox: Arc::new(dropbox),
+                googledrive: Arc::new(googledrive),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -149,6 +166,16 @@ impl Sandbox {
     /// The GoHighLevel (LeadConnector v2) fake; its tokens come from [`Sandbox::oauth`].
     pub fn gohighlevel(&self) -> &GoHighLevelFake {
         &self.shared.gohighlevel
+    }
+
+    /// The Dropbox fake (API v2, under `/2`); its tokens come from [`Sandbox::oauth`].
+    pub fn dropbox(&self) -> &DropboxFake {
+        &self.shared.dropbox
+    }
+
+    /// The Google Drive fake, served under `/drive/v3`; its tokens come from [`Sandbox::oauth`].
+    pub fn googledrive(&self) -> &GoogleDriveFake {
+        &self.shared.googledrive
     }
 
     /// The authorization server every OAuth platform's fake trusts.
@@ -211,6 +238,14 @@ impl Sandbox {
 
     fn gohighlevel_arc(&self) -> Arc<GoHighLevelFake> {
         Arc::clone(&self.shared.gohighlevel)
+    }
+
+    fn dropbox_arc(&self) -> Arc<DropboxFake> {
+        Arc::clone(&self.shared.dropbox)
+    }
+
+    fn googledrive_arc(&self) -> Arc<GoogleDriveFake> {
+        Arc::clone(&self.shared.googledrive)
     }
 
     fn fault_gate(&self) -> &FaultGate {

@@ -6,7 +6,9 @@
 //! for a stream without a cursor) is skipped inside the check, per stream.
 
 mod activecampaign;
+mod dropbox;
 mod gohighlevel;
+mod googledrive;
 mod harness;
 mod hubspot;
 mod keap;
