@@ -105,6 +105,17 @@ pub async fn provision(
         Some(s) => s,
         None => repo::create_source(db, &conn, "Stripe — all streams", &[]).await?,
     };
+    // A new key each run (the old secret is not stored anywhere); names of active keys are
+    // unique, so the previous run's key is revoked first.
+    let previous = entities::api_key::Entity::find()
+        .filter(entities::api_key::Column::AccountId.eq(account_id.as_str()))
+        .filter(entities::api_key::Column::Name.eq("demo"))
+        .filter(entities::api_key::Column::RevokedAt.is_null())
+        .all(db)
+        .await?;
+    for key in previous {
+        repo::revoke_api_key(db, &key.id).await?;
+    }
     let (_, api_key) =
         repo::create_api_key(db, &account_id, Some(&user.id), "demo", Role::Owner).await?;
     Ok(DemoObjects {
@@ -135,4 +146,39 @@ pub async fn start_backup(
         .as_str()
         .map(str::to_owned)
         .context("no job_id in the response")
+}
+
+#[cfg(test)]
+mod tests {
+    use entities::repo;
+
+    /// A second `listbackup dev --demo` over the same data directory gets a working key, and
+    /// the first run's key (whose secret is gone with the old `demo.json`) stops working.
+    #[tokio::test]
+    async fn provisioning_again_reuses_the_account_with_a_fresh_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("demo.db").display());
+        let db = entities::connect_and_migrate(&url).await.unwrap();
+        let master = storage::keys::MasterKey::generate();
+        let first = super::provision(&db, &master, "http://127.0.0.1:9", "sk_test")
+            .await
+            .unwrap();
+        let second = super::provision(&db, &master, "http://127.0.0.1:9", "sk_test")
+            .await
+            .unwrap();
+        assert_eq!(first.account_id, second.account_id);
+        assert_eq!(first.source_id, second.source_id);
+        assert!(
+            repo::find_api_key(&db, &first.api_key)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            repo::find_api_key(&db, &second.api_key)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
 }
