@@ -2,7 +2,7 @@
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
 //! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`],
-//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`]) and serves them
+//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`], [`slack`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -35,6 +35,7 @@ pub mod keap;
 pub mod mailchimp;
 pub mod oauth;
 mod server;
+pub mod slack;
 mod stats;
 pub mod stripe;
 pub mod zendesk;
@@ -54,6 +55,7 @@ use gohighlevel::GoHighLevelFake;
 use hubspot::HubSpotFake;
 use keap::KeapFake;
 use mailchimp::MailchimpFake;
+use slack::SlackFake;
 use stats::StatsCounters;
 use stripe::StripeFake;
 use zendesk::ZendeskFake;
@@ -75,6 +77,7 @@ struct Shared {
     oauth: Arc<oauth::OAuthAuthority>,
     activecampaign: Arc<ActiveCampaignFake>,
     hubspot: Arc<HubSpotFake>,
+    slack: Arc<SlackFake>,
     faults: FaultGate,
     stats: StatsCounters,
 }
@@ -101,6 +104,9 @@ impl Sandbox {
         });
         let gohighlevel =
             GoHighLevelFake::new(config.seed, |stream| config.records_for(&stream.spec()));
+        let slack = SlackFake::new(config.seed, Arc::clone(&oauth), |stream| {
+            config.records_for(&format!("slack.{stream}"))
+        });
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -112,6 +118,7 @@ impl Sandbox {
                 hubspot: Arc::new(hubspot),
                 keap: Arc::new(keap),
                 gohighlevel: Arc::new(gohighlevel),
+                slack: Arc::new(slack),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -149,6 +156,12 @@ impl Sandbox {
     /// The GoHighLevel (LeadConnector v2) fake; its tokens come from [`Sandbox::oauth`].
     pub fn gohighlevel(&self) -> &GoHighLevelFake {
         &self.shared.gohighlevel
+    }
+
+    /// The Slack Web API fake, served under `/slack`; its tokens come from [`Sandbox::oauth`]
+    /// (rotating installs) or are its own bot token (installs without rotation).
+    pub fn slack(&self) -> &SlackFake {
+        &self.shared.slack
     }
 
     /// The authorization server every OAuth platform's fake trusts.
@@ -211,6 +224,10 @@ impl Sandbox {
 
     fn gohighlevel_arc(&self) -> Arc<GoHighLevelFake> {
         Arc::clone(&self.shared.gohighlevel)
+    }
+
+    fn slack_arc(&self) -> Arc<SlackFake> {
+        Arc::clone(&self.shared.slack)
     }
 
     fn fault_gate(&self) -> &FaultGate {

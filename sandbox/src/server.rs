@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
 use crate::{
-    Sandbox, activecampaign, control, gohighlevel, hubspot, keap, mailchimp, stripe, zendesk,
+    Sandbox, activecampaign, control, gohighlevel, hubspot, keap, mailchimp, slack, stripe, zendesk,
 };
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
@@ -39,12 +39,7 @@ impl RunningSandbox {
 
     /// `http://host:port`, with a wildcard bind address replaced by loopback so clients can use it.
     pub fn base_url(&self) -> String {
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+        base_url(self.addr)
     }
 
     /// Stops accepting connections and waits for the server task to end.
@@ -73,10 +68,22 @@ impl Drop for RunningSandbox {
     }
 }
 
+/// `http://host:port` for a bound address, loopback for a wildcard one.
+fn base_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
 /// Binds `addr` and serves `sandbox` in a background task.
 pub(crate) async fn serve(sandbox: Sandbox, addr: SocketAddr) -> io::Result<RunningSandbox> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    // Slack names file URLs absolutely: they point at the address the sandbox serves on.
+    sandbox.slack().serving_at(&base_url(addr));
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let app = app(sandbox);
     let (stop, stopped) = oneshot::channel::<()>();
@@ -109,6 +116,7 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let keap_routes = keap::api::routes(sandbox.keap_arc());
     let gohighlevel_routes =
         gohighlevel::api::routes(sandbox.gohighlevel_arc(), Arc::clone(&sandbox.shared.oauth));
+    let slack_routes = slack::api::routes(sandbox.slack_arc());
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
         .nest(
@@ -150,6 +158,10 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
                 sandbox.clone(),
                 gohighlevel::api::fault_response,
             ),
+        )
+        .nest(
+            "/slack",
+            platform_gate(slack_routes, sandbox.clone(), slack::api::fault_response),
         )
         .nest(
             "/v1",
