@@ -2,12 +2,12 @@
 
 use crate::{
     Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, gohighlevel,
-    http::HttpClient, hubspot, keap, mailchimp, oauth::TokenStore, stripe, zendesk,
+    http::HttpClient, hubspot, keap, mailchimp, oauth::TokenStore, slack, stripe, zendesk,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 7] = [
+static PLATFORMS: [&PlatformInfo; 8] = [
     &stripe::INFO,
     &mailchimp::INFO,
     &activecampaign::INFO,
@@ -15,6 +15,7 @@ static PLATFORMS: [&PlatformInfo; 7] = [
     &hubspot::INFO,
     &keap::INFO,
     &gohighlevel::INFO,
+    &slack::INFO,
 ];
 
 /// Every platform ListBackup can back up.
@@ -51,6 +52,7 @@ pub fn build_with_tokens(
     match platform {
         "keap" => Ok(Arc::new(keap::connect(credentials, config, http, tokens)?)),
         "gohighlevel" => gohighlevel::build(credentials, config, http, tokens),
+        "slack" => slack::build(credentials, config, http, tokens),
         "stripe" => {
             let config = stripe::StripeConfig::from_values(credentials, config)?;
             http.base_url("stripe", &config.base_url)?;
