@@ -68,8 +68,13 @@ impl SlackConfig {
         } else {
             page_size
         };
-        let lookback_days =
-            settings::number(PLATFORM, config, "lookback_days", 0..=365, DEFAULT_LOOKBACK_DAYS)?;
+        let lookback_days = settings::number(
+            PLATFORM,
+            config,
+            "lookback_days",
+            0..=365,
+            DEFAULT_LOOKBACK_DAYS,
+        )?;
         let tier_window_secs = settings::number(PLATFORM, config, "tier_window_secs", 1..=60, 60)?;
         let requests_per_second = match config.get("requests_per_second") {
             None | Some(Value::Null) => None,

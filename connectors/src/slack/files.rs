@@ -190,9 +190,11 @@ pub(super) fn is_sign_in_page(response: &reqwest::Response, file: &FileRef) -> b
 
 /// The contents as they arrive.
 pub(super) fn body(response: reqwest::Response) -> FileBody {
-    Box::pin(response.bytes_stream().map(|chunk| {
-        chunk.map_err(|e| error(ErrorKind::Network, format!("reading a file: {e}")))
-    }))
+    Box::pin(
+        response.bytes_stream().map(|chunk| {
+            chunk.map_err(|e| error(ErrorKind::Network, format!("reading a file: {e}")))
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -200,12 +202,19 @@ mod tests {
     use super::*;
 
     fn listed(created: &[(&str, i64)]) -> Vec<(String, i64)> {
-        created.iter().map(|(id, t)| ((*id).to_owned(), *t)).collect()
+        created
+            .iter()
+            .map(|(id, t)| ((*id).to_owned(), *t))
+            .collect()
     }
 
     #[test]
     fn windows_move_back_in_time_and_only_page_within_one_second() {
-        let first = next_window(Window::default(), &listed(&[("F3", 30), ("F2", 20), ("F1", 20)]), 20);
+        let first = next_window(
+            Window::default(),
+            &listed(&[("F3", 30), ("F2", 20), ("F1", 20)]),
+            20,
+        );
         assert_eq!(
             first,
             Window {
@@ -224,7 +233,13 @@ mod tests {
     #[test]
     fn the_token_goes_only_to_slack_file_hosts() {
         let real = "https://slack.com";
-        assert!(download_url(real, "https://files.slack.com/files-pri/T1-F1/download/a.png").is_ok());
+        assert!(
+            download_url(
+                real,
+                "https://files.slack.com/files-pri/T1-F1/download/a.png"
+            )
+            .is_ok()
+        );
         for bad in [
             "http://files.slack.com/files-pri/T1-F1/download/a.png",
             "https://files.slack.com.evil.test/x",
@@ -234,7 +249,13 @@ mod tests {
             assert!(download_url(real, bad).is_err(), "{bad}");
         }
         let sandbox = "http://127.0.0.1:9000/slack";
-        assert!(download_url(sandbox, "http://127.0.0.1:9000/slack/files-pri/T1-F1/download/a").is_ok());
+        assert!(
+            download_url(
+                sandbox,
+                "http://127.0.0.1:9000/slack/files-pri/T1-F1/download/a"
+            )
+            .is_ok()
+        );
         assert!(download_url(sandbox, "http://127.0.0.1:9001/slack/files-pri/x").is_err());
     }
 
@@ -248,6 +269,10 @@ mod tests {
         assert_eq!((file.size, file.name.as_str()), (Some(3), "a.png"));
         let external = r#"{"id":"F2","created":10,"mode":"external","is_external":true,"url_private":"https://docs.google.com/x"}"#;
         let head: FileHead = serde_json::from_str(external).unwrap();
-        assert!(record(RawValue::from_string(external.into()).unwrap(), head).file.is_none());
+        assert!(
+            record(RawValue::from_string(external.into()).unwrap(), head)
+                .file
+                .is_none()
+        );
     }
 }

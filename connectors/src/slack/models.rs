@@ -42,10 +42,7 @@ pub struct MessagePage {
 
 impl MessagePage {
     pub fn next(self) -> (Vec<Box<RawValue>>, Option<String>) {
-        let next = self
-            .response_metadata
-            .next()
-            .filter(|_| self.has_more);
+        let next = self.response_metadata.next().filter(|_| self.has_more);
         (self.messages, next)
     }
 }
@@ -109,8 +106,7 @@ impl MessageHead {
 
     /// The parent of a thread with replies (not a reply, not a lone message).
     pub fn has_replies(&self) -> bool {
-        self.reply_count.unwrap_or(0) > 0
-            && self.thread_ts.as_deref().is_none_or(|t| t == self.ts)
+        self.reply_count.unwrap_or(0) > 0 && self.thread_ts.as_deref().is_none_or(|t| t == self.ts)
     }
 
     /// Whether the message's thread got a reply after `floor` (µs).

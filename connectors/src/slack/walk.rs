@@ -82,7 +82,8 @@ impl Walk {
             if *started && self.conversations_after.is_none() {
                 return Ok(None);
             }
-            let (conversations, next) = c.conversations(self.conversations_after.as_deref()).await?;
+            let (conversations, next) =
+                c.conversations(self.conversations_after.as_deref()).await?;
             *started = true;
             self.conversations_after = next;
             for json in conversations {
@@ -144,7 +145,10 @@ impl Cursors {
         let map = value.as_object().ok_or_else(invalid)?;
         map.iter()
             .map(|(id, ts)| {
-                let micros = ts.as_str().and_then(models::ts_micros).ok_or_else(invalid)?;
+                let micros = ts
+                    .as_str()
+                    .and_then(models::ts_micros)
+                    .ok_or_else(invalid)?;
                 Ok((id.clone(), micros))
             })
             .collect::<Result<_, _>>()
@@ -231,7 +235,11 @@ fn head(json: &RawValue) -> Result<MessageHead, ConnectorError> {
 
 /// A message as recorded: Slack's object with the conversation's id added as `channel`
 /// (the API leaves it out because the request names it), keyed `{channel}:{ts}`.
-fn record(conversation: &str, json: Box<RawValue>, head: &MessageHead) -> Result<Record, ConnectorError> {
+fn record(
+    conversation: &str,
+    json: Box<RawValue>,
+    head: &MessageHead,
+) -> Result<Record, ConnectorError> {
     let id = format!("{conversation}:{}", head.ts);
     if head.channel.is_some() {
         return Ok(Record::new(id, json));
@@ -241,7 +249,11 @@ fn record(conversation: &str, json: Box<RawValue>, head: &MessageHead) -> Result
         .strip_prefix('{')
         .ok_or_else(|| error(ErrorKind::Decode, "a message that is not an object"))?;
     let channel = Value::from(conversation).to_string();
-    let separator = if rest.trim_start().starts_with('}') { "" } else { "," };
+    let separator = if rest.trim_start().starts_with('}') {
+        ""
+    } else {
+        ","
+    };
     let json = RawValue::from_string(format!("{{\"channel\":{channel}{separator}{rest}"))
         .map_err(|e| error(ErrorKind::Decode, format!("message {id}: {e}")))?;
     Ok(Record::new(id, json))
@@ -424,7 +436,10 @@ mod tests {
         assert_eq!(value["ts"], "1.000002");
         let json = RawValue::from_string(r#"{"ts":"2.0","channel":"C9"}"#.into()).unwrap();
         let second = head(&json).unwrap();
-        assert_eq!(record("C1", json, &second).unwrap().json.get(), r#"{"ts":"2.0","channel":"C9"}"#);
+        assert_eq!(
+            record("C1", json, &second).unwrap().json.get(),
+            r#"{"ts":"2.0","channel":"C9"}"#
+        );
     }
 
     #[test]
