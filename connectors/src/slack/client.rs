@@ -23,7 +23,7 @@ pub enum Auth {
     Fixed(String),
     /// An install with token rotation: 12-hour access tokens, refreshed through the session
     /// (and its token store, which saves each rotated refresh token exactly once).
-    Rotating(OAuthSession),
+    Rotating(Box<OAuthSession>),
 }
 
 impl Auth {

@@ -71,7 +71,7 @@ pub fn build(
         // Slack asks for the client credentials as HTTP Basic rather than in the form.
         let app = oauth::oauth_app(PLATFORM, config, http, (AUTHORIZE_URL, TOKEN_URL), false)?;
         let store = oauth::token_store(PLATFORM, credentials, tokens)?;
-        Auth::Rotating(OAuthSession::new(PLATFORM, app, store))
+        Auth::Rotating(Box::new(OAuthSession::new(PLATFORM, app, store)))
     } else {
         Auth::Fixed(TokenSet::from_credentials(PLATFORM, credentials)?.access_token)
     };

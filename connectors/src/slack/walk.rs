@@ -206,26 +206,51 @@ fn conversation_gone(code: &str) -> bool {
     matches!(code, "not_in_channel" | "channel_not_found")
 }
 
-/// One page of a conversation's history, from the lookback window of its cursor on.
-async fn history(
+/// Messages of a history page with the fields the walk reads, and the cursor of the next page.
+type HistoryPage = (Vec<(Box<RawValue>, MessageHead)>, Option<String>);
+
+/// The next page of the current conversation's history, from the lookback window of its
+/// cursor on. The run's first page of a conversation raises its cursor. A conversation closed
+/// to the bot now is skipped (`None`).
+async fn history_page(
     c: &SlackConnector,
+    walk: &mut Walk,
+    progress: &mut Progress,
     conversation: &str,
-    cursor: Option<&str>,
-    floor: Option<i64>,
-) -> Result<Answer<MessagePage>, ConnectorError> {
+    stream: &str,
+) -> Result<Option<HistoryPage>, ConnectorError> {
     let mut query = vec![
         ("channel", conversation.to_owned()),
         ("limit", c.config.message_page_size.to_string()),
     ];
-    if let Some(floor) = floor {
+    if let Some(floor) = progress.since.get(conversation) {
         let lookback = i64::try_from(c.config.lookback.as_micros()).unwrap_or(i64::MAX);
         let oldest = floor.saturating_sub(lookback).max(0);
         query.push(("oldest", models::ts_string(oldest)));
     }
-    if let Some(cursor) = cursor {
-        query.push(("cursor", cursor.to_owned()));
+    if let Some(cursor) = &walk.history {
+        query.push(("cursor", cursor.clone()));
     }
-    c.call(Method::History, &query).await
+    let page: MessagePage = match c.call(Method::History, &query).await? {
+        Answer::Data(page) => page,
+        Answer::Refused(r) if conversation_gone(&r.code) => {
+            skipped(conversation, &r.code, stream);
+            walk.finish_conversation();
+            return Ok(None);
+        }
+        Answer::Refused(r) => return Err(r.into_error(Method::History)),
+    };
+    let first_page = walk.history.is_none();
+    let (messages, next) = page.next();
+    let mut heads = Vec::with_capacity(messages.len());
+    for json in messages {
+        let head = head(&json)?;
+        if first_page {
+            progress.reached.raise(conversation, head.last_change());
+        }
+        heads.push((json, head));
+    }
+    Ok(Some((heads, next)))
 }
 
 fn head(json: &RawValue) -> Result<MessageHead, ConnectorError> {
@@ -280,29 +305,18 @@ pub(super) async fn messages(
     };
     let floor = progress.since.get(&conversation);
     let mut records = Vec::new();
-    match history(c, &conversation, walk.history.as_deref(), floor).await? {
-        Answer::Data(page) => {
-            let first_page = walk.history.is_none();
-            let (messages, next) = page.next();
-            for json in messages {
-                let head = head(&json)?;
-                if first_page {
-                    progress.reached.raise(&conversation, head.last_change());
-                }
-                if floor.is_none_or(|f| head.changed_after(f) || head.latest_reply_after(f)) {
-                    records.push(record(&conversation, json, &head)?);
-                }
-            }
-            match next {
-                Some(cursor) => walk.history = Some(cursor),
-                None => walk.finish_conversation(),
+    if let Some((messages, next)) =
+        history_page(c, &mut walk, &mut progress, &conversation, "messages").await?
+    {
+        for (json, head) in messages {
+            if floor.is_none_or(|f| head.changed_after(f) || head.latest_reply_after(f)) {
+                records.push(record(&conversation, json, &head)?);
             }
         }
-        Answer::Refused(r) if conversation_gone(&r.code) => {
-            skipped(&conversation, &r.code, "messages");
-            walk.finish_conversation();
+        match next {
+            Some(cursor) => walk.history = Some(cursor),
+            None => walk.finish_conversation(),
         }
-        Answer::Refused(r) => return Err(r.into_error(Method::History)),
     }
     progress.page(records, &walk)
 }
@@ -332,27 +346,16 @@ pub(super) async fn threads(
             return progress.page(Vec::new(), &walk);
         }
         read_history = true;
-        match history(c, &conversation, walk.history.as_deref(), floor).await? {
-            Answer::Data(page) => {
-                let first_page = walk.history.is_none();
-                let (messages, next) = page.next();
-                for json in messages {
-                    let head = head(&json)?;
-                    if first_page {
-                        progress.reached.raise(&conversation, head.last_change());
-                    }
-                    if head.has_replies() && floor.is_none_or(|f| head.latest_reply_after(f)) {
-                        walk.threads.push(head.ts);
-                    }
+        if let Some((messages, next)) =
+            history_page(c, &mut walk, &mut progress, &conversation, "threads").await?
+        {
+            for (_, head) in messages {
+                if head.has_replies() && floor.is_none_or(|f| head.latest_reply_after(f)) {
+                    walk.threads.push(head.ts);
                 }
-                walk.history_done = next.is_none();
-                walk.history = next;
             }
-            Answer::Refused(r) if conversation_gone(&r.code) => {
-                skipped(&conversation, &r.code, "threads");
-                walk.finish_conversation();
-            }
-            Answer::Refused(r) => return Err(r.into_error(Method::History)),
+            walk.history_done = next.is_none();
+            walk.history = next;
         }
     }
 }
