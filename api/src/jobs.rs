@@ -298,7 +298,7 @@ async fn view(state: &AppState, job: job::Model) -> JobView {
     let mut streams = committed_streams(&job.progress);
     let (mut records, mut bytes) = (job.records.max(0) as u64, job.bytes.max(0) as u64);
     let mut phase = None;
-    if job.status == JobStatus::Running {
+    if matches!(job.status, JobStatus::Running | JobStatus::NeedsReauth) {
         // The workflow knows more than the database (streams not started yet, the phase); a
         // busy or unreachable Temporal falls back to what the database has.
         let query = temporal::backup_progress(&state.temporal.client, &job.workflow_id);

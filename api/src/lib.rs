@@ -10,9 +10,11 @@ mod error;
 mod health;
 mod jobs;
 mod platforms;
+mod reauth;
 mod state;
 
 pub use error::{ErrorBody, ErrorEnvelope};
+pub use reauth::resume_jobs_waiting_for;
 pub use state::{AppState, TemporalAccess};
 
 use poem::{Endpoint, EndpointExt, Route};

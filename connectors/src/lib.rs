@@ -9,6 +9,7 @@
 //! `models`, `docs.md`).
 
 pub mod activecampaign;
+pub mod dropbox;
 pub mod error;
 pub mod gohighlevel;
 pub mod http;
@@ -187,8 +188,10 @@ pub trait Connector: Send + Sync {
     async fn check(&self) -> Result<(), ConnectorError>;
     /// Fetches one page of a stream.
     async fn read_page(&self, request: &PageRequest) -> Result<Page, ConnectorError>;
-    /// Streams the contents of a file a record referred to. Platforms without file streams keep
-    /// the default, which refuses.
+    /// Streams the contents of a file a record referred to. A refusal that concerns this one
+    /// file (deleted since it was listed, not downloadable) is `ErrorKind::InvalidRequest`: the
+    /// record is then kept without contents and the stream goes on. Platforms without file
+    /// streams keep the default, which refuses.
     async fn download(&self, file: &FileRef) -> Result<FileBody, ConnectorError> {
         Err(ConnectorError::new(
             self.info().id,

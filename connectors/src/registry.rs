@@ -1,13 +1,13 @@
 //! The platform catalog and the one place that maps a platform id to its connector.
 
 use crate::{
-    Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, gohighlevel,
+    Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, dropbox, gohighlevel,
     http::HttpClient, hubspot, keap, mailchimp, oauth::TokenStore, slack, stripe, zendesk,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 8] = [
+static PLATFORMS: [&PlatformInfo; 9] = [
     &stripe::INFO,
     &mailchimp::INFO,
     &activecampaign::INFO,
@@ -15,6 +15,7 @@ static PLATFORMS: [&PlatformInfo; 8] = [
     &hubspot::INFO,
     &keap::INFO,
     &gohighlevel::INFO,
+    &dropbox::INFO,
     &slack::INFO,
 ];
 
@@ -52,6 +53,7 @@ pub fn build_with_tokens(
     match platform {
         "keap" => Ok(Arc::new(keap::connect(credentials, config, http, tokens)?)),
         "gohighlevel" => gohighlevel::build(credentials, config, http, tokens),
+        "dropbox" => dropbox::build(credentials, config, http, tokens),
         "slack" => slack::build(credentials, config, http, tokens),
         "stripe" => {
             let config = stripe::StripeConfig::from_values(credentials, config)?;

@@ -8,7 +8,8 @@ use chrono::Utc;
 use rand::{Rng, distributions::Alphanumeric};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set, sea_query::Expr,
+    Set,
+    sea_query::{Expr, OnConflict},
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -221,7 +222,7 @@ pub async fn active_job(
 ) -> Result<Option<job::Model>, DbErr> {
     job::Entity::find()
         .filter(job::Column::SourceId.eq(source_id))
-        .filter(job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
+        .filter(job::Column::Status.is_in(JobStatus::ACTIVE))
         .one(db)
         .await
 }
@@ -341,7 +342,7 @@ pub async fn set_job_progress(
         .col_expr(job::Column::Records, Expr::value(records))
         .col_expr(job::Column::Bytes, Expr::value(bytes))
         .filter(job::Column::Id.eq(job_id))
-        .filter(job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
+        .filter(job::Column::Status.is_in(JobStatus::ACTIVE))
         .exec(db)
         .await?;
     Ok(())
@@ -359,7 +360,7 @@ pub async fn finish_job(
         .col_expr(job::Column::Error, Expr::value(error))
         .col_expr(job::Column::FinishedAt, Expr::value(Utc::now()))
         .filter(job::Column::Id.eq(job_id))
-        .filter(job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
+        .filter(job::Column::Status.is_in(JobStatus::ACTIVE))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
@@ -417,4 +418,112 @@ pub async fn log_activity(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// The stored blob of `account_id` with these contents, if the account has it.
+pub async fn find_blob(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+    sha256: &str,
+) -> Result<Option<blob::Model>, DbErr> {
+    blob::Entity::find_by_id((account_id.to_owned(), sha256.to_owned()))
+        .one(db)
+        .await
+}
+
+/// Records a stored blob; recording the same contents twice (two jobs storing one file at once)
+/// keeps the first row, since both wrote the same object.
+pub async fn record_blob(db: &impl ConnectionTrait, row: blob::Model) -> Result<(), DbErr> {
+    blob::Entity::insert(blob::ActiveModel::from(row))
+        .on_conflict(
+            OnConflict::columns([blob::Column::AccountId, blob::Column::Sha256])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The blob a connection's file with this platform fingerprint was stored as, provided that
+/// blob is still in the store.
+pub async fn blob_for_fingerprint(
+    db: &impl ConnectionTrait,
+    connection_id: &str,
+    fingerprint: &str,
+) -> Result<Option<blob::Model>, DbErr> {
+    let Some(seen) =
+        file_fingerprint::Entity::find_by_id((connection_id.to_owned(), fingerprint.to_owned()))
+            .one(db)
+            .await?
+    else {
+        return Ok(None);
+    };
+    find_blob(db, &seen.account_id, &seen.sha256).await
+}
+
+/// Remembers which blob a connection's file fingerprint resolved to.
+pub async fn remember_fingerprint(
+    db: &impl ConnectionTrait,
+    row: file_fingerprint::Model,
+) -> Result<(), DbErr> {
+    file_fingerprint::Entity::insert(file_fingerprint::ActiveModel::from(row))
+        .on_conflict(
+            OnConflict::columns([
+                file_fingerprint::Column::ConnectionId,
+                file_fingerprint::Column::Fingerprint,
+            ])
+            .update_columns([
+                file_fingerprint::Column::Sha256,
+                file_fingerprint::Column::Size,
+                file_fingerprint::Column::AccountId,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Moves a job between `running` and `needs_reauth` (`waiting` says which way); false when the
+/// job was not in the expected status (finished, or already moved by an earlier attempt).
+pub async fn set_job_waiting_for_reauth(
+    db: &impl ConnectionTrait,
+    job_id: &str,
+    waiting: bool,
+    error: Option<&str>,
+) -> Result<bool, DbErr> {
+    let (from, to) = if waiting {
+        (JobStatus::Running, JobStatus::NeedsReauth)
+    } else {
+        (JobStatus::NeedsReauth, JobStatus::Running)
+    };
+    let res = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(to))
+        .col_expr(job::Column::Error, Expr::value(error.map(str::to_owned)))
+        .filter(job::Column::Id.eq(job_id))
+        .filter(job::Column::Status.eq(from))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The jobs waiting in `needs_reauth` on sources of `connection_id`: what reconnecting it
+/// resumes.
+pub async fn jobs_waiting_for_connection(
+    db: &impl ConnectionTrait,
+    connection_id: &str,
+) -> Result<Vec<job::Model>, DbErr> {
+    let sources: Vec<String> = source::Entity::find()
+        .filter(source::Column::ConnectionId.eq(connection_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    job::Entity::find()
+        .filter(job::Column::SourceId.is_in(sources))
+        .filter(job::Column::Status.eq(JobStatus::NeedsReauth))
+        .all(db)
+        .await
 }

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::SandboxError;
-use crate::{activecampaign, gohighlevel, hubspot, keap, mailchimp, slack, stripe, zendesk};
+use crate::{
+    activecampaign, dropbox, gohighlevel, hubspot, keap, mailchimp, slack, stripe, zendesk,
+};
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[
@@ -15,6 +17,7 @@ const PLATFORMS: &[(&str, &[&str])] = &[
     ("hubspot", &hubspot::STREAMS),
     ("keap", &keap::STREAMS),
     ("gohighlevel", &gohighlevel::STREAMS),
+    ("dropbox", &dropbox::STREAMS),
     ("slack", &slack::STREAMS),
 ];
 
@@ -41,6 +44,7 @@ impl SandboxConfig {
     /// HubSpot: 100 contacts, 50 companies, deals and tickets, 10 owners, 4 pipelines;
     /// Keap: 50 contacts and 20 of every other stream;
     /// GoHighLevel, per location: 100 contacts, 2 calendars and 50 of everything else;
+    /// Dropbox: 40 files in 10 folders;
     /// Slack: 6 channels, 20 members, 30 messages and 5 threads per channel, 8 files.
     pub fn new(seed: u64) -> Self {
         fn counts(platform: &str, streams: &[&str], count: fn(&str) -> u64) -> Vec<(String, u64)> {
@@ -65,6 +69,7 @@ impl SandboxConfig {
                 &gohighlevel::STREAMS,
                 gohighlevel::default_count,
             ),
+            counts("dropbox", &dropbox::STREAMS, dropbox::default_count),
             counts("slack", &slack::STREAMS, slack::default_count),
         ]
         .into_iter()

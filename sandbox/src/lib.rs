@@ -2,7 +2,7 @@
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
 //! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`],
-//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`], [`slack`]) and serves them
+//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`], [`dropbox`], [`slack`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -26,6 +26,7 @@
 pub mod activecampaign;
 mod config;
 mod control;
+pub mod dropbox;
 mod error;
 mod faults;
 mod generate;
@@ -50,6 +51,7 @@ pub use server::RunningSandbox;
 pub use stats::Stats;
 
 use activecampaign::ActiveCampaignFake;
+use dropbox::DropboxFake;
 use faults::FaultGate;
 use gohighlevel::GoHighLevelFake;
 use hubspot::HubSpotFake;
@@ -74,6 +76,7 @@ struct Shared {
     zendesk: Arc<ZendeskFake>,
     keap: Arc<KeapFake>,
     gohighlevel: Arc<GoHighLevelFake>,
+    dropbox: Arc<DropboxFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     activecampaign: Arc<ActiveCampaignFake>,
     hubspot: Arc<HubSpotFake>,
@@ -104,6 +107,11 @@ impl Sandbox {
         });
         let gohighlevel =
             GoHighLevelFake::new(config.seed, |stream| config.records_for(&stream.spec()));
+        let dropbox = DropboxFake::new(
+            config.seed,
+            Arc::clone(&oauth),
+            config.records_for("dropbox.files"),
+        );
         let slack = SlackFake::new(config.seed, Arc::clone(&oauth), |stream| {
             config.records_for(&format!("slack.{stream}"))
         });
@@ -118,6 +126,7 @@ impl Sandbox {
                 hubspot: Arc::new(hubspot),
                 keap: Arc::new(keap),
                 gohighlevel: Arc::new(gohighlevel),
+                dropbox: Arc::new(dropbox),
                 slack: Arc::new(slack),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
@@ -156,6 +165,11 @@ impl Sandbox {
     /// The GoHighLevel (LeadConnector v2) fake; its tokens come from [`Sandbox::oauth`].
     pub fn gohighlevel(&self) -> &GoHighLevelFake {
         &self.shared.gohighlevel
+    }
+
+    /// The Dropbox fake (API v2, under `/2`); its tokens come from [`Sandbox::oauth`].
+    pub fn dropbox(&self) -> &DropboxFake {
+        &self.shared.dropbox
     }
 
     /// The Slack Web API fake, served under `/slack`; its tokens come from [`Sandbox::oauth`]
@@ -224,6 +238,10 @@ impl Sandbox {
 
     fn gohighlevel_arc(&self) -> Arc<GoHighLevelFake> {
         Arc::clone(&self.shared.gohighlevel)
+    }
+
+    fn dropbox_arc(&self) -> Arc<DropboxFake> {
+        Arc::clone(&self.shared.dropbox)
     }
 
     fn slack_arc(&self) -> Arc<SlackFake> {

@@ -16,7 +16,8 @@ use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
 use crate::{
-    Sandbox, activecampaign, control, gohighlevel, hubspot, keap, mailchimp, slack, stripe, zendesk,
+    Sandbox, activecampaign, control, dropbox, gohighlevel, hubspot, keap, mailchimp, slack,
+    stripe, zendesk,
 };
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
@@ -114,6 +115,7 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let zendesk_routes = zendesk::api::routes(sandbox.zendesk_arc());
     let hubspot_routes = hubspot::api::routes(sandbox.hubspot_arc());
     let keap_routes = keap::api::routes(sandbox.keap_arc());
+    let dropbox_routes = dropbox::api::routes(sandbox.dropbox_arc());
     let gohighlevel_routes =
         gohighlevel::api::routes(sandbox.gohighlevel_arc(), Arc::clone(&sandbox.shared.oauth));
     let slack_routes = slack::api::routes(sandbox.slack_arc());
@@ -157,6 +159,14 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
                 gohighlevel_routes,
                 sandbox.clone(),
                 gohighlevel::api::fault_response,
+            ),
+        )
+        .nest(
+            "/2",
+            platform_gate(
+                dropbox_routes,
+                sandbox.clone(),
+                dropbox::api::fault_response,
             ),
         )
         .nest(

@@ -9,6 +9,7 @@
 //!
 //! Every part can be restored without ListBackup: `age -d -i key.txt part.jsonl.zst.age | zstd -d`.
 
+pub mod blob;
 pub mod embedded;
 mod error;
 pub mod keys;

@@ -85,6 +85,10 @@ pub struct ManifestPart {
     pub stored_bytes: u64,
     /// Lowercase hex sha256 of the stored object body.
     pub sha256: String,
+    /// The blobs (sha256 of their contents, under `accounts/{a}/blobs/`) this part's records
+    /// refer to, sorted; absent for parts without file contents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<String>,
 }
 
 impl Manifest {
@@ -137,6 +141,7 @@ mod tests {
             raw_bytes: 1000,
             stored_bytes: 300,
             sha256: "ab".repeat(32),
+            blobs: Vec::new(),
         };
         Manifest {
             format: MANIFEST_FORMAT,

@@ -199,6 +199,26 @@ impl ObjectStore {
         Ok(())
     }
 
+    /// Streams a file from disk into the object, replacing any previous version.
+    pub async fn put_file(&self, key: &str, path: &std::path::Path) -> Result<(), StorageError> {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| StorageError::S3 {
+                op: "PutObject",
+                key: key.to_owned(),
+                message: format!("reading {}: {e}", path.display()),
+            })?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| s3_error("PutObject", key, e))?;
+        Ok(())
+    }
+
     /// Reads the whole object; a missing key is [`StorageError::NotFound`].
     pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
         self.get_opt(key)

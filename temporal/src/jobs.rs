@@ -28,8 +28,10 @@ pub async fn start_backup(
     let options = WorkflowStartOptions::new(QUEUE_BACKUP, workflow_id)
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
         .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
-        // A backup that cannot finish in a week needs a person, not more retries.
-        .execution_timeout(Duration::from_secs(7 * 24 * 3600))
+        // A backup that cannot finish in a month needs a person, not more retries. It is well
+        // past the longest wait for a re-authorization (seven days by default), so such a wait
+        // always ends in the workflow, which records the outcome on the job.
+        .execution_timeout(Duration::from_secs(30 * 24 * 3600))
         .search_attributes(SearchAttributes::new([
             search::ACCOUNT_ID.value_set(input.account_id.clone()),
             search::SOURCE_ID.value_set(input.source_id.clone()),
@@ -160,6 +162,22 @@ pub async fn cancel_backup(
         .signal(
             BackupWorkflow::cancel,
             reason.to_owned(),
+            WorkflowSignalOptions::default(),
+        )
+        .await
+        .map_err(|e| TemporalError::Rpc {
+            operation: "signal",
+            message: e.to_string(),
+        })
+}
+
+/// Tells a backup waiting in `needs_reauth` that its connection was reconnected.
+pub async fn signal_reauthorized(client: &Client, workflow_id: &str) -> Result<(), TemporalError> {
+    client
+        .get_workflow_handle::<BackupWorkflow>(workflow_id.to_owned())
+        .signal(
+            BackupWorkflow::reauthorized,
+            (),
             WorkflowSignalOptions::default(),
         )
         .await

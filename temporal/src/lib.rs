@@ -9,8 +9,8 @@ pub use client::{
     TemporalSettings, TlsFiles, connect, connect_with_retry, ensure_search_attributes,
 };
 pub use jobs::{
-    backup_history_json, backup_progress, cancel_backup, check_health, find_runs, start_backup,
-    web_ui_link,
+    backup_history_json, backup_progress, cancel_backup, check_health, find_runs,
+    signal_reauthorized, start_backup, web_ui_link,
 };
 pub use temporalio_client::Client;
 

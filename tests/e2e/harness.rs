@@ -339,11 +339,29 @@ pub async fn wait_for_job(
     job_id: &str,
     patience: Duration,
 ) -> anyhow::Result<Value> {
+    wait_for_status(
+        stack,
+        tenant,
+        job_id,
+        &["succeeded", "failed", "cancelled"],
+        patience,
+    )
+    .await
+}
+
+/// Polls the job until its status is one of `statuses`, or fails after `patience`.
+pub async fn wait_for_status(
+    stack: &Stack,
+    tenant: &Tenant,
+    job_id: &str,
+    statuses: &[&str],
+    patience: Duration,
+) -> anyhow::Result<Value> {
     let deadline = Instant::now() + patience;
     loop {
         let job = get_job(stack, tenant, job_id).await?;
         let status = job["status"].as_str().unwrap_or_default();
-        if ["succeeded", "failed", "cancelled"].contains(&status) {
+        if statuses.contains(&status) {
             return Ok(job);
         }
         anyhow::ensure!(

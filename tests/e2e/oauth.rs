@@ -1,6 +1,7 @@
 //! OAuth connections through the worker: an access token that dies mid-life is refreshed once,
-//! the rotated refresh token is stored in the connection, and a revoked grant fails the job at
-//! once with a message that says to reconnect.
+//! the rotated refresh token is stored in the connection, and a revoked grant puts the job in
+//! `needs_reauth`, where it waits until the connection is reconnected (then continues) or
+//! cancelled, or its wait ends (then it fails with the platform's refusal).
 
 use crate::harness::*;
 use connectors::oauth::TokenSet;
@@ -26,7 +27,8 @@ async fn stored_tokens(stack: &Stack, source_id: &str) -> TokenSet {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oauth_tokens_are_refreshed_once_stored_rotated_and_revocation_fails_fast() {
+async fn oauth_tokens_are_refreshed_once_stored_rotated_and_a_revoked_grant_waits_for_reconnection()
+{
     let config = SandboxConfig::new(61)
         .with_records("keap.contacts", 400)
         .unwrap();
@@ -85,17 +87,183 @@ async fn oauth_tokens_are_refreshed_once_stored_rotated_and_revocation_fails_fas
     let expected: Vec<Value> = stack.sandbox.keap().records("contacts").collect();
     assert_eq!(streams["contacts"].len(), expected.len());
 
-    // The user disconnects the app: the next job fails at once, saying what to do.
+    // The user disconnects the app: the next job stops at once and waits, saying what to do.
     stack.sandbox.oauth().revoke_all("keap");
     stack.sandbox.oauth().advance(2 * 24 * 3600);
     let job_id = start_backup_of(&stack, &tenant, &source_id).await.unwrap();
-    let job = wait_for_job(&stack, &tenant, &job_id, Duration::from_secs(120))
+    let job = wait_for_status(
+        &stack,
+        &tenant,
+        &job_id,
+        &["needs_reauth", "succeeded", "failed", "cancelled"],
+        Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
+    assert_eq!(job["status"], "needs_reauth", "{job}");
+    assert!(
+        job["error"].as_str().unwrap().contains("reconnect"),
+        "{job}"
+    );
+    let requests_while_refused = stack.sandbox.stats().requests;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        stack.sandbox.stats().requests,
+        requests_while_refused,
+        "a waiting job does not keep calling the platform"
+    );
+    let again = start_backup_of(&stack, &tenant, &source_id).await;
+    assert!(
+        again.is_err_and(|e| e.to_string().contains("409")),
+        "the waiting job is still the source's active job"
+    );
+
+    // The user reconnects: new tokens replace the revoked ones and the same job continues.
+    let fresh = stack.sandbox.oauth().issue("keap");
+    let credentials = json!({"access_token": fresh.access_token, "refresh_token": fresh.refresh_token, "expires_at": fresh.expires_at});
+    replace_credentials(&stack, &source_id, &credentials).await;
+    let src = source::Entity::find_by_id(&source_id)
+        .one(&stack.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let resumed = api::resume_jobs_waiting_for(&stack.db, &stack.client, &src.connection_id)
+        .await
+        .unwrap();
+    assert_eq!(resumed, 1);
+    let job = expect_success(&stack, &tenant, &job_id, Duration::from_secs(240), 0).await;
+    let (_, streams) = read_snapshot_of(
+        &stack,
+        &tenant,
+        &source_id,
+        job["snapshot_id"].as_str().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(streams["contacts"].len(), expected.len());
+    let log = activity_actions(&stack, &job_id).await;
+    assert!(
+        log.contains(&"job.needs_reauth".to_owned())
+            && log.contains(&"job.reauthorized".to_owned()),
+        "{log:?}"
+    );
+
+    // Revoked again, and nobody reconnects: cancelling the waiting job ends it.
+    stack.sandbox.oauth().revoke_all("keap");
+    stack.sandbox.oauth().advance(2 * 24 * 3600);
+    let job_id = start_backup_of(&stack, &tenant, &source_id).await.unwrap();
+    wait_for_status(
+        &stack,
+        &tenant,
+        &job_id,
+        &["needs_reauth"],
+        Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
+    let r = http()
+        .post(format!("{}/v1/jobs/{job_id}/cancel", stack.api_base))
+        .bearer_auth(&tenant.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let job = wait_for_job(&stack, &tenant, &job_id, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(job["status"], "cancelled", "{job}");
+    stack.shutdown().await;
+}
+
+/// Stores new credentials in the source's connection, as reconnecting it does.
+async fn replace_credentials(stack: &Stack, source_id: &str, credentials: &Value) {
+    use sea_orm::{ActiveModelTrait, Set};
+    let src = source::Entity::find_by_id(source_id)
+        .one(&stack.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed = stack.master.seal_string(&credentials.to_string()).unwrap();
+    connection::ActiveModel {
+        id: Set(src.connection_id),
+        credentials_sealed: Set(sealed),
+        ..Default::default()
+    }
+    .update(&stack.db)
+    .await
+    .unwrap();
+}
+
+/// The actions the activity log holds for a job, oldest first.
+async fn activity_actions(stack: &Stack, job_id: &str) -> Vec<String> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    entities::activity_log::Entity::find()
+        .filter(entities::activity_log::Column::TargetId.eq(job_id))
+        .order_by_asc(entities::activity_log::Column::CreatedAt)
+        .all(&stack.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_nobody_reauthorizes_fails_when_its_wait_ends() {
+    let config = SandboxConfig::new(62)
+        .with_records("keap.contacts", 50)
+        .unwrap();
+    let mut stack = Stack::start(Db::Sqlite, config).await.expect("stack");
+    let tenant = stack.provision().await.expect("provision");
+    let base = stack.sandbox_url();
+    let issued = stack.sandbox.oauth().issue("keap");
+    let credentials = json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at});
+    let settings = json!({
+        "base_url": base,
+        "oauth_app": {
+            "client_id": sandbox::oauth::CLIENT_ID,
+            "client_secret": sandbox::oauth::CLIENT_SECRET,
+            "authorize_url": format!("{base}/oauth/keap/authorize"),
+            "token_url": format!("{base}/oauth/keap/token"),
+        },
+    });
+    let source_id = stack
+        .add_source(&tenant, "keap", credentials, settings)
+        .await
+        .unwrap();
+    stack.sandbox.oauth().revoke_all("keap");
+    stack.sandbox.oauth().advance(2 * 24 * 3600);
+    stack.spawn_worker().expect("worker");
+
+    // A run started with a short wait (the API uses seven days).
+    let src = source::Entity::find_by_id(&source_id)
+        .one(&stack.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let job = entities::repo::start_job(&stack.db, &src, entities::JobKind::Backup)
+        .await
+        .unwrap();
+    let input = workflows::contracts::BackupInput {
+        job_id: job.id.clone(),
+        account_id: job.account_id.clone(),
+        source_id: source_id.clone(),
+        platform: "keap".into(),
+        kind: workflows::contracts::BackupKind::Backup,
+        streams: None,
+        skip_streams: Vec::new(),
+        reauth_wait_secs: Some(3),
+    };
+    temporal::start_backup(&stack.client, &job.workflow_id, &input)
+        .await
+        .unwrap();
+    let job = wait_for_job(&stack, &tenant, &job.id, Duration::from_secs(120))
         .await
         .unwrap();
     assert_eq!(job["status"], "failed", "{job}");
     assert!(
         job["error"].as_str().unwrap().contains("reconnect"),
-        "{job}"
+        "the platform's refusal is the job's error: {job}"
     );
     stack.shutdown().await;
 }

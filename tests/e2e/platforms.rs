@@ -13,6 +13,27 @@ struct Case {
     config: Value,
     /// Records per stream, as the platform returns them.
     expected: BTreeMap<String, Vec<Value>>,
+    /// The contents a record's file must be stored with; `None` for records without contents.
+    file_contents: fn(&Sandbox, &Value) -> Option<Vec<u8>>,
+}
+
+/// The member the pipeline adds to a record whose file contents it stored.
+const FILE_MEMBER: &str = "_listbackup_file";
+
+fn no_files(_: &Sandbox, _: &Value) -> Option<Vec<u8>> {
+    None
+}
+
+fn dropbox_file(sb: &Sandbox, record: &Value) -> Option<Vec<u8>> {
+    let rev = record["rev"]
+        .as_str()
+        .filter(|_| record[".tag"] == "file")?;
+    sb.dropbox().contents(&format!("rev:{rev}"))
+}
+
+fn slack_file(sb: &Sandbox, record: &Value) -> Option<Vec<u8>> {
+    record.get("url_private_download")?;
+    sb.slack().file_contents(record["id"].as_str()?)
 }
 
 fn expected(platform: &str, records: impl Fn(&str) -> Vec<Value>) -> BTreeMap<String, Vec<Value>> {
@@ -95,6 +116,27 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
                 expected(platform, |s| sb.gohighlevel().records(&location, s)),
             )
         }
+        "dropbox" => {
+            let issued = sb.oauth().issue("dropbox");
+            (
+                json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at}),
+                json!({
+                    "base_url": base,
+                    "content_url": base,
+                    "requests_per_second": 50,
+                    "oauth_app": {
+                        "client_id": sandbox::oauth::CLIENT_ID,
+                        "client_secret": sandbox::oauth::CLIENT_SECRET,
+                        "authorize_url": format!("{base}/oauth/dropbox/authorize"),
+                        "token_url": format!("{base}/oauth/dropbox/token"),
+                    },
+                }),
+                expected(platform, |s| match s {
+                    "files" => sb.dropbox().entries(),
+                    _ => vec![sb.dropbox().account().clone()],
+                }),
+            )
+        }
         "slack" => {
             // A rotating install: the worker refreshes through the connection's row.
             let issued = sb.oauth().issue("slack");
@@ -122,6 +164,11 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
         credentials,
         config,
         expected,
+        file_contents: match platform {
+            "dropbox" => dropbox_file,
+            "slack" => slack_file,
+            _ => no_files,
+        },
     }
 }
 
@@ -186,11 +233,49 @@ async fn one_source_of_every_platform_is_backed_up_in_one_run() {
                 "{}.{stream}: count",
                 case.platform
             );
+            // Records with contents carry the pipeline's reference to the stored blob; without
+            // it they are the platform's records as they were.
+            let mut references = Vec::new();
+            let got: Vec<Value> = got
+                .iter()
+                .map(|record| {
+                    let mut record = record.clone();
+                    if let Some(reference) =
+                        record.as_object_mut().and_then(|o| o.remove(FILE_MEMBER))
+                    {
+                        references.push((record.clone(), reference));
+                    }
+                    record
+                })
+                .collect();
             assert!(
-                canonical(got) == canonical(expected),
+                canonical(&got) == canonical(expected),
                 "{}.{stream}: records equal the dataset",
                 case.platform
             );
+            let with_contents = expected
+                .iter()
+                .filter(|r| (case.file_contents)(&stack.sandbox, r).is_some())
+                .count();
+            assert_eq!(
+                references.len(),
+                with_contents,
+                "{}.{stream}: every file's contents were stored",
+                case.platform
+            );
+            let stored_keys = stack.puts.keys();
+            for (record, reference) in &references {
+                let contents = (case.file_contents)(&stack.sandbox, record).unwrap();
+                assert_eq!(
+                    reference["sha256"],
+                    storage::part::sha256_hex(&contents),
+                    "{}.{stream}: {reference}",
+                    case.platform
+                );
+                assert_eq!(reference["size"], contents.len());
+                let key = reference["key"].as_str().unwrap();
+                assert!(stored_keys.iter().any(|k| k == key), "{key} was stored");
+            }
         }
     }
     assert_eq!(runs.len(), connectors::platforms().len());

@@ -29,6 +29,8 @@ pub struct BackupWorkflow {
     progress: BackupProgress,
     /// Set by the `cancel` signal: stop after the part being written, keep what is committed.
     cancel_reason: Option<String>,
+    /// Set by the `reauthorized` signal while the run waits for its connection to be fixed.
+    reauthorized: bool,
 }
 
 /// Why a backup stopped early.
@@ -60,6 +62,18 @@ fn short_activity() -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
         .retry_policy(retry_policy(10))
         .build()
+}
+
+/// Failure types meaning the platform refused the connection itself, which only reconnecting
+/// can fix.
+pub const CONNECTION_REFUSED: [&str; 2] = ["Unauthorized", "Forbidden"];
+
+fn connection_refused(e: &ActivityExecutionError) -> bool {
+    matches!(
+        e.cause(),
+        Some(temporalio_workflow::common::error::IncomingError::Application(failure))
+            if failure.type_name().is_some_and(|t| CONNECTION_REFUSED.contains(&t))
+    )
 }
 
 /// The message of the innermost cause: what an operator needs to read first.
@@ -150,9 +164,14 @@ impl BackupWorkflow {
                 if let Some(reason) = ctx.state(|s| s.cancel_reason.clone()) {
                     return Err(Stop::Cancelled(reason));
                 }
-                checkpoint = ctx
-                    .execute_activity(ExtractStream, extract, options)
-                    .await?;
+                checkpoint = match ctx.execute_activity(ExtractStream, extract, options).await {
+                    Ok(reached) => reached,
+                    Err(refused) if connection_refused(&refused) => {
+                        Self::await_reauthorization(ctx, input, refused).await?;
+                        continue;
+                    }
+                    Err(other) => return Err(other.into()),
+                };
                 let reached = checkpoint.clone();
                 ctx.state_mut(|s| {
                     let p = &mut s.progress.streams[index];
@@ -183,6 +202,48 @@ impl BackupWorkflow {
             .await?;
         ctx.state_mut(|s| s.progress.phase = "succeeded".into());
         Ok(result)
+    }
+
+    /// The platform refused the connection (revoked grant, invalid key): mark the job
+    /// `needs_reauth` and wait, durably, for the `reauthorized` signal that reconnecting the
+    /// connection sends; then the stream continues from its checkpoint. After the wait
+    /// (`reauth_wait_secs`, default seven days) the job fails with the platform's refusal.
+    async fn await_reauthorization(
+        ctx: &mut WorkflowContext<Self>,
+        input: &BackupInput,
+        refused: ActivityExecutionError,
+    ) -> Result<(), Stop> {
+        let reauth = ReauthInput {
+            job_id: input.job_id.clone(),
+            error: root_message(&refused),
+        };
+        ctx.execute_activity(MarkNeedsReauth, reauth.clone(), short_activity())
+            .await?;
+        ctx.state_mut(|s| {
+            s.progress.phase = "needs_reauth".into();
+            s.reauthorized = false;
+        });
+        let wait = Duration::from_secs(input.reauth_wait_secs.unwrap_or(DEFAULT_REAUTH_WAIT_SECS));
+        let signalled = temporalio_workflow::select! {
+            _ = ctx.timer(wait) => false,
+            _ = ctx.wait_condition(|s: &Self| s.reauthorized || s.cancel_reason.is_some()) => true,
+        };
+        if let Some(reason) = ctx.state(|s| s.cancel_reason.clone()) {
+            return Err(Stop::Cancelled(reason));
+        }
+        if !signalled {
+            return Err(Stop::Failed(Box::new(refused)));
+        }
+        ctx.execute_activity(MarkReauthorized, reauth, short_activity())
+            .await?;
+        ctx.state_mut(|s| s.progress.phase = "extracting".into());
+        Ok(())
+    }
+
+    /// The connection was reconnected: a run waiting in `needs_reauth` continues.
+    #[signal]
+    pub fn reauthorized(&mut self, _ctx: &mut SyncWorkflowContext<Self>) {
+        self.reauthorized = true;
     }
 
     /// Stops the backup after the part being written: committed parts stay, the job and the

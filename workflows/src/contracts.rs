@@ -39,6 +39,21 @@ pub struct BackupInput {
     /// Streams to leave out of this run (a retry past a stream that keeps failing).
     #[serde(default)]
     pub skip_streams: Vec<String>,
+    /// How long a run whose connection was refused waits for it to be re-authorized before it
+    /// fails; `None` is [`DEFAULT_REAUTH_WAIT_SECS`].
+    #[serde(default)]
+    pub reauth_wait_secs: Option<u64>,
+}
+
+/// Seven days: long enough for someone to notice the notification and reconnect.
+pub const DEFAULT_REAUTH_WAIT_SECS: u64 = 7 * 24 * 3600;
+
+/// The input of `backup.needs_reauth` and `backup.reauthorized`: a waiting job and why.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ReauthInput {
+    pub job_id: String,
+    /// What the platform said when it refused the connection.
+    pub error: String,
 }
 
 /// What `prepare_backup` decided: the snapshot to write and the streams to extract.
@@ -114,7 +129,8 @@ pub struct FailInput {
 /// Live progress, answered by the workflow's `progress` query.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct BackupProgress {
-    /// `starting`, `extracting`, `finalizing`, `succeeded`, `failed`.
+    /// `starting`, `extracting`, `needs_reauth`, `finalizing`, `succeeded`, `failed`,
+    /// `cancelled`.
     pub phase: String,
     pub snapshot_id: Option<String>,
     pub streams: Vec<StreamProgress>,
@@ -159,6 +175,15 @@ activity_contract!(
 activity_contract!(
     /// Writes the manifest last, then marks the snapshot complete and the job succeeded.
     FinalizeSnapshot, "backup.finalize", FinalizeInput => BackupResult
+);
+activity_contract!(
+    /// Marks the job `needs_reauth` (the platform refused the connection) and says so in the
+    /// activity log; the run then waits for the `reauthorized` signal.
+    MarkNeedsReauth, "backup.needs_reauth", ReauthInput => ()
+);
+activity_contract!(
+    /// Marks a job that was waiting for re-authorization running again.
+    MarkReauthorized, "backup.reauthorized", ReauthInput => ()
 );
 activity_contract!(
     /// Marks the job failed (or cancelled) with its reason.

@@ -7,6 +7,7 @@
 //! server saw, if the previous attempt died between the two — and a part stored but not recorded
 //! is simply written again under the same key. Nothing is lost, nothing is stored twice.
 
+use super::files::{self, FileTarget};
 use crate::{
     context::WorkerContext,
     failure::{connector, db, not_found, permanent, storage},
@@ -58,13 +59,20 @@ async fn run(
             "resuming after committed part"
         );
     }
-    let (connector, recipient) = open_source(w, &input).await?;
+    let opened = open_source(w, &input).await?;
+    let connector = opened.connector.clone();
+    let files = FileTarget {
+        account_id: &input.account_id,
+        connection_id: &opened.connection_id,
+        recipient: &opened.recipient,
+    };
     let mut extraction = Extraction {
         w,
         ctx,
         input: &input,
-        recipient,
+        recipient: opened.recipient.clone(),
         writer: None,
+        blobs: Vec::new(),
     };
     let deadline = Instant::now() + w.extract.chunk_duration;
     let mut page_token = checkpoint.page_token.clone();
@@ -87,12 +95,25 @@ async fn run(
         )
         .await
         .map_err(connector_failure)?;
-        let writer = extraction.writer()?;
         for record in &page.records {
-            writer
-                .write_record(record.json.get().as_bytes())
-                .map_err(storage)?;
+            if record.file.is_some() {
+                let (line, blob) = heartbeating(
+                    ctx,
+                    &checkpoint,
+                    w.extract.heartbeat_every,
+                    files::store_record(w, connector.as_ref(), &files, record),
+                )
+                .await?;
+                extraction.blobs.extend(blob);
+                extraction.writer()?.write_record(&line).map_err(storage)?;
+            } else {
+                extraction
+                    .writer()?
+                    .write_record(record.json.get().as_bytes())
+                    .map_err(storage)?;
+            }
         }
+        let writer = extraction.writer()?;
         page_token = page.next_page_token;
         cursor = page.cursor.or(cursor);
         let done = page_token.is_none();
@@ -136,11 +157,19 @@ fn resume_point(from_workflow: Checkpoint, committed: &[snapshot_part::Model]) -
     }
 }
 
+/// What extracting a source's stream needs.
+struct OpenedSource {
+    connector: Arc<dyn Connector>,
+    connection_id: String,
+    /// The account's age recipient, which parts and blobs are encrypted to.
+    recipient: String,
+}
+
 /// Builds the platform connector from the sealed credentials, and finds the account's recipient.
 async fn open_source(
     w: &WorkerContext,
     input: &ExtractInput,
-) -> Result<(Arc<dyn Connector>, String), ActivityError> {
+) -> Result<OpenedSource, ActivityError> {
     let source = source::Entity::find_by_id(&input.source_id)
         .one(&w.db)
         .await
@@ -181,7 +210,21 @@ async fn open_source(
     let connector =
         connectors::build_with_tokens(&conn.platform, &credentials, &conn.config, &w.http, tokens)
             .map_err(connector)?;
-    Ok((connector, account.encryption_recipient))
+    Ok(OpenedSource {
+        connector,
+        connection_id: conn.id,
+        recipient: account.encryption_recipient,
+    })
+}
+
+/// The distinct blobs of a part, sorted, as stored in its row; `None` for a part without files.
+fn part_blobs(mut blobs: Vec<String>) -> Option<Value> {
+    if blobs.is_empty() {
+        return None;
+    }
+    blobs.sort_unstable();
+    blobs.dedup();
+    Some(json!(blobs))
 }
 
 /// Awaits `work`, heartbeating the last checkpoint meanwhile, so a slow page or a long
@@ -211,6 +254,8 @@ struct Extraction<'a> {
     input: &'a ExtractInput,
     recipient: String,
     writer: Option<PartWriter>,
+    /// The blobs the open part's records refer to.
+    blobs: Vec<String>,
 }
 
 impl Extraction<'_> {
@@ -258,6 +303,7 @@ impl Extraction<'_> {
             sha256: sealed.sha256,
             cursor_after: json!(page_token),
             stream_cursor: cursor.clone().unwrap_or(Value::Null),
+            blobs: part_blobs(std::mem::take(&mut self.blobs)),
             created_at: Utc::now(),
         };
         repo::commit_part(&self.w.db, row).await.map_err(db)?;
@@ -296,6 +342,7 @@ mod tests {
             sha256: String::new(),
             cursor_after,
             stream_cursor: json!(1700000000 + no),
+            blobs: None,
             created_at: Utc::now(),
         }
     }

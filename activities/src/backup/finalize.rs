@@ -164,6 +164,11 @@ fn manifest_stream(
                 raw_bytes: p.raw_bytes as u64,
                 stored_bytes: p.stored_bytes as u64,
                 sha256: p.sha256.clone(),
+                blobs: p
+                    .blobs
+                    .as_ref()
+                    .and_then(|b| serde_json::from_value(b.clone()).ok())
+                    .unwrap_or_default(),
             })
             .collect(),
     }

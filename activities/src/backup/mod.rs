@@ -1,15 +1,18 @@
 //! The activities of `BackupWorkflow`.
 
 mod extract;
+pub mod files;
 mod finalize;
 mod prepare;
+mod reauth;
 
 use crate::context::WorkerContext;
 use std::sync::Arc;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use workflows::contracts::{
-    self, BackupInput, BackupPlan, BackupResult, Checkpoint, ExtractInput, FailInput, FinalizeInput,
+    self, BackupInput, BackupPlan, BackupResult, Checkpoint, ExtractInput, FailInput,
+    FinalizeInput, ReauthInput,
 };
 
 /// Implements the contracts in `workflows::contracts` for backups and syncs.
@@ -50,6 +53,24 @@ impl BackupActivities {
         input: FinalizeInput,
     ) -> Result<BackupResult, ActivityError> {
         finalize::finalize(&self.ctx, input).await
+    }
+
+    #[activity(definition = contracts::MarkNeedsReauth)]
+    pub async fn needs_reauth(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ReauthInput,
+    ) -> Result<(), ActivityError> {
+        reauth::mark(&self.ctx, input, true).await
+    }
+
+    #[activity(definition = contracts::MarkReauthorized)]
+    pub async fn reauthorized(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ReauthInput,
+    ) -> Result<(), ActivityError> {
+        reauth::mark(&self.ctx, input, false).await
     }
 
     #[activity(definition = contracts::FailJob)]

@@ -157,10 +157,10 @@ fn record(json: Box<RawValue>, head: FileHead) -> Record {
 }
 
 /// The URL to download from: only Slack's file host, or the API's own origin (sandboxes),
-/// ever receives the token.
+/// ever receives the token. Any other URL is refused for this file only (`InvalidRequest`).
 pub(super) fn download_url(base: &str, locator: &str) -> Result<reqwest::Url, ConnectorError> {
     let url = reqwest::Url::parse(locator)
-        .map_err(|_| error(ErrorKind::Decode, "a file URL that is not a URL"))?;
+        .map_err(|_| error(ErrorKind::InvalidRequest, "a file URL that is not a URL"))?;
     let api = reqwest::Url::parse(base)
         .map_err(|_| error(ErrorKind::Config, "the base URL is not a URL"))?;
     let slack_host = url.scheme() == "https" && url.host_str() == Some(FILES_HOST);
@@ -168,7 +168,7 @@ pub(super) fn download_url(base: &str, locator: &str) -> Result<reqwest::Url, Co
         Ok(url)
     } else {
         Err(error(
-            ErrorKind::Config,
+            ErrorKind::InvalidRequest,
             format!(
                 "refusing to send the Slack token to {}: files are downloaded from {FILES_HOST}",
                 url.host_str().unwrap_or("a URL without host")

@@ -1,11 +1,7 @@
 //! GoHighLevel in the conformance suite: an OAuth connection to the fake's first location.
 
-use crate::harness::{Changes, Fixture};
-use connectors::oauth::TokenSet;
-use sandbox::{
-    Sandbox, SandboxConfig,
-    oauth::{CLIENT_ID, CLIENT_SECRET},
-};
+use crate::harness::{Changes, Fixture, oauth_credentials, sandbox_oauth_app};
+use sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
 pub struct GoHighLevel;
@@ -37,26 +33,14 @@ impl Fixture for GoHighLevel {
     }
 
     fn credentials(sandbox: &Sandbox) -> Value {
-        let issued = sandbox.oauth().issue("gohighlevel");
-        TokenSet {
-            access_token: issued.access_token,
-            refresh_token: Some(issued.refresh_token),
-            expires_at: Some(issued.expires_at),
-            obtained_at: None,
-        }
-        .to_credentials()
+        oauth_credentials(sandbox, Self::PLATFORM)
     }
 
     fn config(sandbox: &Sandbox, base_url: &str, extra: &Value) -> Value {
         let mut config = json!({
             "base_url": format!("{base_url}/gohighlevel"),
             "location_id": location(sandbox),
-            "oauth_app": {
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "authorize_url": format!("{base_url}/oauth/gohighlevel/authorize"),
-                "token_url": format!("{base_url}/oauth/gohighlevel/token"),
-            },
+            "oauth_app": sandbox_oauth_app(base_url, Self::PLATFORM),
             "page_size": 50,
             "requests_per_second": 50,
             "appointments_from": APPOINTMENTS_FROM,

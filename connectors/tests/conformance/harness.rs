@@ -340,6 +340,30 @@ pub async fn download_all(
     Ok(out)
 }
 
+/// Tokens the sandbox's authorization server issued for `platform`, as an OAuth connection
+/// holds them.
+pub fn oauth_credentials(sandbox: &Sandbox, platform: &str) -> Value {
+    let issued = sandbox.oauth().issue(platform);
+    connectors::oauth::TokenSet {
+        access_token: issued.access_token,
+        refresh_token: Some(issued.refresh_token),
+        expires_at: Some(issued.expires_at),
+        obtained_at: None,
+    }
+    .to_credentials()
+}
+
+/// The `oauth_app` setting that sends an OAuth connector to the sandbox's authorization
+/// server for `platform`.
+pub fn sandbox_oauth_app(base_url: &str, platform: &str) -> Value {
+    serde_json::json!({
+        "client_id": sandbox::oauth::CLIENT_ID,
+        "client_secret": sandbox::oauth::CLIENT_SECRET,
+        "authorize_url": format!("{base_url}/oauth/{platform}/authorize"),
+        "token_url": format!("{base_url}/oauth/{platform}/token"),
+    })
+}
+
 /// Instantiates every check for a fixture.
 #[macro_export]
 macro_rules! conformance {

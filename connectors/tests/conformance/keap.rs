@@ -1,12 +1,7 @@
 //! Keap in the conformance suite: OAuth tokens from the sandbox's authority, v1 and v2 paging.
 
-use crate::harness::{Changes, Fixture};
-use connectors::oauth::TokenSet;
-use sandbox::{
-    Sandbox, SandboxConfig,
-    keap::STREAMS,
-    oauth::{CLIENT_ID, CLIENT_SECRET},
-};
+use crate::harness::{Changes, Fixture, oauth_credentials, sandbox_oauth_app};
+use sandbox::{Sandbox, SandboxConfig, keap::STREAMS};
 use serde_json::{Value, json};
 
 pub struct Keap;
@@ -24,26 +19,14 @@ impl Fixture for Keap {
     }
 
     fn credentials(sandbox: &Sandbox) -> Value {
-        let issued = sandbox.oauth().issue("keap");
-        TokenSet {
-            access_token: issued.access_token,
-            refresh_token: Some(issued.refresh_token),
-            expires_at: Some(issued.expires_at),
-            obtained_at: None,
-        }
-        .to_credentials()
+        oauth_credentials(sandbox, Self::PLATFORM)
     }
 
     fn config(_: &Sandbox, base_url: &str, extra: &Value) -> Value {
         let mut config = json!({
             "base_url": base_url,
             "page_size": 50,
-            "oauth_app": {
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "authorize_url": format!("{base_url}/oauth/keap/authorize"),
-                "token_url": format!("{base_url}/oauth/keap/token"),
-            },
+            "oauth_app": sandbox_oauth_app(base_url, Self::PLATFORM),
         });
         if let Some(extra) = extra.as_object() {
             config.as_object_mut().unwrap().extend(extra.clone());

@@ -6,6 +6,7 @@
 //! for a stream without a cursor) is skipped inside the check, per stream.
 
 mod activecampaign;
+mod dropbox;
 mod gohighlevel;
 mod harness;
 mod hubspot;

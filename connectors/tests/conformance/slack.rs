@@ -1,12 +1,8 @@
 //! Slack in the conformance suite: a rotating OAuth install on the Slack fake, with every
 //! stream spanning several pages (10 items a page).
 
-use crate::harness::{Changes, Fixture};
-use connectors::oauth::TokenSet;
-use sandbox::{
-    Sandbox, SandboxConfig,
-    oauth::{CLIENT_ID, CLIENT_SECRET},
-};
+use crate::harness::{Changes, Fixture, oauth_credentials, sandbox_oauth_app};
+use sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -36,27 +32,18 @@ impl Fixture for Slack {
     }
 
     fn credentials(sandbox: &Sandbox) -> Value {
-        let issued = sandbox.oauth().issue("slack");
-        TokenSet {
-            access_token: issued.access_token,
-            refresh_token: Some(issued.refresh_token),
-            expires_at: Some(issued.expires_at),
-            obtained_at: None,
-        }
-        .to_credentials()
+        oauth_credentials(sandbox, Self::PLATFORM)
     }
 
     fn config(_: &Sandbox, base_url: &str, extra: &Value) -> Value {
+        // Slack's token endpoint is a Web API method of the fake, in Slack's envelope.
+        let mut oauth_app = sandbox_oauth_app(base_url, Self::PLATFORM);
+        oauth_app["token_url"] = json!(format!("{base_url}/slack/api/oauth.v2.access"));
         let mut config = json!({
             "base_url": format!("{base_url}/slack"),
             "page_size": 10,
             "requests_per_second": 50,
-            "oauth_app": {
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "authorize_url": format!("{base_url}/oauth/slack/authorize"),
-                "token_url": format!("{base_url}/slack/api/oauth.v2.access"),
-            },
+            "oauth_app": oauth_app,
         });
         if let Some(extra) = extra.as_object() {
             config.as_object_mut().unwrap().extend(extra.clone());

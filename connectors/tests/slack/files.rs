@@ -99,6 +99,18 @@ async fn the_token_is_never_sent_to_another_host() {
         .replace(&env.running.base_url(), &other.base_url());
     env.sandbox.reset_stats();
     let err = download(c.as_ref(), &file).await.expect_err("refused");
-    assert_eq!(err.kind, ErrorKind::Config, "{err}");
+    assert_eq!(err.kind, ErrorKind::InvalidRequest, "this file only: {err}");
     assert_eq!(env.sandbox.stats().requests, 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_file_deleted_after_it_was_listed_is_refused_for_that_file_only() {
+    let env = env(&[]).await;
+    let c = env.bot(json!({}));
+    let (id, file) = a_hosted_file(c.as_ref()).await;
+    assert!(env.sandbox.slack().delete_file(&id));
+    env.sandbox.reset_stats();
+    let err = download(c.as_ref(), &file).await.expect_err("gone");
+    assert_eq!(err.kind, ErrorKind::InvalidRequest, "{err}");
+    assert_eq!(env.sandbox.stats().requests, 1, "not retried");
 }

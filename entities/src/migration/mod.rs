@@ -5,6 +5,8 @@ use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_one_active_job_per_source;
 mod m0003_job_retries;
+mod m0004_blobs;
+mod m0005_needs_reauth_is_active;
 
 pub struct Migrator;
 
@@ -15,6 +17,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_one_active_job_per_source::Migration),
             Box::new(m0003_job_retries::Migration),
+            Box::new(m0004_blobs::Migration),
+            Box::new(m0005_needs_reauth_is_active::Migration),
         ]
     }
 }

@@ -29,7 +29,8 @@ pub enum JobKind {
     Sync,
 }
 
-/// Where a job is in its life: queued -> running -> succeeded | failed | cancelled.
+/// Where a job is in its life: queued -> running -> succeeded | failed | cancelled; a running
+/// job whose connection the platform refused waits in `needs_reauth` until it is reconnected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 #[serde(rename_all = "snake_case")]
@@ -44,9 +45,14 @@ pub enum JobStatus {
     Failed,
     #[sea_orm(string_value = "cancelled")]
     Cancelled,
+    #[sea_orm(string_value = "needs_reauth")]
+    NeedsReauth,
 }
 
 impl JobStatus {
+    /// The statuses of a job that is still in progress: at most one per source.
+    pub const ACTIVE: [JobStatus; 3] = [Self::Queued, Self::Running, Self::NeedsReauth];
+
     /// True once the job can no longer change.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)

@@ -3,7 +3,9 @@
 pub mod account;
 pub mod activity_log;
 pub mod api_key;
+pub mod blob;
 pub mod connection;
+pub mod file_fingerprint;
 pub mod job;
 pub mod membership;
 pub mod schedule;

@@ -22,6 +22,9 @@ pub struct Model {
     pub cursor_after: Json,
     /// The stream's incremental cursor as reached after this part.
     pub stream_cursor: Json,
+    /// The blobs (sha256 of their contents) this part's records refer to; `null` for a part
+    /// without file contents.
+    pub blobs: Option<Json>,
     pub created_at: DateTimeUtc,
 }
 

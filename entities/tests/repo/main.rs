@@ -176,6 +176,7 @@ async fn suite(db: &DatabaseConnection) {
         sha256: "00".repeat(32),
         cursor_after: json!(format!("cus_{no}")),
         stream_cursor: json!(1_700_000_000 + no),
+        blobs: None,
         created_at: chrono::Utc::now(),
     };
     for no in 1..=3 {

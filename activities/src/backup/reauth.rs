@@ -1,0 +1,49 @@
+//! `backup.needs_reauth` and `backup.reauthorized`: the job row follows a run that waits for
+//! its connection to be reconnected, and the activity log says so (the place notifications and
+//! operators look).
+
+use crate::{context::WorkerContext, failure::db};
+use entities::{job, repo};
+use sea_orm::EntityTrait;
+use serde_json::json;
+use temporalio_sdk::activities::ActivityError;
+use workflows::contracts::ReauthInput;
+
+pub async fn mark(
+    w: &WorkerContext,
+    input: ReauthInput,
+    waiting: bool,
+) -> Result<(), ActivityError> {
+    let Some(job) = job::Entity::find_by_id(&input.job_id)
+        .one(&w.db)
+        .await
+        .map_err(db)?
+    else {
+        return Ok(());
+    };
+    let error = waiting.then_some(input.error.as_str());
+    // A retried attempt finds the job already moved: nothing to do twice.
+    if !repo::set_job_waiting_for_reauth(&w.db, &job.id, waiting, error)
+        .await
+        .map_err(db)?
+    {
+        return Ok(());
+    }
+    let action = if waiting {
+        tracing::warn!(job_id = %job.id, account_id = %job.account_id, source_id = %job.source_id, error = %input.error, "job needs the connection re-authorized");
+        "job.needs_reauth"
+    } else {
+        tracing::info!(job_id = %job.id, account_id = %job.account_id, source_id = %job.source_id, "connection re-authorized; job continues");
+        "job.reauthorized"
+    };
+    repo::log_activity(
+        &w.db,
+        &job.account_id,
+        "system",
+        action,
+        ("job", &job.id),
+        json!({"error": error}),
+    )
+    .await
+    .map_err(db)
+}
