@@ -12,6 +12,7 @@ pub mod activecampaign;
 pub mod dropbox;
 pub mod error;
 pub mod gohighlevel;
+pub mod googledrive;
 pub mod http;
 pub mod hubspot;
 pub mod keap;

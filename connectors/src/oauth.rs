@@ -223,6 +223,32 @@ impl OAuthSession {
         Ok(access)
     }
 
+    /// Runs `send` with a usable access token. After a 401 it refreshes once (unless that
+    /// already happened) and runs `send` once more; a second 401 means the grant is gone, and
+    /// the error says to reconnect.
+    pub async fn authorized<T, F, Fut>(&self, send: F) -> Result<T, ConnectorError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ConnectorError>>,
+    {
+        let token = self.access_token().await?;
+        match send(token.clone()).await {
+            Err(e) if e.status == Some(401) => {
+                let fresh = self.after_unauthorized(&token).await?;
+                send(fresh).await.map_err(|mut e| {
+                    if e.status == Some(401) {
+                        e.message = format!(
+                            "{}; refused again after a token refresh: reconnect the connection",
+                            e.message
+                        );
+                    }
+                    e
+                })
+            }
+            other => other,
+        }
+    }
+
     async fn refresh(&self, stale: &TokenSet) -> Result<TokenSet, ConnectorError> {
         let refresh: RefreshFn<'_> = Box::new(move |old| Box::pin(self.exchange(old)));
         self.store.refresh_once(stale, refresh).await

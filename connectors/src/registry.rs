@@ -2,12 +2,13 @@
 
 use crate::{
     Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, dropbox, gohighlevel,
-    http::HttpClient, hubspot, keap, mailchimp, oauth::TokenStore, slack, stripe, zendesk,
+    googledrive, http::HttpClient, hubspot, keap, mailchimp, oauth::TokenStore, slack, stripe,
+    zendesk,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 9] = [
+static PLATFORMS: [&PlatformInfo; 10] = [
     &stripe::INFO,
     &mailchimp::INFO,
     &activecampaign::INFO,
@@ -16,6 +17,7 @@ static PLATFORMS: [&PlatformInfo; 9] = [
     &keap::INFO,
     &gohighlevel::INFO,
     &dropbox::INFO,
+    &googledrive::INFO,
     &slack::INFO,
 ];
 
@@ -54,6 +56,12 @@ pub fn build_with_tokens(
         "keap" => Ok(Arc::new(keap::connect(credentials, config, http, tokens)?)),
         "gohighlevel" => gohighlevel::build(credentials, config, http, tokens),
         "dropbox" => dropbox::build(credentials, config, http, tokens),
+        "googledrive" => Ok(Arc::new(googledrive::build(
+            credentials,
+            config,
+            http,
+            tokens,
+        )?)),
         "slack" => slack::build(credentials, config, http, tokens),
         "stripe" => {
             let config = stripe::StripeConfig::from_values(credentials, config)?;

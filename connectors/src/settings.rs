@@ -27,6 +27,22 @@ pub fn number(
     }
 }
 
+/// `base_url`, trimmed and without a trailing `/`; `default` when absent or null. (Whether it
+/// may be used is [`crate::http::HttpClient::base_url`]'s decision.)
+pub fn base_url(
+    platform: &'static str,
+    config: &Value,
+    default: &str,
+) -> Result<String, ConnectorError> {
+    let url = match config.get("base_url") {
+        None | Some(Value::Null) => default,
+        Some(v) => v.as_str().ok_or_else(|| {
+            ConnectorError::new(platform, ErrorKind::Config, "`base_url` must be a string")
+        })?,
+    };
+    Ok(url.trim().trim_end_matches('/').to_owned())
+}
+
 /// `page_size`: 1 to the platform's maximum, `max` by default.
 pub fn page_size(platform: &'static str, config: &Value, max: u32) -> Result<u32, ConnectorError> {
     number(
@@ -67,6 +83,15 @@ mod tests {
         );
         assert_eq!(page_size("t", &json!({"page_size": 7}), 100).unwrap(), 7);
         assert_eq!(rate_limit("t", &json!({}), documented).unwrap(), documented);
+        assert_eq!(
+            base_url("t", &json!({}), "https://a/").unwrap(),
+            "https://a"
+        );
+        assert_eq!(
+            base_url("t", &json!({"base_url": " http://b/v3/ "}), "https://a").unwrap(),
+            "http://b/v3"
+        );
+        assert!(base_url("t", &json!({"base_url": 5}), "https://a").is_err());
         assert_eq!(
             rate_limit("t", &json!({"requests_per_second": 5}), documented).unwrap(),
             RateLimit::per_second(5)

@@ -5,7 +5,8 @@ use std::fmt;
 
 use crate::SandboxError;
 use crate::{
-    activecampaign, dropbox, gohighlevel, hubspot, keap, mailchimp, slack, stripe, zendesk,
+    activecampaign, dropbox, gohighlevel, googledrive, hubspot, keap, mailchimp, slack, stripe,
+    zendesk,
 };
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
@@ -18,6 +19,7 @@ const PLATFORMS: &[(&str, &[&str])] = &[
     ("keap", &keap::STREAMS),
     ("gohighlevel", &gohighlevel::STREAMS),
     ("dropbox", &dropbox::STREAMS),
+    ("googledrive", &googledrive::STREAMS),
     ("slack", &slack::STREAMS),
 ];
 
@@ -45,6 +47,7 @@ impl SandboxConfig {
     /// Keap: 50 contacts and 20 of every other stream;
     /// GoHighLevel, per location: 100 contacts, 2 calendars and 50 of everything else;
     /// Dropbox: 40 files in 10 folders;
+    /// Google Drive: 60 files and folders, 3 shared drives;
     /// Slack: 6 channels, 20 members, 30 messages and 5 threads per channel, 8 files.
     pub fn new(seed: u64) -> Self {
         fn counts(platform: &str, streams: &[&str], count: fn(&str) -> u64) -> Vec<(String, u64)> {
@@ -70,6 +73,11 @@ impl SandboxConfig {
                 gohighlevel::default_count,
             ),
             counts("dropbox", &dropbox::STREAMS, dropbox::default_count),
+            counts(
+                "googledrive",
+                &googledrive::STREAMS,
+                googledrive::default_count,
+            ),
             counts("slack", &slack::STREAMS, slack::default_count),
         ]
         .into_iter()

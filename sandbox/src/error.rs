@@ -26,3 +26,16 @@ pub enum SandboxError {
     #[error("the {platform} API key of the sandbox must not be empty")]
     EmptyApiKey { platform: String },
 }
+
+/// The canonical (gRPC-style) status name Google-style error bodies carry beside the HTTP code
+/// (`"status": "PERMISSION_DENIED"`), for the fakes whose platforms send one (Keap v2, Drive).
+pub(crate) fn grpc_status(status: poem::http::StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        429 => "RESOURCE_EXHAUSTED",
+        _ => "INTERNAL",
+    }
+}

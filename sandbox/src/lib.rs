@@ -2,7 +2,8 @@
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
 //! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`],
-//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`], [`dropbox`], [`slack`]) and serves them
+//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`], [`dropbox`], [`googledrive`],
+//! [`slack`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -31,6 +32,7 @@ mod error;
 mod faults;
 mod generate;
 pub mod gohighlevel;
+pub mod googledrive;
 pub mod hubspot;
 pub mod keap;
 pub mod mailchimp;
@@ -54,6 +56,7 @@ use activecampaign::ActiveCampaignFake;
 use dropbox::DropboxFake;
 use faults::FaultGate;
 use gohighlevel::GoHighLevelFake;
+use googledrive::GoogleDriveFake;
 use hubspot::HubSpotFake;
 use keap::KeapFake;
 use mailchimp::MailchimpFake;
@@ -77,6 +80,7 @@ struct Shared {
     keap: Arc<KeapFake>,
     gohighlevel: Arc<GoHighLevelFake>,
     dropbox: Arc<DropboxFake>,
+    googledrive: Arc<GoogleDriveFake>,
     oauth: Arc<oauth::OAuthAuthority>,
     activecampaign: Arc<ActiveCampaignFake>,
     hubspot: Arc<HubSpotFake>,
@@ -112,6 +116,9 @@ impl Sandbox {
             Arc::clone(&oauth),
             config.records_for("dropbox.files"),
         );
+        let googledrive = GoogleDriveFake::new(config.seed, Arc::clone(&oauth), |stream| {
+            config.records_for(&format!("googledrive.{stream}"))
+        });
         let slack = SlackFake::new(config.seed, Arc::clone(&oauth), |stream| {
             config.records_for(&format!("slack.{stream}"))
         });
@@ -127,6 +134,7 @@ impl Sandbox {
                 keap: Arc::new(keap),
                 gohighlevel: Arc::new(gohighlevel),
                 dropbox: Arc::new(dropbox),
+                googledrive: Arc::new(googledrive),
                 slack: Arc::new(slack),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
@@ -170,6 +178,11 @@ impl Sandbox {
     /// The Dropbox fake (API v2, under `/2`); its tokens come from [`Sandbox::oauth`].
     pub fn dropbox(&self) -> &DropboxFake {
         &self.shared.dropbox
+    }
+
+    /// The Google Drive fake, served under `/drive/v3`; its tokens come from [`Sandbox::oauth`].
+    pub fn googledrive(&self) -> &GoogleDriveFake {
+        &self.shared.googledrive
     }
 
     /// The Slack Web API fake, served under `/slack`; its tokens come from [`Sandbox::oauth`]
@@ -242,6 +255,10 @@ impl Sandbox {
 
     fn dropbox_arc(&self) -> Arc<DropboxFake> {
         Arc::clone(&self.shared.dropbox)
+    }
+
+    fn googledrive_arc(&self) -> Arc<GoogleDriveFake> {
+        Arc::clone(&self.shared.googledrive)
     }
 
     fn slack_arc(&self) -> Arc<SlackFake> {

@@ -16,8 +16,8 @@ use tokio::task::JoinHandle;
 
 use crate::faults::Fault;
 use crate::{
-    Sandbox, activecampaign, control, dropbox, gohighlevel, hubspot, keap, mailchimp, slack,
-    stripe, zendesk,
+    Sandbox, activecampaign, control, dropbox, gohighlevel, googledrive, hubspot, keap, mailchimp,
+    slack, stripe, zendesk,
 };
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
@@ -118,6 +118,7 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let dropbox_routes = dropbox::api::routes(sandbox.dropbox_arc());
     let gohighlevel_routes =
         gohighlevel::api::routes(sandbox.gohighlevel_arc(), Arc::clone(&sandbox.shared.oauth));
+    let googledrive_routes = googledrive::api::routes(sandbox.googledrive_arc());
     let slack_routes = slack::api::routes(sandbox.slack_arc());
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
@@ -167,6 +168,14 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
                 dropbox_routes,
                 sandbox.clone(),
                 dropbox::api::fault_response,
+            ),
+        )
+        .nest(
+            "/drive/v3",
+            platform_gate(
+                googledrive_routes,
+                sandbox.clone(),
+                googledrive::api::fault_response,
             ),
         )
         .nest(

@@ -13,27 +13,10 @@ struct Case {
     config: Value,
     /// Records per stream, as the platform returns them.
     expected: BTreeMap<String, Vec<Value>>,
-    /// The contents a record's file must be stored with; `None` for records without contents.
-    file_contents: fn(&Sandbox, &Value) -> Option<Vec<u8>>,
-}
-
-/// The member the pipeline adds to a record whose file contents it stored.
-const FILE_MEMBER: &str = "_listbackup_file";
-
-fn no_files(_: &Sandbox, _: &Value) -> Option<Vec<u8>> {
-    None
-}
-
-fn dropbox_file(sb: &Sandbox, record: &Value) -> Option<Vec<u8>> {
-    let rev = record["rev"]
-        .as_str()
-        .filter(|_| record[".tag"] == "file")?;
-    sb.dropbox().contents(&format!("rev:{rev}"))
-}
-
-fn slack_file(sb: &Sandbox, record: &Value) -> Option<Vec<u8>> {
-    record.get("url_private_download")?;
-    sb.slack().file_contents(record["id"].as_str()?)
+    /// File contents per record id, for platforms whose records carry files.
+    contents: BTreeMap<String, Vec<u8>>,
+    /// Records whose file the platform refuses to hand over, with the reason it gives.
+    refused: BTreeMap<String, &'static str>,
 }
 
 fn expected(platform: &str, records: impl Fn(&str) -> Vec<Value>) -> BTreeMap<String, Vec<Value>> {
@@ -48,6 +31,7 @@ fn expected(platform: &str, records: impl Fn(&str) -> Vec<Value>) -> BTreeMap<St
 /// Every registered platform must have a case here: a platform that cannot be backed up end to
 /// end is not one we list.
 fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
+    let (mut contents, mut refused) = (BTreeMap::new(), BTreeMap::new());
     let (credentials, config, expected) = match platform {
         "stripe" => (
             json!({"api_key": sb.stripe().api_key()}),
@@ -118,6 +102,14 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
         }
         "dropbox" => {
             let issued = sb.oauth().issue("dropbox");
+            for entry in sb.dropbox().entries() {
+                if entry[".tag"] != "file" {
+                    continue;
+                }
+                let rev = entry["rev"].as_str().unwrap();
+                let bytes = sb.dropbox().contents(&format!("rev:{rev}")).unwrap();
+                contents.insert(entry["id"].as_str().unwrap().to_owned(), bytes);
+            }
             (
                 json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at}),
                 json!({
@@ -137,9 +129,65 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
                 }),
             )
         }
+        "googledrive" => {
+            let issued = sb.oauth().issue("googledrive");
+            let drive = sb.googledrive();
+            // One spreadsheet exports to more than Drive's 10 MB: listed, contents refused.
+            let big = (0..drive.count())
+                .find(|&i| {
+                    drive
+                        .file(i)
+                        .is_some_and(|f| f["mimeType"] == sandbox::googledrive::SPREADSHEET)
+                })
+                .unwrap();
+            drive.set_export_too_large(big);
+            refused.insert(drive.file_id(big), "exportSizeLimitExceeded");
+            for file in drive.files() {
+                let id = file["id"].as_str().unwrap();
+                let mime = file["mimeType"].as_str().unwrap();
+                let bytes = match drive_export(mime) {
+                    Some(format) => drive.export_of(id, format),
+                    None if mime.starts_with("application/vnd.google-apps.") => None,
+                    None => drive.media_of(id),
+                };
+                if let Some(bytes) = bytes.filter(|_| !refused.contains_key(id)) {
+                    contents.insert(id.to_owned(), bytes);
+                }
+            }
+            let select = |records: Vec<Value>, fields: &str| -> Vec<Value> {
+                records
+                    .iter()
+                    .map(|r| sandbox::googledrive::select(r, fields))
+                    .collect()
+            };
+            (
+                json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at}),
+                json!({
+                    "base_url": format!("{base}/drive/v3"),
+                    "page_size": 25,
+                    "requests_per_second": 50,
+                    "oauth_app": {
+                        "client_id": sandbox::oauth::CLIENT_ID,
+                        "client_secret": sandbox::oauth::CLIENT_SECRET,
+                        "authorize_url": format!("{base}/oauth/googledrive/authorize"),
+                        "token_url": format!("{base}/oauth/googledrive/token"),
+                    },
+                }),
+                expected(platform, |s| match s {
+                    "files" => select(drive.files(), connectors::googledrive::FILE_FIELDS),
+                    _ => select(drive.drives(), connectors::googledrive::DRIVE_FIELDS),
+                }),
+            )
+        }
         "slack" => {
             // A rotating install: the worker refreshes through the connection's row.
             let issued = sb.oauth().issue("slack");
+            for file in sb.slack().records("files") {
+                let id = file["id"].as_str().unwrap();
+                if file.get("url_private_download").is_some() {
+                    contents.insert(id.to_owned(), sb.slack().file_contents(id).unwrap());
+                }
+            }
             (
                 json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at}),
                 json!({
@@ -164,11 +212,71 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
         credentials,
         config,
         expected,
-        file_contents: match platform {
-            "dropbox" => dropbox_file,
-            "slack" => slack_file,
-            _ => no_files,
-        },
+        contents,
+        refused,
+    }
+}
+
+/// What Drive's Workspace documents are exported as (the connector's default: OOXML, Drawings
+/// as PDF).
+fn drive_export(mime: &str) -> Option<&'static str> {
+    Some(match mime {
+        sandbox::googledrive::DOCUMENT => {
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        }
+        sandbox::googledrive::SPREADSHEET => {
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        }
+        sandbox::googledrive::PRESENTATION => {
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+        }
+        sandbox::googledrive::DRAWING => "application/pdf",
+        _ => return None,
+    })
+}
+
+/// Takes the file references out of `records` (so they compare with the platform's JSON) and
+/// checks each against the expected contents: every file with contents references a stored
+/// blob that decrypts to exactly those bytes, a refused file says why, and no other record
+/// references a file.
+async fn check_files(stack: &Stack, tenant: &Tenant, case: &Case, records: &mut [Value]) {
+    let mut referenced = BTreeMap::new();
+    for record in records.iter_mut() {
+        let Some(file) = record
+            .as_object_mut()
+            .and_then(|o| o.remove("_listbackup_file"))
+        else {
+            continue;
+        };
+        let id = record["id"].as_str().unwrap_or_default().to_owned();
+        referenced.insert(id, file);
+    }
+    let mut with_files: Vec<&String> = case.contents.keys().chain(case.refused.keys()).collect();
+    with_files.sort();
+    assert_eq!(
+        referenced.keys().collect::<Vec<_>>(),
+        with_files,
+        "{}: the records with file contents",
+        case.platform
+    );
+    for (id, file) in &referenced {
+        if let Some(reason) = case.refused.get(id) {
+            let error = file["error"].as_str().unwrap_or_default();
+            assert!(error.contains(reason), "{id}: {file}");
+            continue;
+        }
+        let expected = &case.contents[id];
+        let key = file["key"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: stored: {file}"));
+        assert_eq!(file["sha256"], storage::part::sha256_hex(expected), "{id}");
+        let blob = stack.store.get(key).await.expect("the blob is stored");
+        let plain = storage::part::open_part(tenant.key.identity(), &blob).expect("decrypts");
+        assert!(
+            &plain == expected,
+            "{}/{id}: the blob holds the file",
+            case.platform
+        );
     }
 }
 
@@ -224,58 +332,27 @@ async fn one_source_of_every_platform_is_backed_up_in_one_run() {
         .unwrap();
         assert_eq!(manifest.platform, case.platform);
         for (stream, expected) in &case.expected {
-            let got = streams
+            let mut got = streams
                 .get(stream)
-                .unwrap_or_else(|| panic!("{}: stream {stream} missing", case.platform));
+                .unwrap_or_else(|| panic!("{}: stream {stream} missing", case.platform))
+                .clone();
+            if connectors::platform(case.platform)
+                .and_then(|p| p.stream(stream))
+                .is_some_and(|s| s.files)
+            {
+                check_files(&stack, &tenant, case, &mut got).await;
+            }
             assert_eq!(
                 manifest.stream(stream).unwrap().records,
                 expected.len() as u64,
                 "{}.{stream}: count",
                 case.platform
             );
-            // Records with contents carry the pipeline's reference to the stored blob; without
-            // it they are the platform's records as they were.
-            let mut references = Vec::new();
-            let got: Vec<Value> = got
-                .iter()
-                .map(|record| {
-                    let mut record = record.clone();
-                    if let Some(reference) =
-                        record.as_object_mut().and_then(|o| o.remove(FILE_MEMBER))
-                    {
-                        references.push((record.clone(), reference));
-                    }
-                    record
-                })
-                .collect();
             assert!(
                 canonical(&got) == canonical(expected),
                 "{}.{stream}: records equal the dataset",
                 case.platform
             );
-            let with_contents = expected
-                .iter()
-                .filter(|r| (case.file_contents)(&stack.sandbox, r).is_some())
-                .count();
-            assert_eq!(
-                references.len(),
-                with_contents,
-                "{}.{stream}: every file's contents were stored",
-                case.platform
-            );
-            let stored_keys = stack.puts.keys();
-            for (record, reference) in &references {
-                let contents = (case.file_contents)(&stack.sandbox, record).unwrap();
-                assert_eq!(
-                    reference["sha256"],
-                    storage::part::sha256_hex(&contents),
-                    "{}.{stream}: {reference}",
-                    case.platform
-                );
-                assert_eq!(reference["size"], contents.len());
-                let key = reference["key"].as_str().unwrap();
-                assert!(stored_keys.iter().any(|k| k == key), "{key} was stored");
-            }
         }
     }
     assert_eq!(runs.len(), connectors::platforms().len());

@@ -57,22 +57,10 @@ impl KeapConnector {
     /// means the grant is gone.
     async fn list(&self, path: &str, query: &[(&str, String)]) -> Result<ListBody, ConnectorError> {
         let url = format!("{}/crm/rest/{path}", self.config.base_url);
-        let token = self.session.access_token().await?;
-        let response = match self.send(&url, query, &token).await {
-            Err(e) if e.status == Some(401) => {
-                let fresh = self.session.after_unauthorized(&token).await?;
-                self.send(&url, query, &fresh).await.map_err(|mut e| {
-                    if e.status == Some(401) {
-                        e.message = format!(
-                            "{}; refused again after a token refresh: reconnect the connection",
-                            e.message
-                        );
-                    }
-                    e
-                })?
-            }
-            other => other?,
-        };
+        let response = self
+            .session
+            .authorized(|token| self.send(&url, query, token))
+            .await?;
         let bytes = response
             .bytes()
             .await
@@ -85,12 +73,12 @@ impl KeapConnector {
         &self,
         url: &str,
         query: &[(&str, String)],
-        token: &str,
+        token: String,
     ) -> Result<reqwest::Response, ConnectorError> {
         self.http
             .send(
                 PLATFORM,
-                |c| c.get(url).bearer_auth(token).query(query),
+                |c| c.get(url).bearer_auth(&token).query(query),
                 classify,
             )
             .await

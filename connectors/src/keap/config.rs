@@ -1,6 +1,6 @@
 //! Keap connection settings (the OAuth tokens live in the token store, not here).
 
-use crate::{ConnectorError, ErrorKind, http::RateLimit, settings};
+use crate::{ConnectorError, http::RateLimit, settings};
 use serde_json::Value;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.infusionsoft.com";
@@ -27,16 +27,7 @@ pub struct KeapConfig {
 impl KeapConfig {
     /// Reads `{"base_url"?, "page_size"?, "requests_per_second"?}`.
     pub fn from_values(config: &Value) -> Result<Self, ConnectorError> {
-        let err = |m: &str| ConnectorError::new("keap", ErrorKind::Config, m);
-        let base_url = match config.get("base_url") {
-            None | Some(Value::Null) => DEFAULT_BASE_URL,
-            Some(v) => v
-                .as_str()
-                .ok_or_else(|| err("`base_url` must be a string"))?,
-        }
-        .trim()
-        .trim_end_matches('/')
-        .to_owned();
+        let base_url = settings::base_url("keap", config, DEFAULT_BASE_URL)?;
         let page_size = u64::from(settings::page_size("keap", config, MAX_PAGE_SIZE as u32)?);
         let rate_limit = settings::rate_limit("keap", config, super::streams::INFO.rate_limit)?;
         Ok(Self {

@@ -41,15 +41,7 @@ impl SlackConfig {
     /// "requests_per_second"?, "tier_window_secs"?}`.
     pub fn from_value(config: &Value) -> Result<Self, ConnectorError> {
         let err = |m: &str| ConnectorError::new(PLATFORM, ErrorKind::Config, m);
-        let base_url = match config.get("base_url") {
-            None | Some(Value::Null) => DEFAULT_BASE_URL,
-            Some(v) => v
-                .as_str()
-                .ok_or_else(|| err("`base_url` must be a string"))?,
-        }
-        .trim()
-        .trim_end_matches('/')
-        .to_owned();
+        let base_url = settings::base_url(PLATFORM, config, DEFAULT_BASE_URL)?;
         let non_marketplace_app = match config.get("non_marketplace_app") {
             None | Some(Value::Null) => false,
             Some(v) => v

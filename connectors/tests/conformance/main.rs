@@ -8,6 +8,7 @@
 mod activecampaign;
 mod dropbox;
 mod gohighlevel;
+mod googledrive;
 mod harness;
 mod hubspot;
 mod keap;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::limits::Throttle;
 use super::stream::ApiVersion;
+use crate::error::grpc_status;
 use crate::faults::Fault;
 use crate::oauth::TokenRejection;
 
@@ -134,17 +135,6 @@ impl KeapError {
             builder = builder.header("retry-after", secs);
         }
         builder.body(self.body.to_string())
-    }
-}
-
-fn grpc_status(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "INVALID_ARGUMENT",
-        401 => "UNAUTHENTICATED",
-        403 => "PERMISSION_DENIED",
-        404 => "NOT_FOUND",
-        429 => "RESOURCE_EXHAUSTED",
-        _ => "INTERNAL",
     }
 }
 
