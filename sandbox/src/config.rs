@@ -11,7 +11,7 @@ use crate::{
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
 const PLATFORMS: &[(&str, &[&str])] = &[
-    ("stripe", &stripe::STREAMS),
+    ("stripe", &stripe::COUNTED_STREAMS),
     ("mailchimp", &mailchimp::STREAMS),
     ("activecampaign", &activecampaign::STREAMS),
     ("zendesk", &zendesk::STREAMS),
@@ -57,7 +57,7 @@ impl SandboxConfig {
                 .collect()
         }
         let records = [
-            counts("stripe", &stripe::STREAMS, stripe::default_count),
+            counts("stripe", &stripe::COUNTED_STREAMS, stripe::default_count),
             counts("mailchimp", &mailchimp::STREAMS, mailchimp::default_count),
             counts(
                 "activecampaign",
@@ -184,6 +184,14 @@ fn normalize_spec(spec: &str) -> Result<String, SandboxError> {
                 .join(", "),
         });
     };
+    if platform == "stripe"
+        && let Some(source) = stripe::follows(stream)
+    {
+        return Err(SandboxError::InvalidRecordsArg {
+            arg: spec.clone(),
+            reason: format!("Stripe `{stream}` have no count of their own: they follow {source}"),
+        });
+    }
     if !streams.contains(&stream) {
         return Err(SandboxError::UnknownStream {
             platform: platform.to_owned(),
@@ -205,6 +213,11 @@ mod tests {
         for stream in ["products", "prices", "invoices", "charges", "subscriptions"] {
             assert_eq!(config.records_for(&format!("stripe.{stream}")), 50);
         }
+        assert_eq!(
+            config.records_for("stripe.events"),
+            0,
+            "events follow the others"
+        );
         assert_eq!(config.stripe_api_key, "sk_test_sandbox");
         assert!(config.validate().is_ok());
     }
@@ -221,10 +234,14 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("`acme`"), "{err}");
         let err = SandboxConfig::new(1)
+            .with_records("stripe.disputes", 1)
+            .unwrap_err();
+        assert!(err.to_string().contains("`disputes`"), "{err}");
+        assert!(err.to_string().contains("customers"), "{err}");
+        let err = SandboxConfig::new(1)
             .with_records("stripe.refunds", 1)
             .unwrap_err();
-        assert!(err.to_string().contains("`refunds`"), "{err}");
-        assert!(err.to_string().contains("customers"), "{err}");
+        assert!(err.to_string().contains("follow charges"), "{err}");
         assert!(SandboxConfig::new(1).with_records("customers", 1).is_err());
     }
 
@@ -265,7 +282,7 @@ mod tests {
         ));
 
         let mut config = SandboxConfig::new(1);
-        config.records.insert("stripe.refunds".into(), 3);
+        config.records.insert("stripe.disputes".into(), 3);
         assert!(matches!(
             config.validate(),
             Err(SandboxError::UnknownStream { .. })

@@ -1,12 +1,13 @@
 //! `/_sandbox/...`: control endpoints for a sandbox running in another process
 //! (the CLI's `--demo`, whole-system tests). Never faulted, never counted.
 
+use std::collections::BTreeMap;
+
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path};
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, post, put,
 };
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::stripe::{self, Stream};
@@ -19,6 +20,7 @@ pub(crate) fn routes(sandbox: Sandbox) -> impl Endpoint {
         .at("/stats/reset", post(reset_stats))
         .at("/faults", put(set_faults).get(faults))
         .at("/stripe/:stream/grow", post(grow_stripe))
+        .at("/stripe/advance", post(advance_stripe))
         .data(sandbox)
 }
 
@@ -68,11 +70,6 @@ async fn set_faults(Data(sandbox): Data<&Sandbox>, body: Vec<u8>) -> Response {
     }
 }
 
-#[derive(Deserialize)]
-struct GrowParams {
-    n: Option<String>,
-}
-
 #[handler]
 async fn grow_stripe(
     Path(stream): Path<String>,
@@ -88,19 +85,48 @@ async fn grow_stripe(
             ),
         );
     };
-    let n = req
-        .params::<GrowParams>()
-        .ok()
-        .and_then(|params| params.n)
-        .and_then(|n| n.parse::<u64>().ok());
-    let Some(n) = n else {
+    if let Some(source) = stream.follows() {
         return control_error(
             StatusCode::BAD_REQUEST,
-            "query parameter `n` must be a non-negative integer, e.g. ?n=5",
+            format!(
+                "Stripe `{}` follow {source}: grow one of {}",
+                stream.name(),
+                stripe::COUNTED_STREAMS.join(", ")
+            ),
         );
-    };
-    let count = sandbox.stripe().grow_stream(stream, n);
-    Json(json!({ "platform": "stripe", "stream": stream.name(), "count": count })).into_response()
+    }
+    match whole_number(req, "n", 5) {
+        Ok(n) => {
+            let count = sandbox.stripe().grow_stream(stream, n);
+            Json(json!({ "platform": "stripe", "stream": stream.name(), "count": count }))
+                .into_response()
+        }
+        Err(message) => control_error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+/// Lets time pass on the Stripe fake: payments settle, events age out of the 30-day listing.
+#[handler]
+async fn advance_stripe(req: &Request, Data(sandbox): Data<&Sandbox>) -> Response {
+    match whole_number(req, "secs", 86_400) {
+        Ok(secs) => {
+            let now = sandbox.stripe().advance(secs);
+            Json(json!({ "platform": "stripe", "now": now })).into_response()
+        }
+        Err(message) => control_error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+/// Query parameter `name` as a non-negative integer, or a message saying what it must be.
+fn whole_number(req: &Request, name: &str, example: u64) -> Result<u64, String> {
+    req.params::<BTreeMap<String, String>>()
+        .ok()
+        .and_then(|params| params.get(name)?.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "query parameter `{name}` must be a non-negative integer, e.g. ?{name}={example}"
+            )
+        })
 }
 
 /// Errors in the same `{"error": {...}}` shape the platforms use, so one client helper reads both.

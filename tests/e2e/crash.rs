@@ -84,7 +84,7 @@ async fn a_killed_worker_is_replaced_and_the_backup_resumes_without_duplicates()
         log.contains("resuming after committed part"),
         "the second worker resumed:\n{log}"
     );
-    let pages_total = 10_000 / 100 + 5;
+    let pages_total = stripe_pages(&stack.sandbox, &sandbox::stripe::STREAMS);
     let requests_after = stack.sandbox.stats().requests - requests_before;
     assert!(
         requests_after < pages_total,

@@ -23,7 +23,10 @@ use storage::{
 use temporal::dev_server::EphemeralServer;
 use tokio_util::sync::CancellationToken;
 
-pub const BUCKET: &str = "listbackup-test";
+/// The bucket `listbackup dev` uses: the embedded endpoint caps key length by the bucket name's
+/// (see `storage::embedded`), so the tests store under the same limit as a developer does
+/// (the longest part keys, of `balance_transactions`, are 155 bytes of at most 156).
+pub const BUCKET: &str = "listbackup";
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -380,9 +383,13 @@ pub async fn expect_success(
     patience: Duration,
     worker: usize,
 ) -> Value {
-    let job = wait_for_job(stack, tenant, job_id, patience)
-        .await
-        .expect("job finishes");
+    let job = match wait_for_job(stack, tenant, job_id, patience).await {
+        Ok(job) => job,
+        Err(err) => panic!(
+            "job finishes: {err:#}\nworker {worker} log:\n{}",
+            stack.worker_log(worker)
+        ),
+    };
     assert_eq!(
         job["status"],
         "succeeded",
@@ -440,6 +447,23 @@ pub async fn read_snapshot_of(
         streams.insert(stream.name.clone(), records);
     }
     Ok((manifest, streams))
+}
+
+/// How many list requests reading `streams` of the Stripe sandbox whole takes, 100 records a
+/// page (the connector's default).
+pub fn stripe_pages(sandbox: &Sandbox, streams: &[&str]) -> u64 {
+    streams
+        .iter()
+        .map(|stream| sandbox.stripe().count(stream).div_ceil(100).max(1))
+        .sum()
+}
+
+/// How many records a full backup of the Stripe sandbox holds.
+pub fn stripe_records(sandbox: &Sandbox) -> u64 {
+    sandbox::stripe::STREAMS
+        .iter()
+        .map(|stream| sandbox.stripe().count(stream))
+        .sum()
 }
 
 /// Asserts that a snapshot holds exactly the sandbox's dataset: every record, once, unchanged.

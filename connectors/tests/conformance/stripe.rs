@@ -1,19 +1,23 @@
 //! Stripe in the conformance suite.
 
 use crate::harness::{Changes, Fixture};
-use sandbox::{Sandbox, SandboxConfig, stripe::STREAMS};
+use sandbox::stripe::{COUNTED_STREAMS, SETTLEMENT_SECS, STREAMS};
+use sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 pub struct Stripe;
 
 impl Fixture for Stripe {
     const PLATFORM: &'static str = "stripe";
 
+    /// 60 of each counted stream: two pages (of 50) of each, of payment intents and of balance
+    /// transactions, nine of events (~430), one of refunds (12).
     fn sandbox(seed: u64) -> SandboxConfig {
         let mut config = SandboxConfig::new(seed);
-        for stream in STREAMS {
+        for stream in COUNTED_STREAMS {
             config = config
-                .with_records(&format!("stripe.{stream}"), 120)
+                .with_records(&format!("stripe.{stream}"), 60)
                 .unwrap();
         }
         config
@@ -35,21 +39,39 @@ impl Fixture for Stripe {
         sandbox.stripe().records(stream).collect()
     }
 
-    /// Stripe's incremental filter is `created[gte]`: new objects are captured, and the newest
-    /// object already seen may come back once (same `created` second).
+    /// Two days pass (pending payments settle, funds become available) and every counted
+    /// stream grows, with the payment intents, refunds, balance transactions and events of the
+    /// new objects. Stripe's incremental filter is `created[gte]`: a sync must return the new
+    /// objects, and may return again those of the newest second already seen.
     fn mutate(sandbox: &Sandbox) -> Changes {
+        let stripe = sandbox.stripe();
+        let before: Vec<(BTreeSet<String>, BTreeSet<String>)> = STREAMS
+            .iter()
+            .map(|stream| {
+                let records: Vec<Value> = stripe.records(stream).collect();
+                let newest = records.first().map(|r| r["created"].clone());
+                let boundary = records
+                    .iter()
+                    .filter(|r| Some(&r["created"]) == newest.as_ref())
+                    .map(Self::id)
+                    .collect();
+                (records.iter().map(Self::id).collect(), boundary)
+            })
+            .collect();
+        stripe.advance(SETTLEMENT_SECS as u64);
+        for stream in COUNTED_STREAMS {
+            stripe.grow(stream, 5);
+        }
         let mut changes = Changes::default();
-        for stream in STREAMS {
-            let before = sandbox.stripe().count(stream);
-            let boundary = sandbox.stripe().id_of(stream, before - 1);
-            sandbox.stripe().grow(stream, 5);
-            changes.must.insert(
-                stream.to_owned(),
-                (before..before + 5)
-                    .map(|i| sandbox.stripe().id_of(stream, i))
-                    .collect(),
-            );
-            changes.may.insert(stream.to_owned(), [boundary].into());
+        for (stream, (ids, boundary)) in STREAMS.iter().zip(before) {
+            let new: BTreeSet<String> = stripe
+                .records(stream)
+                .map(|r| Self::id(&r))
+                .filter(|id| !ids.contains(id))
+                .collect();
+            assert!(!new.is_empty(), "{stream}: growing adds records");
+            changes.must.insert((*stream).to_owned(), new);
+            changes.may.insert((*stream).to_owned(), boundary);
         }
         changes
     }

@@ -1,4 +1,4 @@
-//! The Stripe fake's HTTP surface: authentication, routing and the two handlers.
+//! The Stripe fake's HTTP surface: authentication, routing and the list and retrieve handlers.
 
 use std::sync::Arc;
 
@@ -99,7 +99,7 @@ async fn list(
         return ApiError::unrecognized_url(req.method(), req.original_uri().path()).into_response();
     };
     let page = query_pairs(req)
-        .and_then(|params| ListQuery::parse(stream, &params))
+        .and_then(|params| ListQuery::parse(fake, stream, &params))
         .and_then(|query| query.page(fake, stream));
     match page {
         Ok(page) => json_response(
@@ -124,9 +124,10 @@ async fn retrieve(
     let Some(stream) = Stream::from_name(&stream) else {
         return ApiError::unrecognized_url(req.method(), req.original_uri().path()).into_response();
     };
+    // Events older than 30 days are gone, as in Stripe.
     match fake
         .decode(stream, &id)
-        .filter(|&index| index < fake.count_of(stream))
+        .filter(|&index| fake.listed(stream, index))
     {
         Some(index) => json_response(StatusCode::OK, &fake.generate(stream, index)),
         None => {

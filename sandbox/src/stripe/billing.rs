@@ -50,7 +50,7 @@ pub(super) fn subscription(fake: &StripeFake, index: u64) -> Value {
     let mut rng = fake.rng(Stream::Subscriptions, index);
     let status = draw_status(&mut rng);
     let id = fake.id(Stream::Subscriptions, index);
-    let created = StripeFake::created_of(index);
+    let created = fake.created(index);
     let customer = fake.reference(&mut rng, Stream::Customers, index);
     let price_index =
         catalog::recurring_at_or_below(fake.reference(&mut rng, Stream::Prices, index));
@@ -137,7 +137,7 @@ pub(super) fn subscription(fake: &StripeFake, index: u64) -> Value {
 pub(super) fn invoice(fake: &StripeFake, index: u64) -> Value {
     let mut rng = fake.rng(Stream::Invoices, index);
     let id = fake.id(Stream::Invoices, index);
-    let created = StripeFake::created_of(index);
+    let created = fake.created(index);
     let customer = fake.reference(&mut rng, Stream::Customers, index);
     let profile = customers::profile(fake, customer);
     let product = fake.reference(&mut rng, Stream::Products, index);

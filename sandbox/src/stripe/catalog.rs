@@ -25,7 +25,7 @@ pub(super) fn product_name(fake: &StripeFake, index: u64) -> String {
 pub(super) fn product(fake: &StripeFake, index: u64) -> Value {
     let mut rng = fake.rng(Stream::Products, index);
     let name = fake::product_name(&mut rng);
-    let created = StripeFake::created_of(index);
+    let created = fake.created(index);
     let features: Vec<Value> = FEATURES
         .iter()
         .filter(|_| rng.gen_bool(0.4))
@@ -133,7 +133,7 @@ pub(super) fn price(fake: &StripeFake, index: u64) -> Value {
         "object": "price",
         "active": rng.gen_bool(0.9),
         "billing_scheme": "per_unit",
-        "created": StripeFake::created_of(index),
+        "created": fake.created(index),
         "currency": "usd",
         "custom_unit_amount": null,
         "livemode": false,

@@ -71,7 +71,7 @@ pub(super) fn record(fake: &StripeFake, index: u64) -> Value {
         "object": "customer",
         "address": address_json(&person.address),
         "balance": balance,
-        "created": StripeFake::created_of(index),
+        "created": fake.created(index),
         "currency": "usd",
         "default_source": null,
         "delinquent": rng.gen_bool(0.05),

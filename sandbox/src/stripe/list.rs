@@ -1,14 +1,17 @@
 //! `GET /v1/{stream}` semantics: parameters, cursors, filters and `has_more`.
 //!
-//! `created` grows with the record index, so `created[...]` filters and cursors
-//! all narrow one index range in O(1); only the subscription status filter needs
-//! to look at records, and then only at their first random draw.
+//! `created` grows with the index (see [`super::space`]), so `created[...]` filters and
+//! cursors all narrow one index range in O(1); only record filters (a subscription's status,
+//! an event's type) and streams with gaps (refunds, balance transactions, events) need to look
+//! at indices one by one, and then cheaply.
 
 use poem::http::StatusCode;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::{CREATED_BASE, CREATED_STEP, Stream, StripeFake, billing};
+use super::filters::Filters;
+use super::space::per_second;
+use super::{EVENT_RETENTION_SECS, Stream, StripeFake};
 
 pub(crate) const DEFAULT_LIMIT: u64 = 10;
 pub(crate) const MAX_LIMIT: u64 = 100;
@@ -21,24 +24,13 @@ pub(crate) struct ListQuery {
     /// Inclusive bounds on `created`.
     created_min: i64,
     created_max: i64,
-    status: StatusFilter,
+    filters: Filters,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Cursor {
     StartingAfter(String),
     EndingBefore(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum StatusFilter {
-    /// Every record; all streams but subscriptions, and subscriptions with `status=all`.
-    Any,
-    /// Stripe's default for subscriptions: everything not canceled.
-    NotCanceled,
-    /// `status=ended`: canceled and incomplete_expired.
-    Ended,
-    Exactly(String),
 }
 
 /// One page of records, newest first.
@@ -50,17 +42,17 @@ pub(crate) struct Page {
 
 impl ListQuery {
     /// Validates query parameters the way Stripe does (empty values count as absent).
-    pub(crate) fn parse(stream: Stream, params: &[(String, String)]) -> Result<Self, ApiError> {
+    pub(crate) fn parse(
+        fake: &StripeFake,
+        stream: Stream,
+        params: &[(String, String)],
+    ) -> Result<Self, ApiError> {
         let mut query = ListQuery {
             limit: DEFAULT_LIMIT,
             cursor: None,
             created_min: i64::MIN,
             created_max: i64::MAX,
-            status: if stream == Stream::Subscriptions {
-                StatusFilter::NotCanceled
-            } else {
-                StatusFilter::Any
-            },
+            filters: Filters::defaults(stream),
         };
         let mut starting_after = None;
         let mut ending_before = None;
@@ -88,7 +80,6 @@ impl ListQuery {
                     let bound = parse_integer(name, value)?.saturating_sub(1);
                     query.created_max = query.created_max.min(bound);
                 }
-                "status" if stream == Stream::Subscriptions => query.status = parse_status(value)?,
                 name if name == "expand" || name.starts_with("expand[") => {
                     // Refused rather than ignored: a connector relying on expansion
                     // would otherwise pass here and break against real Stripe data.
@@ -97,7 +88,11 @@ impl ListQuery {
                         "The sandbox does not implement `expand`.",
                     ));
                 }
-                name => return Err(ApiError::unknown_param(name)),
+                name => {
+                    if !query.filters.apply(fake, stream, name, value)? {
+                        return Err(ApiError::unknown_param(name));
+                    }
+                }
             }
         }
         query.cursor = match (starting_after, ending_before) {
@@ -116,10 +111,19 @@ impl ListQuery {
 
     /// The page this query selects from the stream as it is now.
     pub(crate) fn page(&self, fake: &StripeFake, stream: Stream) -> Result<Page, ApiError> {
-        let count = fake.count_of(stream);
+        let per = i128::from(per_second(stream));
+        let mut created_min = self.created_min;
+        if stream == Stream::Events {
+            created_min = created_min.max(fake.now().saturating_sub(EVENT_RETENTION_SECS));
+        }
         // Work in i128 so `index ± 1` and the created arithmetic cannot overflow.
-        let mut low = first_index_created_at_or_after(self.created_min);
-        let mut high = last_index_created_at_or_before(self.created_max).min(i128::from(count) - 1);
+        let mut low = fake.timeline.first_index_at_or_after(created_min) * per;
+        let mut high = ((fake.timeline.last_index_at_or_before(self.created_max) + 1) * per - 1)
+            .min(i128::from(fake.span(stream)) - 1);
+        if let Some(only) = self.filters.only {
+            low = low.max(i128::from(only));
+            high = high.min(i128::from(only));
+        }
         let ascending = match &self.cursor {
             None => false,
             Some(Cursor::StartingAfter(id)) => {
@@ -131,15 +135,16 @@ impl ListQuery {
                 true
             }
         };
-        if low > high {
+        if low > high || self.filters.nothing {
             return Ok(Page {
                 data: Vec::new(),
                 has_more: false,
             });
         }
-        // Both bounds now lie within 0..count, so they fit in u64.
+        // Both bounds now lie within 0..span, so they fit in u64.
         let (low, high) = (low as u64, high as u64);
-        let matches = |index: &u64| self.status.matches(fake, *index);
+        let matches =
+            |index: &u64| fake.listed(stream, *index) && self.filters.matches(fake, *index);
         let (indices, has_more) = if ascending {
             let (mut indices, has_more) = take_page((low..=high).filter(matches), self.limit);
             indices.reverse();
@@ -157,18 +162,6 @@ impl ListQuery {
     }
 }
 
-impl StatusFilter {
-    fn matches(&self, fake: &StripeFake, index: u64) -> bool {
-        let status = || billing::subscription_status(fake, index);
-        match self {
-            StatusFilter::Any => true,
-            StatusFilter::NotCanceled => status() != "canceled",
-            StatusFilter::Ended => matches!(status(), "canceled" | "incomplete_expired"),
-            StatusFilter::Exactly(wanted) => status() == wanted,
-        }
-    }
-}
-
 /// Up to `limit` indices, and whether at least one more follows.
 fn take_page(mut indices: impl Iterator<Item = u64>, limit: u64) -> (Vec<u64>, bool) {
     let page: Vec<u64> = indices.by_ref().take(limit as usize).collect();
@@ -176,33 +169,12 @@ fn take_page(mut indices: impl Iterator<Item = u64>, limit: u64) -> (Vec<u64>, b
     (page, has_more)
 }
 
-/// The index a cursor id names; it must exist now.
+/// The index a cursor id names; it must have been created (an event past the 30-day window
+/// still marks a place in the list).
 fn resolve(fake: &StripeFake, stream: Stream, id: &str, param: &str) -> Result<u64, ApiError> {
     fake.decode(stream, id)
-        .filter(|&index| index < fake.count_of(stream))
+        .filter(|&index| fake.exists(stream, index))
         .ok_or_else(|| ApiError::resource_missing(stream, id, param, StatusCode::BAD_REQUEST))
-}
-
-/// Smallest index `i >= 0` with `created(i) >= at`.
-fn first_index_created_at_or_after(at: i64) -> i128 {
-    let offset = i128::from(at) - i128::from(CREATED_BASE);
-    let step = i128::from(CREATED_STEP);
-    // Ceiling division for positive offsets; anything at or before the base starts at 0.
-    if offset <= 0 {
-        0
-    } else {
-        (offset + step - 1) / step
-    }
-}
-
-/// Largest index with `created(i) <= at`, or -1 when even record 0 is newer.
-fn last_index_created_at_or_before(at: i64) -> i128 {
-    let offset = i128::from(at) - i128::from(CREATED_BASE);
-    if offset < 0 {
-        -1
-    } else {
-        offset / i128::from(CREATED_STEP)
-    }
 }
 
 fn parse_limit(value: &str) -> Result<u64, ApiError> {
@@ -230,23 +202,6 @@ fn parse_integer(param: &str, value: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::invalid_param(param, format!("Invalid integer: {value}")))
 }
 
-fn parse_status(value: &str) -> Result<StatusFilter, ApiError> {
-    match value {
-        "all" => Ok(StatusFilter::Any),
-        "ended" => Ok(StatusFilter::Ended),
-        status if billing::is_subscription_status(status) => {
-            Ok(StatusFilter::Exactly(status.to_owned()))
-        }
-        other => Err(ApiError::invalid_param(
-            "status",
-            format!(
-                "Invalid status: must be one of active, all, canceled, ended, incomplete, \
-                 incomplete_expired, past_due, paused, trialing, or unpaid (got '{other}')."
-            ),
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,25 +214,8 @@ mod tests {
     }
 
     fn parse(stream: Stream, pairs: &[(&str, &str)]) -> Result<ListQuery, ApiError> {
-        ListQuery::parse(stream, &params(pairs))
-    }
-
-    #[test]
-    fn created_bounds_map_to_index_ranges() {
-        assert_eq!(first_index_created_at_or_after(i64::MIN), 0);
-        assert_eq!(first_index_created_at_or_after(CREATED_BASE), 0);
-        assert_eq!(first_index_created_at_or_after(CREATED_BASE + 1), 1);
-        assert_eq!(
-            first_index_created_at_or_after(CREATED_BASE + CREATED_STEP),
-            1
-        );
-        assert_eq!(last_index_created_at_or_before(CREATED_BASE - 1), -1);
-        assert_eq!(last_index_created_at_or_before(CREATED_BASE), 0);
-        assert_eq!(
-            last_index_created_at_or_before(CREATED_BASE + CREATED_STEP - 1),
-            0
-        );
-        assert!(last_index_created_at_or_before(i64::MAX) > 0);
+        let fake = StripeFake::new(1, "sk_test_x".into(), |_| 10);
+        ListQuery::parse(&fake, stream, &params(pairs))
     }
 
     #[test]

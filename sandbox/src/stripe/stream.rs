@@ -8,17 +8,25 @@ pub(crate) enum Stream {
     Prices,
     Invoices,
     Charges,
+    PaymentIntents,
     Subscriptions,
+    Refunds,
+    BalanceTransactions,
+    Events,
 }
 
 impl Stream {
-    pub(crate) const ALL: [Stream; 6] = [
+    pub(crate) const ALL: [Stream; 10] = [
         Stream::Customers,
         Stream::Products,
         Stream::Prices,
         Stream::Invoices,
         Stream::Charges,
+        Stream::PaymentIntents,
         Stream::Subscriptions,
+        Stream::Refunds,
+        Stream::BalanceTransactions,
+        Stream::Events,
     ];
 
     pub(crate) fn from_name(name: &str) -> Option<Self> {
@@ -33,7 +41,11 @@ impl Stream {
             Stream::Prices => "prices",
             Stream::Invoices => "invoices",
             Stream::Charges => "charges",
+            Stream::PaymentIntents => "payment_intents",
             Stream::Subscriptions => "subscriptions",
+            Stream::Refunds => "refunds",
+            Stream::BalanceTransactions => "balance_transactions",
+            Stream::Events => "events",
         }
     }
 
@@ -45,7 +57,11 @@ impl Stream {
             Stream::Prices => "price",
             Stream::Invoices => "invoice",
             Stream::Charges => "charge",
+            Stream::PaymentIntents => "payment_intent",
             Stream::Subscriptions => "subscription",
+            Stream::Refunds => "refund",
+            Stream::BalanceTransactions => "balance_transaction",
+            Stream::Events => "event",
         }
     }
 
@@ -57,7 +73,24 @@ impl Stream {
             Stream::Prices => "price_",
             Stream::Invoices => "in_",
             Stream::Charges => "ch_",
+            Stream::PaymentIntents => "pi_",
             Stream::Subscriptions => "sub_",
+            Stream::Refunds => "re_",
+            Stream::BalanceTransactions => "txn_",
+            Stream::Events => "evt_",
+        }
+    }
+
+    /// What a stream without a count of its own follows from (for messages), `None` for the
+    /// counted streams: payment intents, refunds and balance transactions follow charges, and
+    /// events follow every object created.
+    pub(crate) fn follows(self) -> Option<&'static str> {
+        match self {
+            Stream::PaymentIntents | Stream::Refunds | Stream::BalanceTransactions => {
+                Some("charges")
+            }
+            Stream::Events => Some("every other stream"),
+            _ => None,
         }
     }
 
@@ -83,6 +116,16 @@ mod tests {
             assert_eq!(stream.slot(), slot);
             assert_eq!(Stream::from_name(name), Some(*stream));
         }
-        assert_eq!(Stream::from_name("refunds"), None);
+        assert_eq!(Stream::from_name("disputes"), None);
+    }
+
+    #[test]
+    fn only_the_counted_streams_have_counts() {
+        let counted: Vec<&str> = Stream::ALL
+            .iter()
+            .filter(|s| s.follows().is_none())
+            .map(|s| s.name())
+            .collect();
+        assert_eq!(counted, super::super::COUNTED_STREAMS);
     }
 }

@@ -17,6 +17,11 @@ async fn health_reports_seed_and_counts() {
     assert_eq!(answer.body["seed"], 41);
     assert_eq!(answer.body["records"]["stripe"]["customers"], 100);
     assert_eq!(answer.body["records"]["stripe"]["subscriptions"], 50);
+    assert_eq!(answer.body["records"]["stripe"]["payment_intents"], 50);
+    assert_eq!(
+        answer.body["records"]["stripe"]["events"],
+        harness.sandbox.stripe().count("events")
+    );
 }
 
 #[tokio::test]
@@ -133,9 +138,21 @@ async fn grow_over_http() {
     );
 
     let unknown = harness
-        .send(grow("/_sandbox/stripe/refunds/grow?n=5"))
+        .send(grow("/_sandbox/stripe/disputes/grow?n=5"))
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let follows = harness
+        .send(grow("/_sandbox/stripe/refunds/grow?n=5"))
+        .await;
+    assert_eq!(follows.status, StatusCode::BAD_REQUEST);
+    assert!(
+        follows.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("follow charges"),
+        "{}",
+        follows.body
+    );
     for bad in ["", "?n=", "?n=-3", "?n=many"] {
         let answer = harness
             .send(grow(&format!("/_sandbox/stripe/invoices/grow{bad}")))
@@ -144,6 +161,26 @@ async fn grow_over_http() {
         assert!(answer.body["error"]["message"].is_string());
     }
     assert_eq!(harness.sandbox.stripe().count("invoices"), 55);
+}
+
+#[tokio::test]
+async fn advance_over_http() {
+    let harness = Harness::with_seed(46).await;
+    let before = harness.sandbox.stripe().now();
+    let advance = |query: &str| {
+        harness
+            .client
+            .post(harness.url(&format!("/_sandbox/stripe/advance{query}")))
+    };
+    let answer = harness.send(advance("?secs=3600")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body["now"], before + 3600);
+    assert_eq!(harness.sandbox.stripe().now(), before + 3600);
+    for bad in ["", "?secs=-1", "?secs=soon"] {
+        let answer = harness.send(advance(bad)).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(harness.sandbox.stripe().now(), before + 3600);
 }
 
 #[tokio::test]

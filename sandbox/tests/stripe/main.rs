@@ -6,6 +6,7 @@ mod determinism;
 mod faults;
 mod filters;
 mod pagination;
+mod payments;
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;

@@ -34,8 +34,12 @@ async fn full_walk_returns_every_record_once_newest_first() {
                 .iter()
                 .map(|r| r["created"].as_i64().unwrap())
                 .collect();
+            // A charge's balance transactions, and the events of one second, share `created`.
+            let shared_seconds = matches!(stream, "balance_transactions" | "events");
             assert!(
-                created.windows(2).all(|w| w[0] > w[1]),
+                created
+                    .windows(2)
+                    .all(|w| w[0] > w[1] || (shared_seconds && w[0] == w[1])),
                 "{stream}: not newest first"
             );
         }
@@ -154,11 +158,22 @@ async fn ending_before_returns_the_previous_page() {
 async fn retrieve_one_by_id() {
     let harness = Harness::with_seed(7).await;
     for stream in STREAMS {
-        let id = harness.sandbox.stripe().id_of(stream, 12);
+        // Charge 11's refund and balance transaction, customer 12's creation event.
+        let index = match stream {
+            "refunds" => 11,
+            "balance_transactions" => 22,
+            "events" => 96,
+            _ => 12,
+        };
+        let id = harness.sandbox.stripe().id_of(stream, index);
         let answer = harness.get(&format!("/v1/{stream}/{id}")).await;
-        assert_eq!(answer.status, StatusCode::OK);
-        assert_eq!(answer.body, harness.sandbox.stripe().record(stream, 12));
+        assert_eq!(answer.status, StatusCode::OK, "{stream}");
+        assert_eq!(answer.body, harness.sandbox.stripe().record(stream, index));
     }
+    // Charge 12 is not refunded.
+    let none = harness.sandbox.stripe().id_of("refunds", 12);
+    let answer = harness.get(&format!("/v1/refunds/{none}")).await;
+    assert_stripe_error(&answer, StatusCode::NOT_FOUND, "invalid_request_error");
     let wrong_stream = harness.sandbox.stripe().id_of("products", 1);
     for id in ["cus_nope", wrong_stream.as_str()] {
         let answer = harness.get(&format!("/v1/customers/{id}")).await;
@@ -170,7 +185,7 @@ async fn retrieve_one_by_id() {
 #[tokio::test]
 async fn unknown_paths_answer_stripe_shaped_404s() {
     let harness = Harness::with_seed(8).await;
-    for path in ["/v1/refunds", "/v1/customers/a/b", "/v1", "/nope"] {
+    for path in ["/v1/disputes", "/v1/customers/a/b", "/v1", "/nope"] {
         let answer = harness.get(path).await;
         assert_stripe_error(&answer, StatusCode::NOT_FOUND, "invalid_request_error");
         assert!(
