@@ -158,27 +158,88 @@ impl HttpClient {
         B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         C: Fn(StatusCode, &HeaderMap, &str) -> ConnectorError,
     {
-        let attempt = || async {
-            if let Some(limiter) = &self.limiter {
-                limiter.until_ready().await;
-            }
-            let response = build(&self.inner)
-                .send()
+        self.retrying(platform, || self.attempt(platform, &build, &classify))
+            .await
+    }
+
+    /// [`send`](Self::send), reading the whole answer within each try so that `check` can turn
+    /// a successful status into an error: for platforms that report failures in the body of a
+    /// 200 (Slack's `{"ok": false, "error": "…"}`). A temporary error from `check` is retried
+    /// like a 429 or a 5xx, after the `Retry-After` the answer carried, if any.
+    pub async fn send_read<B, C, K>(
+        &self,
+        platform: &'static str,
+        build: B,
+        classify: C,
+        check: K,
+    ) -> Result<bytes::Bytes, ConnectorError>
+    where
+        B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        C: Fn(StatusCode, &HeaderMap, &str) -> ConnectorError,
+        K: Fn(&HeaderMap, &[u8]) -> Result<(), ConnectorError>,
+    {
+        self.retrying(platform, || async {
+            let response = self.attempt(platform, &build, &classify).await?;
+            let headers = response.headers().clone();
+            let body = response
+                .bytes()
                 .await
                 .map_err(|e| network_error(platform, &e))?;
-            let status = response.status();
-            if status.is_success() {
-                return Ok(response);
-            }
-            let headers = response.headers().clone();
-            let body = response.text().await.unwrap_or_default();
-            let mut err = classify(status, &headers, &body);
-            err.status = Some(status.as_u16());
-            if err.retry_after.is_none() {
-                err.retry_after = retry_after(&headers);
-            }
-            Err(err)
-        };
+            check(&headers, &body).map_err(|mut err| {
+                if err.retry_after.is_none() {
+                    err.retry_after = retry_after(&headers);
+                }
+                err
+            })?;
+            Ok(body)
+        })
+        .await
+    }
+
+    /// One try: waits for the pace, sends, and classifies a failed status.
+    async fn attempt<B, C>(
+        &self,
+        platform: &'static str,
+        build: &B,
+        classify: &C,
+    ) -> Result<Response, ConnectorError>
+    where
+        B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        C: Fn(StatusCode, &HeaderMap, &str) -> ConnectorError,
+    {
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        let response = build(&self.inner)
+            .send()
+            .await
+            .map_err(|e| network_error(platform, &e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        let mut err = classify(status, &headers, &body);
+        err.status = Some(status.as_u16());
+        if err.retry_after.is_none() {
+            err.retry_after = retry_after(&headers);
+        }
+        Err(err)
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retries are used up: temporary
+    /// errors are retried with exponential backoff and jitter, or after `Retry-After` when the
+    /// platform said how long to wait.
+    async fn retrying<T, A, F>(
+        &self,
+        platform: &'static str,
+        attempt: A,
+    ) -> Result<T, ConnectorError>
+    where
+        A: FnMut() -> F,
+        F: Future<Output = Result<T, ConnectorError>>,
+    {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.retry.min_delay)
             .with_max_delay(self.retry.max_delay)

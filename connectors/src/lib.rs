@@ -20,6 +20,7 @@ pub mod mailchimp;
 pub mod oauth;
 pub mod registry;
 pub mod settings;
+pub mod slack;
 pub mod stripe;
 pub mod zendesk;
 

@@ -304,35 +304,63 @@ fn refresh_error<E: std::error::Error>(
 ) -> ConnectorError {
     match e {
         RequestTokenError::ServerResponse(r) => {
-            let kind = match r.error() {
-                BasicErrorResponseType::InvalidGrant
-                | BasicErrorResponseType::UnauthorizedClient => ErrorKind::Unauthorized,
-                BasicErrorResponseType::InvalidClient => ErrorKind::Config,
-                _ => ErrorKind::InvalidRequest,
-            };
             let detail = r.error_description().cloned().unwrap_or_default();
-            let message = format!(
-                "token refresh refused ({}): {detail}; reconnect the connection",
-                r.error()
-            );
-            ConnectorError::new(platform, kind, message)
+            refused(platform, r.error().as_ref(), &detail)
         }
         RequestTokenError::Request(e) => ConnectorError::new(
             platform,
             ErrorKind::Network,
             format!("token endpoint unreachable: {e}"),
         ),
-        RequestTokenError::Parse(e, _) => ConnectorError::new(
-            platform,
-            ErrorKind::Decode,
-            format!("token endpoint answer: {e}"),
-        ),
+        // Some token endpoints report a refusal in a 200 answer (Slack's
+        // `{"ok": false, "error": "invalid_refresh_token"}`): it is a refusal all the same.
+        RequestTokenError::Parse(e, body) => match serde_json::from_slice::<Refusal>(&body) {
+            Ok(refusal) => refused(platform, &refusal.error, ""),
+            Err(_) => ConnectorError::new(
+                platform,
+                ErrorKind::Decode,
+                format!("token endpoint answer: {e}"),
+            ),
+        },
         RequestTokenError::Other(m) => ConnectorError::new(
             platform,
             ErrorKind::Unavailable,
             format!("token endpoint: {m}"),
         ),
     }
+}
+
+/// An error answer that is not RFC 6749's, but names its error the same way.
+#[derive(Deserialize)]
+struct Refusal {
+    error: String,
+}
+
+/// Classifies a token endpoint's refusal by its error code: RFC 6749's codes, and the codes
+/// platforms use in their place (Slack's `invalid_refresh_token`, `bad_client_secret`, …).
+fn refused(platform: &'static str, code: &str, detail: &str) -> ConnectorError {
+    let kind = match code {
+        "invalid_grant"
+        | "unauthorized_client"
+        | "invalid_refresh_token"
+        | "token_revoked"
+        | "token_expired"
+        | "invalid_auth"
+        | "account_inactive" => ErrorKind::Unauthorized,
+        "invalid_client" | "invalid_client_id" | "bad_client_secret" => ErrorKind::Config,
+        "ratelimited" | "rate_limited" | "slow_down" => ErrorKind::RateLimited,
+        "temporarily_unavailable"
+        | "internal_error"
+        | "fatal_error"
+        | "service_unavailable"
+        | "request_timeout" => ErrorKind::Unavailable,
+        _ => ErrorKind::InvalidRequest,
+    };
+    let mut err = ConnectorError::new(platform, kind, format!("token endpoint answered {code}"));
+    if !err.is_temporary() {
+        err.message = format!("token refresh refused ({code}): {detail}; reconnect the connection");
+    }
+    err
 }
 
 /// The token store for a connection: `store` when the caller has one, else one in memory

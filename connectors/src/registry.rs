@@ -2,12 +2,13 @@
 
 use crate::{
     Connector, ConnectorError, ErrorKind, PlatformInfo, activecampaign, dropbox, gohighlevel,
-    googledrive, http::HttpClient, hubspot, keap, mailchimp, oauth::TokenStore, stripe, zendesk,
+    googledrive, http::HttpClient, hubspot, keap, mailchimp, oauth::TokenStore, slack, stripe,
+    zendesk,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-static PLATFORMS: [&PlatformInfo; 9] = [
+static PLATFORMS: [&PlatformInfo; 10] = [
     &stripe::INFO,
     &mailchimp::INFO,
     &activecampaign::INFO,
@@ -17,6 +18,7 @@ static PLATFORMS: [&PlatformInfo; 9] = [
     &gohighlevel::INFO,
     &dropbox::INFO,
     &googledrive::INFO,
+    &slack::INFO,
 ];
 
 /// Every platform ListBackup can back up.
@@ -60,6 +62,7 @@ pub fn build_with_tokens(
             http,
             tokens,
         )?)),
+        "slack" => slack::build(credentials, config, http, tokens),
         "stripe" => {
             let config = stripe::StripeConfig::from_values(credentials, config)?;
             http.base_url("stripe", &config.base_url)?;

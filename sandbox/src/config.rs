@@ -5,7 +5,8 @@ use std::fmt;
 
 use crate::SandboxError;
 use crate::{
-    activecampaign, dropbox, gohighlevel, googledrive, hubspot, keap, mailchimp, stripe, zendesk,
+    activecampaign, dropbox, gohighlevel, googledrive, hubspot, keap, mailchimp, slack, stripe,
+    zendesk,
 };
 
 /// The platforms the sandbox fakes and their streams, for validating `platform.stream` specs.
@@ -19,6 +20,7 @@ const PLATFORMS: &[(&str, &[&str])] = &[
     ("gohighlevel", &gohighlevel::STREAMS),
     ("dropbox", &dropbox::STREAMS),
     ("googledrive", &googledrive::STREAMS),
+    ("slack", &slack::STREAMS),
 ];
 
 /// How to build a [`Sandbox`](crate::Sandbox).
@@ -44,8 +46,9 @@ impl SandboxConfig {
     /// HubSpot: 100 contacts, 50 companies, deals and tickets, 10 owners, 4 pipelines;
     /// Keap: 50 contacts and 20 of every other stream;
     /// GoHighLevel, per location: 100 contacts, 2 calendars and 50 of everything else;
-    /// Dropbox: 40 files in 10 folders.
-    /// Google Drive: 60 files and folders, 3 shared drives.
+    /// Dropbox: 40 files in 10 folders;
+    /// Google Drive: 60 files and folders, 3 shared drives;
+    /// Slack: 6 channels, 20 members, 30 messages and 5 threads per channel, 8 files.
     pub fn new(seed: u64) -> Self {
         fn counts(platform: &str, streams: &[&str], count: fn(&str) -> u64) -> Vec<(String, u64)> {
             streams
@@ -75,6 +78,7 @@ impl SandboxConfig {
                 &googledrive::STREAMS,
                 googledrive::default_count,
             ),
+            counts("slack", &slack::STREAMS, slack::default_count),
         ]
         .into_iter()
         .flatten()

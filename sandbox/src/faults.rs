@@ -146,31 +146,40 @@ fn is_nth(every: Option<u32>, n: u64) -> bool {
 }
 
 /// `Retry-After` carries whole seconds; rounding down to 0 would invite an immediate retry.
-fn whole_seconds_at_least_one(wait: Duration) -> u64 {
+pub(crate) fn whole_seconds_at_least_one(wait: Duration) -> u64 {
     wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
-/// A classic token bucket refilled continuously at `rate` tokens per second.
+/// A classic token bucket: `capacity` tokens, refilled continuously at `rate` tokens per second.
 #[derive(Debug)]
-struct TokenBucket {
+pub(crate) struct TokenBucket {
     rate: f64,
+    capacity: f64,
     tokens: f64,
     last: Instant,
 }
 
 impl TokenBucket {
-    fn full(rate: u32, now: Instant) -> Self {
+    /// `rate` requests per second, with a burst of one second's worth.
+    pub(crate) fn full(rate: u32, now: Instant) -> Self {
+        Self::per(rate, Duration::from_secs(1), now)
+    }
+
+    /// `requests` per `window`, with a burst of one window's worth (a platform's "N per minute").
+    pub(crate) fn per(requests: u32, window: Duration, now: Instant) -> Self {
+        let capacity = f64::from(requests.max(1));
         Self {
-            rate: f64::from(rate),
-            tokens: f64::from(rate),
+            rate: capacity / window.as_secs_f64().max(f64::EPSILON),
+            capacity,
+            tokens: capacity,
             last: now,
         }
     }
 
     /// Takes a token, or returns how long until one is available.
-    fn take(&mut self, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn take(&mut self, now: Instant) -> Result<(), Duration> {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;

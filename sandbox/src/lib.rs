@@ -2,8 +2,8 @@
 //! real HTTP for tests, benchmarks and the CLI's `--demo` mode.
 //!
 //! A [`Sandbox`] holds every platform fake ([`stripe`], [`mailchimp`], [`activecampaign`],
-//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`], [`dropbox`], [`googledrive`]) and
-//! serves them
+//! [`zendesk`], [`hubspot`], [`keap`], [`gohighlevel`], [`dropbox`], [`googledrive`],
+//! [`slack`]) and serves them
 //! from one address. Records are generated deterministically and lazily from a
 //! seed, so ten million records cost no memory and every run sees the same
 //! bytes. Shared, platform-neutral parts live in their own modules: the server
@@ -38,6 +38,7 @@ pub mod keap;
 pub mod mailchimp;
 pub mod oauth;
 mod server;
+pub mod slack;
 mod stats;
 pub mod stripe;
 pub mod zendesk;
@@ -59,6 +60,7 @@ use googledrive::GoogleDriveFake;
 use hubspot::HubSpotFake;
 use keap::KeapFake;
 use mailchimp::MailchimpFake;
+use slack::SlackFake;
 use stats::StatsCounters;
 use stripe::StripeFake;
 use zendesk::ZendeskFake;
@@ -82,6 +84,7 @@ struct Shared {
     oauth: Arc<oauth::OAuthAuthority>,
     activecampaign: Arc<ActiveCampaignFake>,
     hubspot: Arc<HubSpotFake>,
+    slack: Arc<SlackFake>,
     faults: FaultGate,
     stats: StatsCounters,
 }
@@ -116,6 +119,9 @@ impl Sandbox {
         let googledrive = GoogleDriveFake::new(config.seed, Arc::clone(&oauth), |stream| {
             config.records_for(&format!("googledrive.{stream}"))
         });
+        let slack = SlackFake::new(config.seed, Arc::clone(&oauth), |stream| {
+            config.records_for(&format!("slack.{stream}"))
+        });
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
@@ -129,6 +135,7 @@ impl Sandbox {
                 gohighlevel: Arc::new(gohighlevel),
                 dropbox: Arc::new(dropbox),
                 googledrive: Arc::new(googledrive),
+                slack: Arc::new(slack),
                 faults: FaultGate::default(),
                 stats: StatsCounters::default(),
             }),
@@ -176,6 +183,12 @@ impl Sandbox {
     /// The Google Drive fake, served under `/drive/v3`; its tokens come from [`Sandbox::oauth`].
     pub fn googledrive(&self) -> &GoogleDriveFake {
         &self.shared.googledrive
+    }
+
+    /// The Slack Web API fake, served under `/slack`; its tokens come from [`Sandbox::oauth`]
+    /// (rotating installs) or are its own bot token (installs without rotation).
+    pub fn slack(&self) -> &SlackFake {
+        &self.shared.slack
     }
 
     /// The authorization server every OAuth platform's fake trusts.
@@ -246,6 +259,10 @@ impl Sandbox {
 
     fn googledrive_arc(&self) -> Arc<GoogleDriveFake> {
         Arc::clone(&self.shared.googledrive)
+    }
+
+    fn slack_arc(&self) -> Arc<SlackFake> {
+        Arc::clone(&self.shared.slack)
     }
 
     fn fault_gate(&self) -> &FaultGate {

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::faults::Fault;
 use crate::{
     Sandbox, activecampaign, control, dropbox, gohighlevel, googledrive, hubspot, keap, mailchimp,
-    stripe, zendesk,
+    slack, stripe, zendesk,
 };
 
 /// How long in-flight requests (e.g. ones held by `delay_ms`) get to finish on shutdown.
@@ -40,12 +40,7 @@ impl RunningSandbox {
 
     /// `http://host:port`, with a wildcard bind address replaced by loopback so clients can use it.
     pub fn base_url(&self) -> String {
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+        base_url(self.addr)
     }
 
     /// Stops accepting connections and waits for the server task to end.
@@ -74,10 +69,22 @@ impl Drop for RunningSandbox {
     }
 }
 
+/// `http://host:port` for a bound address, loopback for a wildcard one.
+fn base_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
 /// Binds `addr` and serves `sandbox` in a background task.
 pub(crate) async fn serve(sandbox: Sandbox, addr: SocketAddr) -> io::Result<RunningSandbox> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    // Slack names file URLs absolutely: they point at the address the sandbox serves on.
+    sandbox.slack().serving_at(&base_url(addr));
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let app = app(sandbox);
     let (stop, stopped) = oneshot::channel::<()>();
@@ -112,6 +119,7 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
     let gohighlevel_routes =
         gohighlevel::api::routes(sandbox.gohighlevel_arc(), Arc::clone(&sandbox.shared.oauth));
     let googledrive_routes = googledrive::api::routes(sandbox.googledrive_arc());
+    let slack_routes = slack::api::routes(sandbox.slack_arc());
     Route::new()
         .nest("/_sandbox", control::routes(sandbox.clone()))
         .nest(
@@ -169,6 +177,10 @@ fn app(sandbox: Sandbox) -> impl Endpoint<Output = Response> {
                 sandbox.clone(),
                 googledrive::api::fault_response,
             ),
+        )
+        .nest(
+            "/slack",
+            platform_gate(slack_routes, sandbox.clone(), slack::api::fault_response),
         )
         .nest(
             "/v1",

@@ -179,6 +179,30 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
                 }),
             )
         }
+        "slack" => {
+            // A rotating install: the worker refreshes through the connection's row.
+            let issued = sb.oauth().issue("slack");
+            for file in sb.slack().records("files") {
+                let id = file["id"].as_str().unwrap();
+                if file.get("url_private_download").is_some() {
+                    contents.insert(id.to_owned(), sb.slack().file_contents(id).unwrap());
+                }
+            }
+            (
+                json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at}),
+                json!({
+                    "base_url": format!("{base}/slack"),
+                    "requests_per_second": 50,
+                    "oauth_app": {
+                        "client_id": sandbox::oauth::CLIENT_ID,
+                        "client_secret": sandbox::oauth::CLIENT_SECRET,
+                        "authorize_url": format!("{base}/oauth/slack/authorize"),
+                        "token_url": format!("{base}/slack/api/oauth.v2.access"),
+                    },
+                }),
+                expected(platform, |s| sb.slack().records(s)),
+            )
+        }
         other => {
             panic!("no whole-system case for platform `{other}`: add one to tests/e2e/platforms.rs")
         }

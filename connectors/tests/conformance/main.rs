@@ -13,5 +13,6 @@ mod harness;
 mod hubspot;
 mod keap;
 mod mailchimp;
+mod slack;
 mod stripe;
 mod zendesk;

@@ -11,7 +11,7 @@
 
 mod routes;
 
-pub(crate) use routes::routes;
+pub(crate) use routes::{client_authenticated, routes};
 
 use rand::{Rng, distributions::Alphanumeric};
 use std::{
@@ -217,7 +217,7 @@ impl OAuthAuthority {
     }
 
     /// The authorization-code grant: single use, bound to the redirect URI and the PKCE challenge.
-    fn exchange_code(
+    pub(crate) fn exchange_code(
         &self,
         platform: &str,
         code: &str,
@@ -254,7 +254,7 @@ impl OAuthAuthority {
 
     /// The refresh grant. With rotation, a refresh token works once; presenting a used one
     /// revokes the whole family, as a token-theft defence.
-    fn exchange_refresh(
+    pub(crate) fn exchange_refresh(
         &self,
         platform: &str,
         refresh_token: &str,
@@ -310,7 +310,7 @@ impl OAuthAuthority {
 
 /// An OAuth error response (`error` as RFC 6749 §5.2 names it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum GrantError {
+pub(crate) enum GrantError {
     InvalidClient,
     InvalidGrant(&'static str),
     InvalidRequest(&'static str),

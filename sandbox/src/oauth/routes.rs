@@ -110,7 +110,7 @@ fn reqwest_like_append(url: &str, key: &str, value: &str) -> String {
 }
 
 /// Client credentials from HTTP Basic or from the form (`client_secret_post`).
-fn client_authenticated(req: &Request, form: &HashMap<String, String>) -> bool {
+pub(crate) fn client_authenticated(req: &Request, form: &HashMap<String, String>) -> bool {
     use base64::Engine;
     if let Some(basic) = req
         .headers()
