@@ -11,6 +11,8 @@ pub struct StreamView {
     pub incremental: bool,
     /// Records reference file contents (stored once per content hash).
     pub files: bool,
+    /// A sync reports records deleted on the platform (as tombstone records).
+    pub deletes: bool,
 }
 
 /// A platform ListBackup can back up.
@@ -19,7 +21,7 @@ pub struct PlatformView {
     /// The id used in connections and sources, e.g. `stripe`.
     pub id: String,
     pub name: String,
-    /// `api_key` or `o_auth2`.
+    /// `api_key` or `oauth2`.
     pub auth: String,
     pub docs_url: String,
     pub streams: Vec<StreamView>,
@@ -55,6 +57,7 @@ impl PlatformsApi {
                         name: s.name.to_owned(),
                         incremental: s.incremental,
                         files: s.files,
+                        deletes: s.deletes,
                     })
                     .collect(),
             })

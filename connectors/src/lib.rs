@@ -35,6 +35,7 @@ use serde_json::{Value, value::RawValue};
 #[serde(rename_all = "snake_case")]
 pub enum AuthKind {
     ApiKey,
+    #[serde(rename = "oauth2")]
     OAuth2,
 }
 

@@ -189,6 +189,35 @@ async fn bad_requests_get_the_envelope_and_write_nothing() {
         .collect();
     let registered: Vec<&str> = connectors::platforms().iter().map(|p| p.id).collect();
     assert_eq!(ids, registered);
+    let mut every = ids.clone();
+    every.sort_unstable();
+    assert_eq!(
+        every,
+        [
+            "activecampaign",
+            "dropbox",
+            "gohighlevel",
+            "googledrive",
+            "hubspot",
+            "keap",
+            "mailchimp",
+            "slack",
+            "stripe",
+            "zendesk"
+        ],
+        "the ten platforms the product promises"
+    );
+    let drive = catalog["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "googledrive")
+        .unwrap();
+    assert_eq!(drive["auth"], "oauth2");
+    assert_eq!(
+        drive["streams"][0],
+        json!({"name": "files", "incremental": true, "files": true, "deletes": true})
+    );
     let stripe = catalog["items"]
         .as_array()
         .unwrap()
@@ -202,7 +231,7 @@ async fn bad_requests_get_the_envelope_and_write_nothing() {
     );
     assert_eq!(
         stripe["streams"][0],
-        json!({"name": "customers", "incremental": true, "files": false})
+        json!({"name": "customers", "incremental": true, "files": false, "deletes": false})
     );
 
     // The service is healthy and says so per component.

@@ -6,6 +6,7 @@ mod backup;
 mod cancel_retry;
 mod cli;
 mod crash;
+mod files;
 mod harness;
 mod oauth;
 mod platforms;
