@@ -1,4 +1,6 @@
-//! `GET /v1/health`: each dependency checked and reported on its own.
+//! `GET /v1/health`: each dependency checked and reported on its own; `GET /v1/ready`: whether
+//! this API process can serve requests (its database answers), for load balancers and
+//! orchestrators; `GET /v1/version`: what is running.
 
 use crate::state::AppState;
 use poem::web::Data;
@@ -30,6 +32,33 @@ pub enum HealthResponse {
     /// At least one component is not.
     #[oai(status = 503)]
     Degraded(Json<Health>),
+}
+
+/// Whether this process can serve requests.
+#[derive(Object, Debug, Clone)]
+pub struct Readiness {
+    pub ready: bool,
+    /// Why not, when it is not.
+    pub message: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum ReadyResponse {
+    /// The database answers: requests can be served.
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+    /// The database does not answer.
+    #[oai(status = 503)]
+    NotReady(Json<Readiness>),
+}
+
+/// What is running.
+#[derive(Object, Debug, Clone)]
+pub struct Version {
+    /// The ListBackup release.
+    pub version: String,
+    /// The REST API's version (the spec's `info.version`).
+    pub api_version: String,
 }
 
 pub struct HealthApi;
@@ -81,5 +110,41 @@ impl HealthApi {
         } else {
             HealthResponse::Degraded(Json(health))
         }
+    }
+
+    /// Answers 200 once this process can serve requests (its database answers), 503 otherwise.
+    /// Unlike `/v1/health`, an unreachable Temporal or object store does not make it unready:
+    /// reading accounts, jobs and settings still works.
+    #[oai(
+        path = "/v1/ready",
+        method = "get",
+        operation_id = "getReadiness",
+        tag = "crate::ApiTags::System"
+    )]
+    async fn ready(&self, state: Data<&AppState>) -> ReadyResponse {
+        let db = probe(async { state.db.execute_unprepared("SELECT 1").await.map(|_| ()) }).await;
+        let readiness = Readiness {
+            ready: db.ok,
+            message: db.message,
+        };
+        if readiness.ready {
+            ReadyResponse::Ready(Json(readiness))
+        } else {
+            ReadyResponse::NotReady(Json(readiness))
+        }
+    }
+
+    /// The running release and API version.
+    #[oai(
+        path = "/v1/version",
+        method = "get",
+        operation_id = "getVersion",
+        tag = "crate::ApiTags::System"
+    )]
+    async fn version(&self) -> Json<Version> {
+        Json(Version {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            api_version: crate::API_VERSION.to_owned(),
+        })
     }
 }

@@ -10,4 +10,5 @@ mod isolation;
 mod members;
 mod sign_in;
 mod sqlite;
+mod system;
 mod throttling;
