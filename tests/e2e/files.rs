@@ -24,22 +24,16 @@ async fn unchanged_files_are_neither_downloaded_nor_uploaded_again() {
         .expect("stack");
     let tenant = stack.provision().await.expect("provision");
     let base = stack.sandbox_url();
-    let issued = stack.sandbox.oauth().issue("dropbox");
     let source_id = stack
         .add_source(
             &tenant,
             "dropbox",
-            json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at}),
+            sandbox_grant(&stack.sandbox, "dropbox"),
             json!({
                 "base_url": base,
                 "content_url": base,
                 "requests_per_second": 50,
-                "oauth_app": {
-                    "client_id": sandbox::oauth::CLIENT_ID,
-                    "client_secret": sandbox::oauth::CLIENT_SECRET,
-                    "authorize_url": format!("{base}/oauth/dropbox/authorize"),
-                    "token_url": format!("{base}/oauth/dropbox/token"),
-                },
+                "oauth_app": sandbox_oauth_app(&base, "dropbox"),
             }),
         )
         .await

@@ -516,3 +516,34 @@ pub async fn assert_snapshot_streams(
     }
     Ok(manifest)
 }
+
+/// Connection credentials for a fresh grant from the sandbox's authorization server.
+pub fn sandbox_grant(sandbox: &Sandbox, platform: &str) -> Value {
+    let issued = sandbox.oauth().issue(platform);
+    json!({
+        "access_token": issued.access_token,
+        "refresh_token": issued.refresh_token,
+        "expires_at": issued.expires_at,
+    })
+}
+
+/// The `oauth_app` connection setting that points `platform` at the sandbox's authorization
+/// server served from `base`.
+pub fn sandbox_oauth_app(base: &str, platform: &str) -> Value {
+    json!({
+        "client_id": sandbox::oauth::CLIENT_ID,
+        "client_secret": sandbox::oauth::CLIENT_SECRET,
+        "authorize_url": format!("{base}/oauth/{platform}/authorize"),
+        "token_url": format!("{base}/oauth/{platform}/token"),
+    })
+}
+
+/// A Keap source of `tenant` connected through the sandbox's authorization server.
+pub async fn add_keap_source(stack: &Stack, tenant: &Tenant) -> anyhow::Result<String> {
+    let base = stack.sandbox_url();
+    let settings = json!({"base_url": base, "oauth_app": sandbox_oauth_app(&base, "keap")});
+    let credentials = sandbox_grant(&stack.sandbox, "keap");
+    stack
+        .add_source(tenant, "keap", credentials, settings)
+        .await
+}

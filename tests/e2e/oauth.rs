@@ -8,7 +8,7 @@ use connectors::oauth::TokenSet;
 use entities::{connection, source};
 use sandbox::SandboxConfig;
 use sea_orm::EntityTrait;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::Duration;
 
 async fn stored_tokens(stack: &Stack, source_id: &str) -> TokenSet {
@@ -34,22 +34,8 @@ async fn oauth_tokens_are_refreshed_once_stored_rotated_and_a_revoked_grant_wait
         .unwrap();
     let mut stack = Stack::start(Db::Postgres, config).await.expect("stack");
     let tenant = stack.provision().await.expect("provision");
-    let base = stack.sandbox_url();
-    let issued = stack.sandbox.oauth().issue("keap");
-    let credentials = json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at});
-    let settings = json!({
-        "base_url": base,
-        "oauth_app": {
-            "client_id": sandbox::oauth::CLIENT_ID,
-            "client_secret": sandbox::oauth::CLIENT_SECRET,
-            "authorize_url": format!("{base}/oauth/keap/authorize"),
-            "token_url": format!("{base}/oauth/keap/token"),
-        },
-    });
-    let source_id = stack
-        .add_source(&tenant, "keap", credentials, settings)
-        .await
-        .unwrap();
+    let source_id = add_keap_source(&stack, &tenant).await.unwrap();
+    let issued = stored_tokens(&stack, &source_id).await;
     // The platform's clock runs two days ahead: the token we hold looks valid to us but is
     // expired there, so the first request gets a 401 and must refresh.
     stack.sandbox.oauth().advance(2 * 24 * 3600);
@@ -65,7 +51,7 @@ async fn oauth_tokens_are_refreshed_once_stored_rotated_and_a_revoked_grant_wait
     let tokens = stored_tokens(&stack, &source_id).await;
     assert_ne!(
         tokens.refresh_token.as_deref(),
-        Some(issued.refresh_token.as_str()),
+        issued.refresh_token.as_deref(),
         "the rotated refresh token was stored"
     );
     assert!(
@@ -119,8 +105,7 @@ async fn oauth_tokens_are_refreshed_once_stored_rotated_and_a_revoked_grant_wait
     );
 
     // The user reconnects: new tokens replace the revoked ones and the same job continues.
-    let fresh = stack.sandbox.oauth().issue("keap");
-    let credentials = json!({"access_token": fresh.access_token, "refresh_token": fresh.refresh_token, "expires_at": fresh.expires_at});
+    let credentials = sandbox_grant(&stack.sandbox, "keap");
     replace_credentials(&stack, &source_id, &credentials).await;
     let src = source::Entity::find_by_id(&source_id)
         .one(&stack.db)
@@ -215,22 +200,7 @@ async fn a_job_nobody_reauthorizes_fails_when_its_wait_ends() {
         .unwrap();
     let mut stack = Stack::start(Db::Sqlite, config).await.expect("stack");
     let tenant = stack.provision().await.expect("provision");
-    let base = stack.sandbox_url();
-    let issued = stack.sandbox.oauth().issue("keap");
-    let credentials = json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at});
-    let settings = json!({
-        "base_url": base,
-        "oauth_app": {
-            "client_id": sandbox::oauth::CLIENT_ID,
-            "client_secret": sandbox::oauth::CLIENT_SECRET,
-            "authorize_url": format!("{base}/oauth/keap/authorize"),
-            "token_url": format!("{base}/oauth/keap/token"),
-        },
-    });
-    let source_id = stack
-        .add_source(&tenant, "keap", credentials, settings)
-        .await
-        .unwrap();
+    let source_id = add_keap_source(&stack, &tenant).await.unwrap();
     stack.sandbox.oauth().revoke_all("keap");
     stack.sandbox.oauth().advance(2 * 24 * 3600);
     stack.spawn_worker().expect("worker");

@@ -101,7 +101,6 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
             )
         }
         "dropbox" => {
-            let issued = sb.oauth().issue("dropbox");
             for entry in sb.dropbox().entries() {
                 if entry[".tag"] != "file" {
                     continue;
@@ -111,17 +110,12 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
                 contents.insert(entry["id"].as_str().unwrap().to_owned(), bytes);
             }
             (
-                json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at}),
+                sandbox_grant(sb, "dropbox"),
                 json!({
                     "base_url": base,
                     "content_url": base,
                     "requests_per_second": 50,
-                    "oauth_app": {
-                        "client_id": sandbox::oauth::CLIENT_ID,
-                        "client_secret": sandbox::oauth::CLIENT_SECRET,
-                        "authorize_url": format!("{base}/oauth/dropbox/authorize"),
-                        "token_url": format!("{base}/oauth/dropbox/token"),
-                    },
+                    "oauth_app": sandbox_oauth_app(base, "dropbox"),
                 }),
                 expected(platform, |s| match s {
                     "files" => sb.dropbox().entries(),

@@ -96,12 +96,12 @@ async fn run(
         .await
         .map_err(connector_failure)?;
         for record in &page.records {
-            if record.file.is_some() {
+            if let Some(file) = &record.file {
                 let (line, blob) = heartbeating(
                     ctx,
                     &checkpoint,
                     w.extract.heartbeat_every,
-                    files::store_record(w, connector.as_ref(), &files, record),
+                    files::store_record(w, connector.as_ref(), &files, record, file),
                 )
                 .await?;
                 extraction.blobs.extend(blob);

@@ -42,18 +42,15 @@ pub struct StoredFile {
     pub key: String,
 }
 
-/// The JSON line to store for `record`: the platform's JSON as is, or, for a record with file
-/// contents, with [`FILE_MEMBER`] added after storing the contents. Returns the blob's sha256
-/// when one is referenced.
+/// Stores the contents of `record`'s `file` and returns the JSON line to store for the record:
+/// the platform's JSON with [`FILE_MEMBER`] added, and the blob's sha256 when one is referenced.
 pub async fn store_record(
     w: &WorkerContext,
     connector: &dyn Connector,
     target: &FileTarget<'_>,
     record: &Record,
+    file: &FileRef,
 ) -> Result<(Vec<u8>, Option<String>), ActivityError> {
-    let Some(file) = &record.file else {
-        return Ok((record.json.get().as_bytes().to_vec(), None));
-    };
     let (reference, sha256) = match store_file(w, connector, target, file).await? {
         Ok(stored) => {
             let reference = json!({
