@@ -28,15 +28,16 @@ use sea_orm::{
 use serde_json::json;
 use storage::keys::{AccountKey, MasterKey};
 
-/// An account, with the caller's role in it.
+/// An account, with the caller's `role` in it: held on this account or inherited from one above it.
 #[derive(Object, Debug, Clone)]
-#[oai(example)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct AccountView {
     pub id: String,
     pub name: String,
     /// The account this one is a sub-account of.
     pub parent_id: Option<String>,
-    /// Your role here: held on this account or inherited from one above it.
+    // Documented on the struct: a doc comment on an enum field becomes an `allOf` that
+    // generated clients cannot read.
     pub role: RoleName,
     /// The age recipient every part of this account's snapshots is encrypted to.
     pub encryption_recipient: String,
@@ -74,6 +75,7 @@ pub fn view(a: account::Model, role: Role) -> AccountView {
 
 /// An account and, below it, its sub-accounts.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AccountTree {
     pub id: String,
     pub name: String,
@@ -84,7 +86,7 @@ pub struct AccountTree {
 
 /// A new account.
 #[derive(Object, Debug, Clone)]
-#[oai(deny_unknown_fields, example)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields, example)]
 pub struct CreateAccount {
     /// 1 to 200 characters; unique among the sub-accounts of one parent.
     pub name: String,
@@ -100,7 +102,7 @@ impl Example for CreateAccount {
 
 /// Changes to an account; absent fields stay as they are.
 #[derive(Object, Debug, Clone)]
-#[oai(deny_unknown_fields)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct UpdateAccount {
     pub name: Option<String>,
 }

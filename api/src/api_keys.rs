@@ -27,7 +27,7 @@ use serde_json::json;
 
 /// An API key, without its secret.
 #[derive(Object, Debug, Clone)]
-#[oai(example)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct ApiKeyView {
     pub id: String,
     pub account_id: String,
@@ -72,6 +72,7 @@ pub fn view(k: api_key::Model) -> ApiKeyView {
 
 /// A key just created, with its secret. The secret is not shown again.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CreatedApiKey {
     #[oai(flatten)]
     pub key: ApiKeyView,
@@ -79,13 +80,12 @@ pub struct CreatedApiKey {
     pub secret: String,
 }
 
-/// A new API key.
+/// A new API key; its `role` is at most your own role in the account.
 #[derive(Object, Debug, Clone)]
-#[oai(deny_unknown_fields, example)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields, example)]
 pub struct CreateApiKey {
     /// 1 to 200 characters, unique among the account's active keys.
     pub name: String,
-    /// At most your own role in the account.
     pub role: RoleName,
 }
 

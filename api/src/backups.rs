@@ -15,7 +15,7 @@ use workflows::contracts::{BackupInput, BackupKind};
 
 /// Options for one run.
 #[derive(Object, Debug, Clone, Default)]
-#[oai(deny_unknown_fields)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct StartJobRequest {
     /// Back up only these streams this time (default: the source's selection).
     pub streams: Option<Vec<String>>,
@@ -23,6 +23,7 @@ pub struct StartJobRequest {
 
 /// A started job.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct JobStarted {
     pub job_id: String,
     /// The Temporal workflow id, to find the run in the Web UI or with the `temporal` CLI.

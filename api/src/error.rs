@@ -9,6 +9,7 @@ use poem_openapi::{Object, payload::Json};
 use serde_json::Value;
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorBody {
     /// A stable, machine-readable code (`not_found`, `invalid_request`, `unauthorized`, …).
     pub code: String,
@@ -21,6 +22,7 @@ pub struct ErrorBody {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
@@ -247,6 +249,14 @@ pub async fn envelope_middleware<E: Endpoint>(next: E, req: Request) -> poem::Re
         }
     };
     let mut response = stamp(response, &request_id).await;
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allow) = crate::allowed_methods().for_path(&path)
+        && let Ok(value) = allow.parse()
+    {
+        response
+            .headers_mut()
+            .insert(poem::http::header::ALLOW, value);
+    }
     response.headers_mut().insert(
         "x-request-id",
         request_id.parse().expect("request ids are ASCII"),

@@ -9,6 +9,7 @@ use sea_orm::ConnectionTrait;
 use std::time::Duration;
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ComponentHealth {
     pub ok: bool,
     /// What failed, when something did.
@@ -16,6 +17,7 @@ pub struct ComponentHealth {
 }
 
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Health {
     /// `ok` when every component is, `degraded` otherwise.
     pub status: String,
@@ -36,6 +38,7 @@ pub enum HealthResponse {
 
 /// Whether this process can serve requests.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Readiness {
     pub ready: bool,
     /// Why not, when it is not.
@@ -54,6 +57,7 @@ pub enum ReadyResponse {
 
 /// What is running.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Version {
     /// The ListBackup release.
     pub version: String,

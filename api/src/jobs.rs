@@ -16,6 +16,7 @@ use std::time::Duration;
 
 /// Progress of one stream.
 #[derive(Object, Debug, Clone, PartialEq)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StreamProgressView {
     pub name: String,
     /// `pending`, `running` or `done` (from the live workflow), or `committed` (from the database).
@@ -30,6 +31,7 @@ pub struct StreamProgressView {
 
 /// A backup or sync run.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct JobView {
     pub id: String,
     pub account_id: String,
@@ -88,7 +90,7 @@ pub enum CancelJobResponse {
 
 /// Options for a retry.
 #[derive(Object, Debug, Clone, Default)]
-#[oai(deny_unknown_fields)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct RetryJobRequest {
     /// Streams to leave out of the retry (e.g. one that keeps failing).
     #[oai(default)]

@@ -23,6 +23,7 @@ mod passwords;
 mod platforms;
 mod reauth;
 mod session;
+pub mod spec;
 mod state;
 pub mod throttle;
 pub mod tokens;
@@ -89,20 +90,40 @@ fn service() -> OpenApiService<Apis, ()> {
     )
 }
 
-/// The OpenAPI document, as served at `/v1/openapi.json`.
+/// The OpenAPI document, as served at `/v1/openapi.json`: what poem-openapi derives from the
+/// handlers, completed with what holds for every operation ([`spec::complete`]).
 pub fn openapi_json() -> String {
-    service().spec()
+    spec::complete(&service().spec())
+}
+
+/// The methods each path allows, for the `Allow` header of a 405.
+pub(crate) fn allowed_methods() -> &'static spec::AllowedMethods {
+    static ALLOWED: std::sync::LazyLock<spec::AllowedMethods> =
+        std::sync::LazyLock::new(|| spec::AllowedMethods::from_spec(&openapi_json()));
+    &ALLOWED
 }
 
 /// All routes, with the error envelope and request ids applied to every response.
 pub fn app(state: AppState) -> impl Endpoint + 'static {
     let api = service();
-    let docs = api.swagger_ui();
-    let spec = api.spec_endpoint();
+    let raw = api.spec();
+    let spec = spec::complete(&raw);
+    // Swagger UI embeds the document it shows; show the completed one.
+    let docs = api.swagger_ui_html().replace(&raw, &spec);
     Route::new()
         .nest("/", api)
-        .nest("/docs", docs)
-        .at("/v1/openapi.json", spec)
+        .at(
+            "/docs",
+            poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone())),
+        )
+        .at(
+            "/v1/openapi.json",
+            poem::endpoint::make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(spec.clone())
+            }),
+        )
         .data(state)
         .around(error::envelope_middleware)
 }
@@ -123,5 +144,22 @@ mod tests {
             committed.trim_end() == spec.trim_end(),
             "api/openapi.json is out of date: run LISTBACKUP_UPDATE_OPENAPI=1 cargo test -p api"
         );
+    }
+
+    /// A doc comment on an enum-typed field makes poem-openapi emit `allOf: [$ref, {description}]`,
+    /// which client generators (openapi-python-client among them) reject, dropping every schema
+    /// that uses it. Document such fields on the struct instead.
+    #[test]
+    fn no_property_wraps_a_reference_in_all_of() {
+        let spec: serde_json::Value = serde_json::from_str(&super::openapi_json()).unwrap();
+        let mut offenders = Vec::new();
+        for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+            for (field, property) in schema["properties"].as_object().into_iter().flatten() {
+                if property.get("allOf").is_some() {
+                    offenders.push(format!("{name}.{field}"));
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "allOf properties: {offenders:?}");
     }
 }

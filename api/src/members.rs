@@ -32,7 +32,7 @@ use serde_json::json;
 
 /// A user's direct role in an account.
 #[derive(Object, Debug, Clone)]
-#[oai(example)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct MemberView {
     pub user_id: String,
     pub email: String,
@@ -64,13 +64,12 @@ fn view(m: membership::Model, u: &user::Model) -> MemberView {
     }
 }
 
-/// Adds an existing user.
+/// Adds an existing user with a `role` of at most your own.
 #[derive(Object, Debug, Clone)]
-#[oai(deny_unknown_fields, example)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields, example)]
 pub struct AddMember {
     /// The email the user registered with.
     pub email: String,
-    /// At most your own role.
     pub role: RoleName,
 }
 
@@ -85,7 +84,7 @@ impl Example for AddMember {
 
 /// A member's new role.
 #[derive(Object, Debug, Clone)]
-#[oai(deny_unknown_fields)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct UpdateMember {
     pub role: RoleName,
 }

@@ -27,6 +27,7 @@ pub const MAX_LIMIT: u64 = 200;
 
 /// One page of a list.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Page<T: ParseFromJSON + ToJSON + Send + Sync> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; absent on the last page.

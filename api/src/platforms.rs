@@ -5,6 +5,7 @@ use poem_openapi::{Object, OpenApi, payload::Json};
 
 /// One stream of a platform.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StreamView {
     pub name: String,
     /// A sync can fetch only what changed since the previous snapshot.
@@ -17,6 +18,7 @@ pub struct StreamView {
 
 /// A platform ListBackup can back up.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PlatformView {
     /// The id used in connections and sources, e.g. `stripe`.
     pub id: String,
@@ -29,6 +31,7 @@ pub struct PlatformView {
 
 /// The catalog.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PlatformList {
     pub items: Vec<PlatformView>,
 }

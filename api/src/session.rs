@@ -29,6 +29,7 @@ use std::time::Duration;
 
 /// An access token and the refresh token to renew it.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TokenPair {
     /// Always `Bearer`.
     pub token_type: String,
@@ -44,6 +45,7 @@ pub struct TokenPair {
 
 /// A user.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserView {
     pub id: String,
     pub email: String,
@@ -62,7 +64,7 @@ fn user_view(u: user::Model) -> UserView {
 
 /// A new user.
 #[derive(Object)]
-#[oai(deny_unknown_fields, example)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields, example)]
 pub struct Register {
     pub email: String,
     /// 10 to 1024 characters.
@@ -86,6 +88,7 @@ impl Example for Register {
 
 /// The new user, their account (they own it), and their tokens.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Registration {
     pub user: UserView,
     pub account: AccountView,
@@ -94,7 +97,7 @@ pub struct Registration {
 
 /// Credentials.
 #[derive(Object)]
-#[oai(deny_unknown_fields, example)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields, example)]
 pub struct Login {
     pub email: String,
     pub password: String,
@@ -111,13 +114,14 @@ impl Example for Login {
 
 /// A refresh token.
 #[derive(Object)]
-#[oai(deny_unknown_fields)]
+#[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
 /// A role held directly on an account.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GrantView {
     pub account_id: String,
     pub account_name: String,
@@ -126,6 +130,7 @@ pub struct GrantView {
 
 /// Who the credentials belong to.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Me {
     /// `user` or `api_key`.
     pub kind: String,

@@ -7,6 +7,7 @@ mod cancel_retry;
 mod cli;
 mod crash;
 mod files;
+mod fuzz;
 mod harness;
 mod oauth;
 mod platforms;
