@@ -15,6 +15,7 @@ pub mod auth;
 mod backups;
 pub mod error;
 mod health;
+pub mod idempotency;
 pub mod input;
 mod jobs;
 mod members;
@@ -23,6 +24,8 @@ mod passwords;
 mod platforms;
 mod reauth;
 mod session;
+mod source_groups;
+mod sources;
 mod state;
 pub mod throttle;
 pub mod tokens;
@@ -31,7 +34,7 @@ pub use auth::AuthSettings;
 pub use error::{ErrorBody, ErrorEnvelope};
 pub use reauth::resume_jobs_waiting_for;
 pub use state::{AppState, TemporalAccess};
-pub use throttle::{Limit, SignInLimits};
+pub use throttle::{ApiRateLimit, Limit, SignInLimits};
 
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
@@ -51,6 +54,10 @@ pub enum ApiTags {
     System,
     /// The platforms ListBackup can back up.
     Platforms,
+    /// Sources: what to back up, over a connection.
+    Sources,
+    /// Source groups: back up or sync many sources at once.
+    SourceGroups,
     /// Starting backups and syncs.
     Backups,
     /// Jobs: runs of backups and syncs.
@@ -67,6 +74,8 @@ type Apis = (
     accounts::AccountsApi,
     members::MembersApi,
     api_keys::ApiKeysApi,
+    sources::SourcesApi,
+    source_groups::SourceGroupsApi,
     backups::BackupsApi,
     jobs::JobsApi,
 );
@@ -79,6 +88,8 @@ fn service() -> OpenApiService<Apis, ()> {
         accounts::AccountsApi,
         members::MembersApi,
         api_keys::ApiKeysApi,
+        sources::SourcesApi,
+        source_groups::SourceGroupsApi,
         backups::BackupsApi,
         jobs::JobsApi,
     );
