@@ -346,7 +346,10 @@ impl SourcesApi {
         method = "get",
         operation_id = "listSources"
     )]
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "filters and paging are separate query parameters"
+    )]
     async fn list(
         &self,
         state: Data<&AppState>,
