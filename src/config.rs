@@ -218,6 +218,7 @@ pub fn auth(master: &MasterKey) -> Result<api::AuthSettings, ConfigError> {
         Some(secret) => api::AuthSettings::new(secret.as_bytes()),
         None => api::AuthSettings::from_master_key(master),
     };
+    let settings = settings.with_api_rate_limit(api_rate_limit()?);
     match var(HEADER) {
         None => Ok(settings),
         Some(name) => poem::http::HeaderName::try_from(name.as_str())
@@ -227,6 +228,35 @@ pub fn auth(master: &MasterKey) -> Result<api::AuthSettings, ConfigError> {
                 reason: "expected an HTTP header name".into(),
             }),
     }
+}
+
+/// Each credential's request budget on the authenticated endpoints:
+/// `LISTBACKUP_API_RATE_LIMIT` requests per second (default 50), in bursts of up to
+/// `LISTBACKUP_API_RATE_BURST` (default 500).
+pub fn api_rate_limit() -> Result<api::ApiRateLimit, ConfigError> {
+    let defaults = api::ApiRateLimit::default();
+    let per_second: u32 = parsed(
+        "LISTBACKUP_API_RATE_LIMIT",
+        defaults.per_second.get(),
+        "a whole number of requests per second, at least 1",
+    )?;
+    let burst: u32 = parsed(
+        "LISTBACKUP_API_RATE_BURST",
+        defaults.burst.get(),
+        "a whole number of requests, at least 1",
+    )?;
+    for (var, value) in [
+        ("LISTBACKUP_API_RATE_LIMIT", per_second),
+        ("LISTBACKUP_API_RATE_BURST", burst),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::Invalid {
+                var,
+                reason: "must be at least 1".into(),
+            });
+        }
+    }
+    Ok(api::ApiRateLimit::new(per_second, burst))
 }
 
 /// Writes a file only its owner can read.

@@ -188,6 +188,7 @@ async fn serve() -> anyhow::Result<()> {
         },
         master,
         auth,
+        allow_private_networks: config::allow_private_networks(false)?,
     };
     let stop = CancellationToken::new();
     let stopper = stop.clone();

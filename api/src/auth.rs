@@ -7,7 +7,7 @@
 use crate::{
     access::{Caller, Grant, Principal},
     state::AppState,
-    throttle::{SignInLimits, SignInThrottle},
+    throttle::{ApiRateLimit, CallerThrottle, RateLimited, SignInLimits, SignInThrottle},
     tokens::{TokenKeys, derive_secret},
 };
 use chrono::{Duration, Utc};
@@ -26,6 +26,7 @@ use storage::keys::MasterKey;
 pub struct AuthSettings {
     pub(crate) tokens: Arc<TokenKeys>,
     pub(crate) throttle: Arc<SignInThrottle>,
+    pub(crate) api_throttle: Arc<CallerThrottle>,
     pub(crate) client_address_header: Option<HeaderName>,
 }
 
@@ -44,6 +45,7 @@ impl AuthSettings {
         Self {
             tokens: Arc::new(TokenKeys::new(jwt_secret)),
             throttle: Arc::new(SignInThrottle::new(SignInLimits::default())),
+            api_throttle: Arc::new(CallerThrottle::new(ApiRateLimit::default())),
             client_address_header: None,
         }
     }
@@ -56,6 +58,12 @@ impl AuthSettings {
 
     pub fn with_limits(mut self, limits: SignInLimits) -> Self {
         self.throttle = Arc::new(SignInThrottle::new(limits));
+        self
+    }
+
+    /// Each credential's request budget on the authenticated endpoints.
+    pub fn with_api_rate_limit(mut self, limit: ApiRateLimit) -> Self {
+        self.api_throttle = Arc::new(CallerThrottle::new(limit));
         self
     }
 
@@ -135,7 +143,14 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
         };
         Caller::load(&state.db, principal, grants).await
     };
-    caller.map_err(unavailable)
+    let caller = caller.map_err(unavailable)?;
+    // One budget per credential: an API key, or a user across all their sign-ins.
+    state
+        .auth
+        .api_throttle
+        .request(&caller.actor())
+        .map_err(|wait| poem::Error::new(RateLimited(wait), StatusCode::TOO_MANY_REQUESTS))?;
+    Ok(caller)
 }
 
 fn unauthorized() -> poem::Error {

@@ -3,13 +3,19 @@
 use crate::{
     ApiTags,
     auth::BearerAuth,
-    error::{ErrorEnvelope, envelope, envelope_with, internal},
+    error::{ApiError, ErrorEnvelope, envelope_with, respond},
+    error_responses,
+    idempotency::{self, Begin},
     state::AppState,
 };
-use entities::{JobKind, JobStatus, repo, source};
-use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
-use sea_orm::EntityTrait;
+use entities::{JobKind, JobStatus, Role, repo, source};
+use poem::{http::StatusCode, web::Data};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path},
+    payload::Json,
+    types::ToJSON,
+};
 use serde_json::json;
 use workflows::contracts::{BackupInput, BackupKind};
 
@@ -34,10 +40,11 @@ pub struct JobStarted {
 
 #[derive(ApiResponse)]
 pub enum StartJobResponse {
-    /// The job is queued and its workflow started.
+    /// The job is queued and its workflow started (or, for a repeated `Idempotency-Key`, the
+    /// job that key started).
     #[oai(status = 202)]
     Accepted(Json<JobStarted>),
-    /// The request is malformed or names an unknown stream.
+    /// The request is malformed, names an unknown stream, or has a bad `Idempotency-Key`.
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// Your role in the source's account may not start jobs (it needs operator or above).
@@ -46,21 +53,31 @@ pub enum StartJobResponse {
     /// No such source (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
-    /// A job of this source is already queued or running; `details.job_id` names it.
+    /// A job of this source is already queued or running (`conflict`; `details.job_id` names
+    /// it), or a request with this `Idempotency-Key` is still being answered
+    /// (`idempotency_key_in_use`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// The `Idempotency-Key` was used for a different request (`idempotency_key_reused`).
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
     /// Temporal could not be reached; nothing was started.
     #[oai(status = 503)]
     Unavailable(Json<ErrorEnvelope>),
 }
+error_responses!(StartJobResponse { 400 => BadRequest, 403 => Forbidden, 404 => NotFound, 409 => Conflict, 422 => Unprocessable, 503 => Unavailable });
 
 pub struct BackupsApi;
 
 #[OpenApi(tag = "ApiTags::Backups")]
 impl BackupsApi {
-    /// Starts a full backup of a source.
+    /// Starts a full backup of a source. Needs operator.
+    ///
+    /// Send an `Idempotency-Key` to make retrying the request safe: within 24 hours the same
+    /// key answers with the job it started instead of starting another.
     #[oai(
         path = "/v1/sources/:source_id/backups",
         method = "post",
@@ -71,12 +88,25 @@ impl BackupsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         source_id: Path<String>,
+        /// Any unique string (e.g. a UUID), 1 to 255 visible ASCII characters.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
         body: Json<StartJobRequest>,
     ) -> StartJobResponse {
-        start(&state, &auth, &source_id, body.0, JobKind::Backup).await
+        let key = idempotency_key.0.as_deref();
+        respond(start(
+            &state,
+            &auth,
+            &source_id,
+            body.0,
+            JobKind::Backup,
+            key,
+        ))
+        .await
     }
 
     /// Starts an incremental sync of a source, from the cursors its last snapshot reached.
+    /// Needs operator; takes an `Idempotency-Key` like `startBackup`.
     #[oai(
         path = "/v1/sources/:source_id/syncs",
         method = "post",
@@ -87,9 +117,13 @@ impl BackupsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         source_id: Path<String>,
+        /// Any unique string (e.g. a UUID), 1 to 255 visible ASCII characters.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
         body: Json<StartJobRequest>,
     ) -> StartJobResponse {
-        start(&state, &auth, &source_id, body.0, JobKind::Sync).await
+        let key = idempotency_key.0.as_deref();
+        respond(start(&state, &auth, &source_id, body.0, JobKind::Sync, key)).await
     }
 }
 
@@ -99,65 +133,70 @@ async fn start(
     source_id: &str,
     request: StartJobRequest,
     kind: JobKind,
-) -> StartJobResponse {
-    use StartJobResponse as R;
+    key: Option<&str>,
+) -> Result<StartJobResponse, ApiError> {
     let caller = &auth.0;
-    let src = match source::Entity::find_by_id(source_id).one(&state.db).await {
-        Ok(Some(s)) if caller.reaches(&s.account_id) => s,
-        Ok(_) => {
-            return R::NotFound(envelope(
-                "not_found",
-                format!("source {source_id} not found"),
-            ));
-        }
-        Err(e) => return R::Internal(internal(e)),
-    };
-    if !caller.can_operate(&src.account_id) {
-        return R::Forbidden(envelope(
-            "forbidden",
-            "your role in this account may not start jobs; it needs operator or above",
-        ));
-    }
+    let src = crate::sources::find_source(&state.db, caller, source_id).await?;
+    caller.require(&src.account_id, Role::Operator)?;
     if let Some(streams) = &request.streams {
         let message = "`streams` must name one or more streams of the source's platform";
         if let Some(bad) = unknown_streams(&src.platform, streams, "streams", message) {
-            return R::BadRequest(bad);
+            return Ok(StartJobResponse::BadRequest(bad));
         }
         if streams.is_empty() {
-            return R::BadRequest(envelope_with(
-                "invalid_request",
-                message,
-                json!({"field": "streams", "unknown": []}),
-            ));
+            return Err(ApiError::bad_param("streams", message)
+                .with_details(json!({"field": "streams", "unknown": []})));
         }
     }
-    let job = match repo::start_job(&state.db, &src, kind).await {
+    let operation = match kind {
+        JobKind::Backup => "startBackup",
+        JobKind::Sync => "startSync",
+    };
+    let claim = match idempotency::begin(
+        &state.db,
+        caller,
+        key,
+        operation,
+        &src.id,
+        request.to_json(),
+    )
+    .await?
+    {
+        Begin::Replay(started) => return Ok(StartJobResponse::Accepted(Json(started))),
+        Begin::Proceed(claim) => claim,
+    };
+    let started = start_job(state, caller, &src, request.streams, kind).await;
+    idempotency::finish(&state.db, claim, started.as_ref().ok().map(|s| (202, s))).await;
+    Ok(StartJobResponse::Accepted(Json(started?)))
+}
+
+/// Queues a job of `src` and starts its workflow: 409 `conflict` (with `details.job_id`) while
+/// the source has an active job, 503 when Temporal cannot be reached.
+pub(crate) async fn start_job(
+    state: &AppState,
+    caller: &crate::access::Caller,
+    src: &source::Model,
+    streams: Option<Vec<String>>,
+    kind: JobKind,
+) -> Result<JobStarted, ApiError> {
+    let job = match repo::start_job(&state.db, src, kind).await {
         Ok(j) => j,
         Err(repo::CreateJobError::Active(running)) => {
-            return R::Conflict(active_job_conflict(&running));
+            return Err(active_job_conflict(&running));
         }
-        Err(repo::CreateJobError::Db(e)) => return R::Internal(internal(e)),
+        Err(repo::CreateJobError::Db(e)) => return Err(e.into()),
         Err(repo::CreateJobError::NotRetryable(id)) => {
-            return R::Internal(internal(format!("a new job {id} was refused as a retry")));
+            return Err(ApiError::internal(format!(
+                "a new job {id} was refused as a retry"
+            )));
         }
     };
     let launch = Launch {
-        streams: request.streams.clone(),
+        streams,
         skip_streams: Vec::new(),
     };
-    match launch_job(
-        state,
-        caller,
-        &job,
-        &src.platform,
-        launch,
-        &format!("{}.requested", job.kind_str()),
-    )
-    .await
-    {
-        Ok(started) => R::Accepted(Json(started)),
-        Err(unavailable) => R::Unavailable(unavailable),
-    }
+    let action = format!("{}.requested", job.kind_str());
+    launch_job(state, caller, &job, &src.platform, launch, &action).await
 }
 
 /// What a run is asked to do beyond the source's settings.
@@ -175,7 +214,7 @@ pub(crate) async fn launch_job(
     platform: &str,
     launch: Launch,
     action: &str,
-) -> Result<JobStarted, Json<ErrorEnvelope>> {
+) -> Result<JobStarted, ApiError> {
     let input = BackupInput {
         job_id: job.id.clone(),
         account_id: job.account_id.clone(),
@@ -207,7 +246,8 @@ pub(crate) async fn launch_job(
                 Some(format!("not started: {e}")),
             )
             .await;
-            return Err(envelope(
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "the workflow service is unavailable; the job was not started",
             ));
@@ -265,11 +305,11 @@ pub(crate) fn unknown_streams(
     })
 }
 
-/// The 409 envelope naming the source's active job.
-pub(crate) fn active_job_conflict(job_id: &str) -> Json<ErrorEnvelope> {
-    envelope_with(
+/// The 409 naming the source's active job.
+pub(crate) fn active_job_conflict(job_id: &str) -> ApiError {
+    ApiError::conflict(
         "conflict",
         format!("job {job_id} of this source is still queued or running"),
-        json!({"job_id": job_id}),
     )
+    .with_details(json!({"job_id": job_id}))
 }

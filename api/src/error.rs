@@ -240,12 +240,22 @@ pub async fn envelope_middleware<E: Endpoint>(next: E, req: Request) -> poem::Re
             } else {
                 err.to_string()
             };
-            let details = bad_field(&err).map(|field| serde_json::json!({ "field": field }));
+            let mut details = bad_field(&err).map(|field| serde_json::json!({ "field": field }));
+            let retry_after = err
+                .downcast_ref::<crate::throttle::RateLimited>()
+                .map(|limited| crate::throttle::retry_after_secs(limited.0));
+            if let Some(secs) = retry_after {
+                details = Some(serde_json::json!({ "retry_after": secs }));
+            }
             let body = serde_json::json!({"error": {"code": code_for(status), "message": message, "request_id": "", "details": details}});
-            Response::builder()
+            let builder = Response::builder()
                 .status(status)
-                .content_type("application/json")
-                .body(body.to_string())
+                .content_type("application/json");
+            match retry_after {
+                Some(secs) => builder.header("retry-after", secs.to_string()),
+                None => builder,
+            }
+            .body(body.to_string())
         }
     };
     let mut response = stamp(response, &request_id).await;

@@ -3,13 +3,19 @@
 use crate::{
     ApiTags,
     auth::BearerAuth,
-    error::{ErrorEnvelope, envelope, internal},
+    error::{ApiError, ErrorEnvelope, envelope, internal, respond},
+    idempotency::{self, Begin},
     state::AppState,
 };
 use chrono::{DateTime, Utc};
 use entities::{JobStatus, job, repo};
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path},
+    payload::Json,
+    types::ToJSON,
+};
 use sea_orm::EntityTrait;
 use serde_json::Value;
 use std::time::Duration;
@@ -102,21 +108,26 @@ pub enum RetryJobResponse {
     /// A new job continues the failed job's snapshot from its last committed parts.
     #[oai(status = 202)]
     Accepted(Json<crate::backups::JobStarted>),
-    /// `skip_streams` names an unknown stream.
+    /// `skip_streams` names an unknown stream, or the `Idempotency-Key` is malformed.
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
-    /// The job did not fail, or the source has another active job (`details.job_id`).
+    /// The job did not fail, the source has another active job (`details.job_id`), or a
+    /// request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// The `Idempotency-Key` was used for a different request (`idempotency_key_reused`).
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorEnvelope>),
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
     #[oai(status = 503)]
     Unavailable(Json<ErrorEnvelope>),
 }
+crate::error_responses!(RetryJobResponse { 400 => BadRequest, 403 => Forbidden, 404 => NotFound, 409 => Conflict, 422 => Unprocessable, 503 => Unavailable });
 
 pub struct JobsApi;
 
@@ -217,7 +228,8 @@ impl JobsApi {
     }
 
     /// Retries a failed or cancelled job: a new job continues the same snapshot from its last
-    /// committed part of every stream, instead of starting over.
+    /// committed part of every stream, instead of starting over. Needs operator; takes an
+    /// `Idempotency-Key` (within 24 hours the same key answers with the job it started).
     #[oai(
         path = "/v1/jobs/:job_id/retry",
         method = "post",
@@ -228,72 +240,92 @@ impl JobsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         job_id: Path<String>,
+        /// Any unique string (e.g. a UUID), 1 to 255 visible ASCII characters.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
         body: Json<RetryJobRequest>,
     ) -> RetryJobResponse {
-        use RetryJobResponse as R;
-        let failed = match find_job(&state, &auth, &job_id).await {
-            Ok(Some(j)) => j,
-            Ok(None) => {
-                return R::NotFound(envelope("not_found", format!("job {} not found", job_id.0)));
-            }
-            Err(e) => return R::Internal(internal(e)),
-        };
-        if !auth.0.can_operate(&failed.account_id) {
-            return R::Forbidden(envelope(
-                "forbidden",
-                "your role in this account may not retry jobs; it needs operator or above",
+        respond(retry(
+            &state,
+            &auth,
+            &job_id,
+            idempotency_key.0.as_deref(),
+            body.0,
+        ))
+        .await
+    }
+}
+
+async fn retry(
+    state: &AppState,
+    auth: &BearerAuth,
+    job_id: &str,
+    key: Option<&str>,
+    request: RetryJobRequest,
+) -> Result<RetryJobResponse, ApiError> {
+    use RetryJobResponse as R;
+    let failed = find_job(state, auth, job_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("job", job_id))?;
+    auth.0
+        .require(&failed.account_id, entities::Role::Operator)?;
+    let source = entities::source::Entity::find_by_id(&failed.source_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the job's source", &failed.source_id))?;
+    let message = "`skip_streams` names streams the platform does not have";
+    if let Some(bad) = crate::backups::unknown_streams(
+        &source.platform,
+        &request.skip_streams,
+        "skip_streams",
+        message,
+    ) {
+        return Ok(R::BadRequest(bad));
+    }
+    let claim = match idempotency::begin(
+        &state.db,
+        &auth.0,
+        key,
+        "retryJob",
+        &failed.id,
+        request.to_json(),
+    )
+    .await?
+    {
+        Begin::Replay(started) => return Ok(R::Accepted(Json(started))),
+        Begin::Proceed(claim) => claim,
+    };
+    let started = relaunch(state, auth, &failed, &source.platform, request).await;
+    idempotency::finish(&state.db, claim, started.as_ref().ok().map(|s| (202, s))).await;
+    Ok(R::Accepted(Json(started?)))
+}
+
+/// Creates the retry job of `failed` and starts its workflow.
+async fn relaunch(
+    state: &AppState,
+    auth: &BearerAuth,
+    failed: &job::Model,
+    platform: &str,
+    request: RetryJobRequest,
+) -> Result<crate::backups::JobStarted, ApiError> {
+    let job = match repo::retry_job(&state.db, failed).await {
+        Ok(j) => j,
+        Err(repo::CreateJobError::Active(active)) => {
+            return Err(crate::backups::active_job_conflict(&active));
+        }
+        Err(repo::CreateJobError::NotRetryable(id)) => {
+            return Err(ApiError::conflict(
+                "conflict",
+                format!("job {id} has not failed or been cancelled; only those can be retried"),
             ));
         }
-        let source = match entities::source::Entity::find_by_id(&failed.source_id)
-            .one(&state.db)
-            .await
-        {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                return R::NotFound(envelope("not_found", "the job's source no longer exists"));
-            }
-            Err(e) => return R::Internal(internal(e)),
-        };
-        let message = "`skip_streams` names streams the platform does not have";
-        if let Some(bad) = crate::backups::unknown_streams(
-            &source.platform,
-            &body.skip_streams,
-            "skip_streams",
-            message,
-        ) {
-            return R::BadRequest(bad);
-        }
-        let job = match repo::retry_job(&state.db, &failed).await {
-            Ok(j) => j,
-            Err(repo::CreateJobError::Active(active)) => {
-                return R::Conflict(crate::backups::active_job_conflict(&active));
-            }
-            Err(repo::CreateJobError::NotRetryable(id)) => {
-                return R::Conflict(envelope(
-                    "conflict",
-                    format!("job {id} has not failed or been cancelled; only those can be retried"),
-                ));
-            }
-            Err(repo::CreateJobError::Db(e)) => return R::Internal(internal(e)),
-        };
-        let launch = crate::backups::Launch {
-            streams: None,
-            skip_streams: body.0.skip_streams,
-        };
-        match crate::backups::launch_job(
-            &state,
-            &auth.0,
-            &job,
-            &source.platform,
-            launch,
-            "job.retried",
-        )
-        .await
-        {
-            Ok(started) => R::Accepted(Json(started)),
-            Err(unavailable) => R::Unavailable(unavailable),
-        }
-    }
+        Err(repo::CreateJobError::Db(e)) => return Err(e.into()),
+    };
+    let launch = crate::backups::Launch {
+        streams: None,
+        skip_streams: request.skip_streams,
+    };
+    crate::backups::launch_job(state, &auth.0, &job, platform, launch, "job.retried").await
 }
 
 async fn view(state: &AppState, job: job::Model) -> JobView {

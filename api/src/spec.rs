@@ -55,7 +55,22 @@ fn complete_operation(op: &mut Map<String, Value>, strict_bodies: &mut Vec<Strin
         .and_then(Value::as_array)
         .is_some_and(|p| !p.is_empty());
 
-    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+    // Lists paginated with `crate::pagination` answer a `Page_…`; other `limit`s (e.g. record
+    // pages) state their own bounds.
+    let paginated = op["responses"]["200"]["content"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .any(|(_, media)| {
+            media["schema"]["$ref"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("#/components/schemas/Page_"))
+        });
+    if let Some(params) = op
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+        .filter(|_| paginated)
+    {
         for param in params {
             if param["in"] == "query" && param["name"] == "limit" {
                 let schema = &mut param["schema"];

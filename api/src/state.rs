@@ -22,4 +22,7 @@ pub struct AppState {
     pub master: Arc<MasterKey>,
     /// Access-token keys and sign-in limits.
     pub auth: AuthSettings,
+    /// Whether connections' base URLs may point at loopback or private networks (sandboxes,
+    /// tests), when the API itself talks to a platform (testing a source).
+    pub allow_private_networks: bool,
 }

@@ -90,6 +90,59 @@ fn check(limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<(), Dur
         .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
 }
 
+/// The request budget of one credential (an API key, or a user across all their sign-ins) on
+/// every authenticated endpoint. Generous: it stops a runaway script, not a busy integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiRateLimit {
+    /// Requests per second, sustained.
+    pub per_second: NonZeroU32,
+    /// Requests allowed at once before the sustained rate applies.
+    pub burst: NonZeroU32,
+}
+
+impl ApiRateLimit {
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        Self {
+            per_second: NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN),
+            burst: NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN),
+        }
+    }
+}
+
+impl Default for ApiRateLimit {
+    /// 50 requests per second with bursts of 500.
+    fn default() -> Self {
+        Self::new(50, 500)
+    }
+}
+
+/// The per-credential limiter of one API process.
+pub struct CallerThrottle {
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl CallerThrottle {
+    pub fn new(limit: ApiRateLimit) -> Self {
+        Self {
+            limiter: RateLimiter::keyed(
+                Quota::per_second(limit.per_second).allow_burst(limit.burst),
+            ),
+        }
+    }
+
+    /// Counts one request of `credential` (`api_key:{id}` or `user:{id}`). `Err` holds how long
+    /// to wait before the next request can succeed.
+    pub fn request(&self, credential: &str) -> Result<(), Duration> {
+        check(&self.limiter, credential)
+    }
+}
+
+/// A request refused for its credential's rate limit: the envelope middleware answers it as
+/// `429 rate_limited` with `Retry-After`.
+#[derive(Debug, thiserror::Error)]
+#[error("too many requests with these credentials; try again in {} s", retry_after_secs(*.0))]
+pub struct RateLimited(pub Duration);
+
 /// Seconds for `Retry-After`: the wait rounded up, at least 1.
 pub fn retry_after_secs(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
@@ -134,6 +187,15 @@ mod tests {
         assert!(throttle.attempt("1.2.3.4", Some("b@example.com")).is_ok());
         assert!(throttle.attempt("1.2.3.4", Some("c@example.com")).is_err());
         assert!(throttle.attempt("9.9.9.9", None).is_ok());
+    }
+
+    #[test]
+    fn each_credential_has_its_own_budget() {
+        let throttle = CallerThrottle::new(ApiRateLimit::new(1, 2));
+        assert!(throttle.request("api_key:a").is_ok());
+        assert!(throttle.request("api_key:a").is_ok());
+        assert!(throttle.request("api_key:a").is_err());
+        assert!(throttle.request("user:b").is_ok());
     }
 
     #[test]

@@ -124,6 +124,7 @@ impl Stack {
             },
             auth: api::AuthSettings::from_master_key(&master),
             master: master.clone(),
+            allow_private_networks: true,
         };
         tokio::spawn(listener.serve(state, stop.clone()));
         Ok(Self {

@@ -9,11 +9,15 @@ use storage::{
     keys::MasterKey,
     object_store::{ObjectStore, S3Config},
 };
+use temporal::dev_server::EphemeralServer;
 use tokio::sync::oneshot;
 
 pub struct App {
     pub base: String,
     pub db: DatabaseConnection,
+    /// Seals connection credentials the way the API opens them.
+    pub master: Arc<MasterKey>,
+    temporal: Option<EphemeralServer>,
     /// The Postgres database to drop afterwards, or the SQLite file's folder.
     pg_name: Option<String>,
     _sqlite_dir: Option<tempfile::TempDir>,
@@ -87,14 +91,37 @@ impl App {
         let (pg_name, url) = entities::testing::create_database("lbapi")
             .await
             .expect("a test database on Postgres (LISTBACKUP_TEST_POSTGRES)");
-        Self::start(configure, url, Some(pg_name), None).await
+        Self::start(configure, url, Some(pg_name), None, None).await
+    }
+
+    /// Starts the API with a Temporal dev server of its own (no worker: started jobs stay
+    /// queued), for what needs workflows to start.
+    pub async fn spawn_with_temporal() -> Self {
+        let exe = temporal::dev_server::find_exe(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
+        )
+        .expect("the `temporal` CLI is missing: run ./scripts/setup");
+        let server = temporal::dev_server::start(&temporal::dev_server::DevServerOptions {
+            exe,
+            port: None,
+            ui_port: None,
+            db_file: None,
+        })
+        .await
+        .expect("a Temporal dev server");
+        let (pg_name, url) = entities::testing::create_database("lbapi")
+            .await
+            .expect("a test database on Postgres (LISTBACKUP_TEST_POSTGRES)");
+        let mut app = Self::start(Self::generous, url, Some(pg_name), None, Some(&server)).await;
+        app.temporal = Some(server);
+        app
     }
 
     /// Starts the API over a SQLite file, as `listbackup dev` runs it.
     pub async fn spawn_on_sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("api.db").display());
-        Self::start(Self::generous, url, None, Some(dir)).await
+        Self::start(Self::generous, url, None, Some(dir), None).await
     }
 
     async fn start(
@@ -102,22 +129,39 @@ impl App {
         url: String,
         pg_name: Option<String>,
         sqlite_dir: Option<tempfile::TempDir>,
+        temporal_server: Option<&EphemeralServer>,
     ) -> Self {
         let db = entities::connect_and_migrate(&url).await.expect("migrate");
         let master = Arc::new(MasterKey::generate());
+        let client = match temporal_server {
+            Some(server) => {
+                let settings = temporal::TemporalSettings::local(server.target.clone());
+                let client =
+                    temporal::connect_with_retry(&settings, std::time::Duration::from_secs(30))
+                        .await
+                        .expect("the test's Temporal dev server answers");
+                temporal::ensure_search_attributes(&client, "default")
+                    .await
+                    .expect("search attributes");
+                client
+            }
+            None => temporal::unreachable_client("default")
+                .await
+                .expect("client"),
+        };
         let state = AppState {
             db: db.clone(),
             // Never contacted by these resources.
             store: ObjectStore::new(&S3Config::local("http://127.0.0.1:9", "unused", "k", "s")),
             temporal: TemporalAccess {
-                client: temporal::unreachable_client("default")
-                    .await
-                    .expect("client"),
+                client,
                 namespace: "default".into(),
                 ui_base: "http://127.0.0.1:8233".into(),
             },
             auth: configure(AuthSettings::from_master_key(&master)),
-            master,
+            master: master.clone(),
+            // Source tests reach the sandbox on loopback.
+            allow_private_networks: true,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -137,6 +181,8 @@ impl App {
         Self {
             base,
             db,
+            master,
+            temporal: None,
             pg_name,
             _sqlite_dir: sqlite_dir,
             stop: Some(stop),
@@ -160,6 +206,9 @@ impl App {
         }
         if let Some(server) = self.server.take() {
             let _ = server.await;
+        }
+        if let Some(mut server) = self.temporal.take() {
+            let _ = server.shutdown().await;
         }
         match self.pg_name.take() {
             Some(name) => {
@@ -323,6 +372,41 @@ impl App {
                 &format!("/v1/accounts/{parent}/sub-accounts"),
                 Some(by),
                 Some(json!({"name": name})),
+            )
+            .await;
+        r.ok(201)["id"].as_str().unwrap().into()
+    }
+
+    /// A connection of `account_id` to `platform`, made in the database (with `credentials`
+    /// sealed like the API seals them) and `config`; returns its id.
+    pub async fn connection(
+        &self,
+        account_id: &str,
+        platform: &str,
+        credentials: Value,
+        config: Value,
+    ) -> String {
+        let sealed = self.master.seal_string(&credentials.to_string()).unwrap();
+        entities::repo::create_connection(&self.db, account_id, platform, platform, sealed, config)
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Creates a source over `connection_id` in `account_id` through the API (as `by`); returns
+    /// its id.
+    pub async fn source(
+        &self,
+        by: &str,
+        account_id: &str,
+        connection_id: &str,
+        name: &str,
+    ) -> String {
+        let r = self
+            .post(
+                &format!("/v1/accounts/{account_id}/sources"),
+                by,
+                json!({"connection_id": connection_id, "name": name}),
             )
             .await;
         r.ok(201)["id"].as_str().unwrap().into()

@@ -5,6 +5,7 @@ use crate::harness::*;
 use entities::{
     JobKind, activity_log, api_key, job, membership, repo,
     sea_orm::{EntityTrait, PaginatorTrait},
+    source, source_group, source_group_member,
 };
 use serde_json::{Value, json};
 
@@ -44,6 +45,18 @@ fn account_calls(
             Some(json!({"name": "backdoor", "role": "owner"})),
         ),
         ("DELETE", format!("{a}/api-keys/{key}"), None),
+        ("GET", format!("{a}/sources"), None),
+        (
+            "POST",
+            format!("{a}/sources"),
+            Some(json!({"connection_id": "con_x", "name": "foothold"})),
+        ),
+        ("GET", format!("{a}/source-groups"), None),
+        (
+            "POST",
+            format!("{a}/source-groups"),
+            Some(json!({"name": "foothold"})),
+        ),
     ]
 }
 
@@ -63,6 +76,33 @@ fn object_calls(job: &str, source: &str) -> Vec<(&'static str, String, Option<Va
             format!("/v1/sources/{source}/syncs"),
             Some(json!({})),
         ),
+        ("GET", format!("/v1/sources/{source}"), None),
+        (
+            "PATCH",
+            format!("/v1/sources/{source}"),
+            Some(json!({"name": "taken over"})),
+        ),
+        ("DELETE", format!("/v1/sources/{source}"), None),
+        ("POST", format!("/v1/sources/{source}/test"), None),
+    ]
+}
+
+/// Operations on a source group, addressed by its id; `source` is a source of the same account.
+fn group_calls(group: &str, source: &str) -> Vec<(&'static str, String, Option<Value>)> {
+    let g = format!("/v1/source-groups/{group}");
+    vec![
+        ("GET", g.clone(), None),
+        ("PATCH", g.clone(), Some(json!({"name": "taken over"}))),
+        ("DELETE", g.clone(), None),
+        ("GET", format!("{g}/sources"), None),
+        (
+            "POST",
+            format!("{g}/sources"),
+            Some(json!({"source_id": source})),
+        ),
+        ("DELETE", format!("{g}/sources/{source}"), None),
+        ("POST", format!("{g}/backups"), None),
+        ("POST", format!("{g}/syncs"), None),
     ]
 }
 
@@ -74,6 +114,7 @@ struct Tenant {
     key: String,
     source: String,
     job: String,
+    group: String,
 }
 
 async fn tenant(app: &App, email: &str) -> Tenant {
@@ -108,6 +149,24 @@ async fn tenant(app: &App, email: &str) -> Tenant {
     )
     .await
     .unwrap();
+    let group = app
+        .post(
+            &format!("/v1/accounts/{}/source-groups", owner.account_id),
+            &owner.access,
+            json!({"name": "all"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post(
+        &format!("/v1/source-groups/{group}/sources"),
+        &owner.access,
+        json!({"source_id": source.id}),
+    )
+    .await
+    .ok(204);
     Tenant {
         owner,
         sub,
@@ -115,12 +174,13 @@ async fn tenant(app: &App, email: &str) -> Tenant {
         key,
         source: source.id,
         job: job.id,
+        group,
     }
 }
 
-/// Counts that any successful change would move.
-async fn fingerprint(app: &App) -> (u64, u64, u64, u64, u64) {
-    (
+/// Counts that any successful change would move, and every source's and group's state.
+async fn fingerprint(app: &App) -> (Vec<u64>, Vec<String>) {
+    let counts = vec![
         entities::account::Entity::find()
             .count(&app.db)
             .await
@@ -129,7 +189,27 @@ async fn fingerprint(app: &App) -> (u64, u64, u64, u64, u64) {
         api_key::Entity::find().count(&app.db).await.unwrap(),
         job::Entity::find().count(&app.db).await.unwrap(),
         activity_log::Entity::find().count(&app.db).await.unwrap(),
-    )
+        source_group_member::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+    ];
+    let mut state: Vec<String> = source::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| format!("{} {} {} {}", s.id, s.name, s.streams, s.updated_at))
+        .collect();
+    state.extend(
+        source_group::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| format!("{} {} {}", g.id, g.name, g.updated_at)),
+    );
+    (counts, state)
 }
 
 #[tokio::test]
@@ -158,6 +238,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
         let mut calls = account_calls(&b.owner.account_id, &b.owner.id, &b.key_id);
         calls.extend(account_calls(&b.sub, &b.owner.id, &b.key_id));
         calls.extend(object_calls(&b.job, &b.source));
+        calls.extend(group_calls(&b.group, &b.source));
         // Another tenant's member and key, addressed through an account the caller does reach.
         let own = &a.sub;
         calls.push((
@@ -179,6 +260,19 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
             // Up the tree: the parent's own objects.
             calls.extend(account_calls(&a.owner.account_id, &a.owner.id, &a.key_id));
             calls.extend(object_calls(&a.job, &a.source));
+            calls.extend(group_calls(&a.group, &a.source));
+        }
+        // B's source put in a group the caller reaches: not a source of that account.
+        if who == "A's owner" || who == "A's owner key" {
+            let r = app
+                .post(
+                    &format!("/v1/source-groups/{}/sources", a.group),
+                    token,
+                    json!({"source_id": b.source}),
+                )
+                .await;
+            r.error(422, "invalid_field");
+            assert_eq!(r.field(), "source_id");
         }
         for (method, path, body) in calls {
             let r = app.call(method, &path, Some(token), body).await;
@@ -254,7 +348,8 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
     viewer_calls.extend(
         object_calls(&a.job, &a.source)
             .into_iter()
-            .filter(|(m, _, _)| *m == "POST"),
+            .chain(group_calls(&a.group, &a.source))
+            .filter(|(m, _, _)| *m != "GET"),
     );
     for (who, token) in [("viewer", &viewer.access), ("viewer key", &viewer_key)] {
         for (method, path, body) in &viewer_calls {
@@ -268,6 +363,11 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             format!("/v1/accounts/{}/tree", a.owner.account_id),
             format!("/v1/accounts/{}/members", a.owner.account_id),
             format!("/v1/jobs/{}", a.job),
+            format!("/v1/sources/{}", a.source),
+            format!("/v1/accounts/{}/sources", a.owner.account_id),
+            format!("/v1/accounts/{}/source-groups", a.sub),
+            format!("/v1/source-groups/{}", a.group),
+            format!("/v1/source-groups/{}/sources", a.group),
         ] {
             app.get(&path, token).await.ok(200);
         }
@@ -277,7 +377,20 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
         ("operator", &operator.access),
         ("operator key", &operator_key),
     ] {
-        for (method, path, body) in change(&a.owner.account_id) {
+        let mut calls = change(&a.owner.account_id);
+        // Sources and groups are an admin's to change.
+        calls.extend(
+            object_calls(&a.job, &a.source)
+                .into_iter()
+                .chain(group_calls(&a.group, &a.source))
+                .filter(|(m, _, _)| *m == "PATCH" || *m == "DELETE")
+                .chain([(
+                    "POST",
+                    format!("/v1/source-groups/{}/sources", a.group),
+                    Some(json!({"source_id": a.source})),
+                )]),
+        );
+        for (method, path, body) in calls {
             let r = app.call(method, &path, Some(token), body).await;
             assert_eq!(r.status, 403, "{who}: {method} {path}: {}", r.body);
         }

@@ -1,14 +1,19 @@
 //! The REST API over HTTP: `api::app` on a real listener (port 0) over a fresh Postgres
-//! database per test (and one walk-through on SQLite), spoken to with reqwest. These resources never start a workflow or store
-//! an object, so Temporal is a client that refuses every call and S3 is never contacted.
+//! database per test (and one walk-through on SQLite), spoken to with reqwest. Temporal is a
+//! client that refuses every call, except for the tests of idempotent job starts, which run a
+//! dev server of their own (without a worker); S3 is never contacted. Source tests speak to the
+//! sandbox's platform fakes.
 
 mod harness;
 
 mod accounts;
 mod api_keys;
+mod idempotency;
 mod isolation;
 mod members;
 mod sign_in;
+mod source_groups;
+mod sources;
 mod sqlite;
 mod system;
 mod throttling;

@@ -110,3 +110,39 @@ async fn registrations_from_one_address_are_throttled() {
     .ok(201);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn each_credential_has_a_request_budget() {
+    let app = App::spawn_with(|auth| {
+        App::generous(auth).with_api_rate_limit(api::ApiRateLimit::new(1, 3))
+    })
+    .await;
+    let ada = app.register("ada@example.com").await;
+    for _ in 0..3 {
+        app.get("/v1/me", &ada.access).await.ok(200);
+    }
+    let limited = app
+        .get(&format!("/v1/accounts/{}", ada.account_id), &ada.access)
+        .await;
+    limited.error(429, "rate_limited");
+    let retry_after: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1, "{retry_after}");
+    assert_eq!(limited.body["error"]["details"]["retry_after"], retry_after);
+    // Another sign-in of the same user shares the budget.
+    let again = app.login(&ada.email, PASSWORD).await;
+    let second = again.ok(200)["access_token"].as_str().unwrap().to_owned();
+    app.get("/v1/me", &second).await.error(429, "rate_limited");
+    // Another credential has its own; endpoints without credentials are not counted.
+    let bea = app.register("bea@example.com").await;
+    app.get("/v1/me", &bea.access).await.ok(200);
+    app.call("GET", "/v1/health", None, None).await;
+    // Bad credentials are still a 401, not a 429.
+    app.get("/v1/me", "lbk_nope")
+        .await
+        .error(401, "unauthorized");
+    app.shutdown().await;
+}

@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod blob;
 pub mod connection;
 pub mod file_fingerprint;
+pub mod idempotency_key;
 pub mod job;
 pub mod membership;
 pub mod refresh_token;
@@ -13,6 +14,8 @@ pub mod schedule;
 pub mod snapshot;
 pub mod snapshot_part;
 pub mod source;
+pub mod source_group;
+pub mod source_group_member;
 pub mod user;
 
 mod enums;
