@@ -120,6 +120,8 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         },
         master: master.clone(),
         auth,
+        // The dev stack's sandbox listens on loopback.
+        connections: config::connections(listener.local_addr()?, true)?,
     };
     let api_task = tokio::spawn(listener.serve(state, stop.clone()));
     let ctx = WorkerContext {

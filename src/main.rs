@@ -178,6 +178,7 @@ async fn serve() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, "API listening");
+    let connections = config::connections(listener.local_addr()?, false)?;
     let state = api::AppState {
         db,
         store,
@@ -188,6 +189,7 @@ async fn serve() -> anyhow::Result<()> {
         },
         master,
         auth,
+        connections,
     };
     let stop = CancellationToken::new();
     let stopper = stop.clone();

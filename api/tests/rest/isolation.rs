@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use entities::{
-    JobKind, activity_log, api_key, job, membership, repo,
+    JobKind, activity_log, api_key, connection, job, membership, oauth_state, repo,
     sea_orm::{EntityTrait, PaginatorTrait},
 };
 use serde_json::{Value, json};
@@ -44,6 +44,35 @@ fn account_calls(
             Some(json!({"name": "backdoor", "role": "owner"})),
         ),
         ("DELETE", format!("{a}/api-keys/{key}"), None),
+        ("GET", format!("{a}/connections"), None),
+        (
+            "POST",
+            format!("{a}/connections"),
+            Some(
+                json!({"platform": "stripe", "name": "planted", "credentials": {"api_key": "sk_x"}}),
+            ),
+        ),
+        (
+            "POST",
+            format!("{a}/connections/oauth/start"),
+            Some(json!({"platform": "keap", "name": "planted"})),
+        ),
+    ]
+}
+
+/// Operations on a connection, addressed by its own id.
+fn connection_calls(connection: &str) -> Vec<(&'static str, String, Option<Value>)> {
+    let c = format!("/v1/connections/{connection}");
+    vec![
+        ("GET", c.clone(), None),
+        ("PATCH", c.clone(), Some(json!({"name": "taken over"}))),
+        ("DELETE", c.clone(), None),
+        ("POST", format!("{c}/test"), None),
+        (
+            "POST",
+            format!("{c}/reconnect"),
+            Some(json!({"credentials": {"api_key": "sk_mallory"}})),
+        ),
     ]
 }
 
@@ -74,6 +103,7 @@ struct Tenant {
     key: String,
     source: String,
     job: String,
+    connection: String,
 }
 
 async fn tenant(app: &App, email: &str) -> Tenant {
@@ -115,11 +145,12 @@ async fn tenant(app: &App, email: &str) -> Tenant {
         key,
         source: source.id,
         job: job.id,
+        connection: conn.id,
     }
 }
 
-/// Counts that any successful change would move.
-async fn fingerprint(app: &App) -> (u64, u64, u64, u64, u64) {
+/// Counts that any successful change would move, and the connections as stored.
+async fn fingerprint(app: &App) -> (u64, u64, u64, u64, u64, u64, Vec<connection::Model>) {
     (
         entities::account::Entity::find()
             .count(&app.db)
@@ -129,6 +160,8 @@ async fn fingerprint(app: &App) -> (u64, u64, u64, u64, u64) {
         api_key::Entity::find().count(&app.db).await.unwrap(),
         job::Entity::find().count(&app.db).await.unwrap(),
         activity_log::Entity::find().count(&app.db).await.unwrap(),
+        oauth_state::Entity::find().count(&app.db).await.unwrap(),
+        connection::Entity::find().all(&app.db).await.unwrap(),
     )
 }
 
@@ -158,6 +191,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
         let mut calls = account_calls(&b.owner.account_id, &b.owner.id, &b.key_id);
         calls.extend(account_calls(&b.sub, &b.owner.id, &b.key_id));
         calls.extend(object_calls(&b.job, &b.source));
+        calls.extend(connection_calls(&b.connection));
         // Another tenant's member and key, addressed through an account the caller does reach.
         let own = &a.sub;
         calls.push((
@@ -179,6 +213,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
             // Up the tree: the parent's own objects.
             calls.extend(account_calls(&a.owner.account_id, &a.owner.id, &a.key_id));
             calls.extend(object_calls(&a.job, &a.source));
+            calls.extend(connection_calls(&a.connection));
         }
         for (method, path, body) in calls {
             let r = app.call(method, &path, Some(token), body).await;
@@ -256,6 +291,11 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             .into_iter()
             .filter(|(m, _, _)| *m == "POST"),
     );
+    viewer_calls.extend(
+        connection_calls(&a.connection)
+            .into_iter()
+            .filter(|(m, _, _)| *m != "GET"),
+    );
     for (who, token) in [("viewer", &viewer.access), ("viewer key", &viewer_key)] {
         for (method, path, body) in &viewer_calls {
             let r = app.call(method, path, Some(token), body.clone()).await;
@@ -268,6 +308,8 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             format!("/v1/accounts/{}/tree", a.owner.account_id),
             format!("/v1/accounts/{}/members", a.owner.account_id),
             format!("/v1/jobs/{}", a.job),
+            format!("/v1/accounts/{}/connections", a.sub),
+            format!("/v1/connections/{}", a.connection),
         ] {
             app.get(&path, token).await.ok(200);
         }
@@ -277,7 +319,10 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
         ("operator", &operator.access),
         ("operator key", &operator_key),
     ] {
-        for (method, path, body) in change(&a.owner.account_id) {
+        let admin_only = connection_calls(&a.connection)
+            .into_iter()
+            .filter(|(m, path, _)| *m != "GET" && !path.ends_with("/test"));
+        for (method, path, body) in change(&a.owner.account_id).into_iter().chain(admin_only) {
             let r = app.call(method, &path, Some(token), body).await;
             assert_eq!(r.status, 403, "{who}: {method} {path}: {}", r.body);
         }

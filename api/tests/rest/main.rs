@@ -6,6 +6,7 @@ mod harness;
 
 mod accounts;
 mod api_keys;
+mod connections;
 mod isolation;
 mod members;
 mod sign_in;

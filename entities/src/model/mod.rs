@@ -8,6 +8,7 @@ pub mod connection;
 pub mod file_fingerprint;
 pub mod job;
 pub mod membership;
+pub mod oauth_state;
 pub mod refresh_token;
 pub mod schedule;
 pub mod snapshot;
