@@ -281,6 +281,21 @@ pub fn api_addr(default: SocketAddr) -> Result<SocketAddr, ConfigError> {
     )
 }
 
+/// What the API needs for connections: its public address (`LISTBACKUP_PUBLIC_URL`, default
+/// `http://{listen address}`), whose `/v1/oauth/callback` is the redirect URI to register with
+/// each platform's OAuth app, and the private-network policy for its calls to platforms.
+/// OAuth apps come from `LISTBACKUP_OAUTH_<PLATFORM>_CLIENT_ID` / `_CLIENT_SECRET`, read where
+/// they are used (by the API and the workers alike).
+pub fn connections(
+    listen: SocketAddr,
+    allow_private_default: bool,
+) -> Result<api::ConnectionSettings, ConfigError> {
+    let public_url = var("LISTBACKUP_PUBLIC_URL").unwrap_or_else(|| format!("http://{listen}"));
+    let http = connectors::http::HttpClient::default()
+        .allowing_private_networks(allow_private_networks(allow_private_default)?);
+    Ok(api::ConnectionSettings::new(public_url).with_http(http))
+}
+
 /// Whether connection base URLs may point at loopback or private networks (sandboxes, tests).
 pub fn allow_private_networks(default: bool) -> Result<bool, ConfigError> {
     parsed(

@@ -178,6 +178,7 @@ async fn serve() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, "API listening");
+    let connections = config::connections(listener.local_addr()?, false)?;
     let state = api::AppState {
         db,
         store,
@@ -189,6 +190,7 @@ async fn serve() -> anyhow::Result<()> {
         master,
         auth,
         allow_private_networks: config::allow_private_networks(false)?,
+        connections,
     };
     let stop = CancellationToken::new();
     let stopper = stop.clone();

@@ -13,12 +13,14 @@ pub mod activity;
 mod api_keys;
 pub mod auth;
 mod backups;
+mod connections;
 pub mod error;
 mod health;
 pub mod idempotency;
 pub mod input;
 mod jobs;
 mod members;
+mod oauth;
 pub mod pagination;
 mod passwords;
 mod platforms;
@@ -34,7 +36,7 @@ pub mod tokens;
 pub use auth::AuthSettings;
 pub use error::{ErrorBody, ErrorEnvelope};
 pub use reauth::resume_jobs_waiting_for;
-pub use state::{AppState, TemporalAccess};
+pub use state::{AppState, ConnectionSettings, TemporalAccess};
 pub use throttle::{ApiRateLimit, Limit, SignInLimits};
 
 use poem::{Endpoint, EndpointExt, Route};
@@ -63,6 +65,8 @@ pub enum ApiTags {
     Backups,
     /// Jobs: runs of backups and syncs.
     Jobs,
+    /// Connections: credentials for a platform account (API keys, OAuth 2.0).
+    Connections,
 }
 
 /// The API version shown in the spec.
@@ -79,6 +83,8 @@ type Apis = (
     source_groups::SourceGroupsApi,
     backups::BackupsApi,
     jobs::JobsApi,
+    connections::ConnectionsApi,
+    oauth::OAuthApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -93,6 +99,8 @@ fn service() -> OpenApiService<Apis, ()> {
         source_groups::SourceGroupsApi,
         backups::BackupsApi,
         jobs::JobsApi,
+        connections::ConnectionsApi,
+        oauth::OAuthApi,
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(
         "Back up SaaS platform data into S3 storage you control. Every backup runs as a durable \

@@ -1,8 +1,10 @@
 //! What request handlers share.
 
 use crate::auth::AuthSettings;
+use connectors::http::HttpClient;
 use sea_orm::DatabaseConnection;
-use std::sync::Arc;
+use serde_json::Value;
+use std::{collections::HashMap, sync::Arc};
 use storage::{keys::MasterKey, object_store::ObjectStore};
 
 /// Temporal as the API uses it: a client, the namespace, and where its Web UI is.
@@ -18,11 +20,58 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub store: ObjectStore,
     pub temporal: TemporalAccess,
-    /// Seals the age identity generated for each new account.
+    /// Seals the age identity generated for each new account, and connection credentials.
     pub master: Arc<MasterKey>,
     /// Access-token keys and sign-in limits.
     pub auth: AuthSettings,
     /// Whether connections' base URLs may point at loopback or private networks (sandboxes,
     /// tests), when the API itself talks to a platform (testing a source).
     pub allow_private_networks: bool,
+    /// How the API reaches platforms for connections (tests, OAuth).
+    pub connections: ConnectionSettings,
+}
+
+/// What connections need from the server's configuration.
+#[derive(Clone)]
+pub struct ConnectionSettings {
+    /// The API's address as browsers reach it; the OAuth redirect URI is
+    /// `{public_url}/v1/oauth/callback` and must be registered with each platform's OAuth app.
+    pub public_url: String,
+    /// The client for the API's own calls to platforms (connection tests, token exchanges'
+    /// URL policy): the same private-network policy as the workers.
+    pub http: HttpClient,
+    /// OAuth apps set on this server per platform, in the shape of the `oauth_app` connection
+    /// setting (`client_id`, `client_secret`, `authorize_url`, `token_url`): for sandboxes and
+    /// development. A connection authorized with one keeps it in its settings, so workers
+    /// refresh with the same app. Without one, `LISTBACKUP_OAUTH_<PLATFORM>_CLIENT_ID` /
+    /// `_CLIENT_SECRET` and the platform's documented endpoints apply (API and workers alike).
+    pub oauth_apps: HashMap<String, Value>,
+}
+
+impl ConnectionSettings {
+    /// Settings for an API reached at `public_url`, with the default HTTP client (public
+    /// addresses only) and no OAuth app overrides.
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            http: HttpClient::default(),
+            oauth_apps: HashMap::new(),
+        }
+    }
+
+    pub fn with_http(mut self, http: HttpClient) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Uses `app` (an `oauth_app` object) for `platform`.
+    pub fn with_oauth_app(mut self, platform: &str, app: Value) -> Self {
+        self.oauth_apps.insert(platform.to_owned(), app);
+        self
+    }
+
+    /// Where platforms send the user back after an authorization.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/v1/oauth/callback", self.public_url)
+    }
 }

@@ -25,7 +25,7 @@ pub mod stripe;
 pub mod zendesk;
 
 pub use error::{ConnectorError, ErrorKind};
-pub use registry::{build, build_with_tokens, platform, platforms};
+pub use registry::{build, build_with_tokens, oauth_app, platform, platforms};
 
 use serde::Serialize;
 use serde_json::{Value, value::RawValue};

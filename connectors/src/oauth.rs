@@ -6,8 +6,8 @@
 use crate::{ConnectorError, ErrorKind};
 use futures::future::BoxFuture;
 use oauth2::{
-    AuthType, AuthUrl, ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse,
-    TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, TokenResponse, TokenUrl,
     basic::{BasicClient, BasicErrorResponseType},
 };
 use serde::{Deserialize, Serialize};
@@ -361,6 +361,132 @@ fn refused(platform: &'static str, code: &str, detail: &str) -> ConnectorError {
         err.message = format!("token refresh refused ({code}): {detail}; reconnect the connection");
     }
     err
+}
+
+/// What an authorization request asks a platform for besides the code: the scopes, how they
+/// are joined, and the platform's own parameters (`access_type=offline`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthorizeParams {
+    pub scopes: &'static [&'static str],
+    /// The separator the platform expects between scopes (Slack wants commas).
+    pub scope_separator: &'static str,
+    pub extra: &'static [(&'static str, &'static str)],
+}
+
+impl AuthorizeParams {
+    /// No scopes, no extra parameters.
+    pub const NONE: Self = Self {
+        scopes: &[],
+        scope_separator: " ",
+        extra: &[],
+    };
+}
+
+/// An authorization request about to be sent to the platform: the URL to send the user to, and
+/// the secrets the callback needs (the `state` and the PKCE verifier). `Debug` is redacted.
+pub struct Authorization {
+    pub url: String,
+    pub state: String,
+    pub pkce_verifier: String,
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorization").finish_non_exhaustive()
+    }
+}
+
+fn basic_client(
+    platform: &'static str,
+    app: &OAuthApp,
+    redirect_uri: &str,
+) -> Result<
+    BasicClient<
+        oauth2::EndpointSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointSet,
+    >,
+    ConnectorError,
+> {
+    let config = |m: String| ConnectorError::new(platform, ErrorKind::Config, m);
+    Ok(BasicClient::new(ClientId::new(app.client_id.clone()))
+        .set_client_secret(ClientSecret::new(app.client_secret.clone()))
+        .set_auth_uri(
+            AuthUrl::new(app.authorize_url.clone())
+                .map_err(|e| config(format!("authorize URL: {e}")))?,
+        )
+        .set_token_uri(
+            TokenUrl::new(app.token_url.clone()).map_err(|e| config(format!("token URL: {e}")))?,
+        )
+        .set_redirect_uri(
+            RedirectUrl::new(redirect_uri.to_owned())
+                .map_err(|e| config(format!("redirect URI: {e}")))?,
+        )
+        .set_auth_type(if app.credentials_in_body {
+            AuthType::RequestBody
+        } else {
+            AuthType::BasicAuth
+        }))
+}
+
+/// Starts an authorization-code grant with PKCE (S256): a random `state` and verifier, and the
+/// platform's authorize URL carrying the state, the challenge, the scopes and `redirect_uri`.
+pub fn authorization(
+    platform: &'static str,
+    app: &OAuthApp,
+    params: &AuthorizeParams,
+    redirect_uri: &str,
+) -> Result<Authorization, ConnectorError> {
+    let client = basic_client(platform, app, redirect_uri)?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(|| CsrfToken::new_random_len(32))
+        .set_pkce_challenge(challenge);
+    if !params.scopes.is_empty() {
+        request = request.add_extra_param("scope", params.scopes.join(params.scope_separator));
+    }
+    for (key, value) in params.extra {
+        request = request.add_extra_param(*key, *value);
+    }
+    let (url, state) = request.url();
+    Ok(Authorization {
+        url: url.to_string(),
+        state: state.secret().clone(),
+        pkce_verifier: verifier.secret().clone(),
+    })
+}
+
+/// Exchanges an authorization code (with its PKCE verifier) for the connection's tokens, in the
+/// shape the token store keeps them.
+pub async fn exchange_code(
+    platform: &'static str,
+    app: &OAuthApp,
+    redirect_uri: &str,
+    code: &str,
+    pkce_verifier: &str,
+) -> Result<TokenSet, ConnectorError> {
+    let client = basic_client(platform, app, redirect_uri)?;
+    // Token endpoints must never redirect: a redirect could carry the client secret elsewhere.
+    let http = oauth2::reqwest::Client::builder()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default();
+    let response = client
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
+        .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+        .request_async(&http)
+        .await
+        .map_err(|e| refresh_error(platform, e))?;
+    tracing::info!(platform, "OAuth authorization code exchanged");
+    Ok(TokenSet {
+        access_token: response.access_token().secret().clone(),
+        refresh_token: response.refresh_token().map(|t| t.secret().clone()),
+        expires_at: response.expires_in().map(|d| now() + d.as_secs() as i64),
+        obtained_at: Some(now()),
+    })
 }
 
 /// The token store for a connection: `store` when the caller has one, else one in memory

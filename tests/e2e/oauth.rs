@@ -104,18 +104,15 @@ async fn oauth_tokens_are_refreshed_once_stored_rotated_and_a_revoked_grant_wait
         "the waiting job is still the source's active job"
     );
 
-    // The user reconnects: new tokens replace the revoked ones and the same job continues.
-    let credentials = sandbox_grant(&stack.sandbox, "keap");
-    replace_credentials(&stack, &source_id, &credentials).await;
-    let src = source::Entity::find_by_id(&source_id)
-        .one(&stack.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let resumed = api::resume_jobs_waiting_for(&stack.db, &stack.client, &src.connection_id)
-        .await
-        .unwrap();
-    assert_eq!(resumed, 1);
+    // The user reconnects through the API: authorizes again at the platform, the callback
+    // replaces the revoked tokens and the same job continues.
+    let revoked = stored_tokens(&stack, &source_id).await;
+    let resumed = reconnect_through_api(&stack, &tenant, &source_id).await;
+    assert_eq!(resumed["waiting_jobs"], 1, "{resumed}");
+    assert_eq!(resumed["resumed_jobs"], 1, "{resumed}");
+    assert_eq!(resumed["connection"]["status"], "active", "{resumed}");
+    let fresh = stored_tokens(&stack, &source_id).await;
+    assert_ne!(fresh.access_token, revoked.access_token);
     let job = expect_success(&stack, &tenant, &job_id, Duration::from_secs(240), 0).await;
     let (_, streams) = read_snapshot_of(
         &stack,
@@ -160,23 +157,39 @@ async fn oauth_tokens_are_refreshed_once_stored_rotated_and_a_revoked_grant_wait
     stack.shutdown().await;
 }
 
-/// Stores new credentials in the source's connection, as reconnecting it does.
-async fn replace_credentials(stack: &Stack, source_id: &str, credentials: &Value) {
-    use sea_orm::{ActiveModelTrait, Set};
+/// Reconnects the source's connection as a user would: `POST /v1/connections/{id}/reconnect`,
+/// the platform's authorize page (the sandbox approves at once), then the callback it redirects
+/// to. Returns the callback's answer.
+async fn reconnect_through_api(stack: &Stack, tenant: &Tenant, source_id: &str) -> Value {
     let src = source::Entity::find_by_id(source_id)
         .one(&stack.db)
         .await
         .unwrap()
         .unwrap();
-    let sealed = stack.master.seal_string(&credentials.to_string()).unwrap();
-    connection::ActiveModel {
-        id: Set(src.connection_id),
-        credentials_sealed: Set(sealed),
-        ..Default::default()
-    }
-    .update(&stack.db)
-    .await
-    .unwrap();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let started = browser
+        .post(format!(
+            "{}/v1/connections/{}/reconnect",
+            stack.api_base, src.connection_id
+        ))
+        .bearer_auth(&tenant.api_key)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let started: Value = started.json().await.unwrap();
+    let authorize_url = started["authorize_url"].as_str().unwrap();
+    let granted = browser.get(authorize_url).send().await.unwrap();
+    assert_eq!(granted.status(), 302);
+    let callback = granted.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.starts_with(&format!("{}/v1/oauth/callback?", stack.api_base)));
+    let done = browser.get(&callback).send().await.unwrap();
+    assert_eq!(done.status(), 200);
+    done.json().await.unwrap()
 }
 
 /// The actions the activity log holds for a job, oldest first.

@@ -1,6 +1,6 @@
 //! Starts the API for one test and speaks to it.
 
-use api::{AppState, AuthSettings, SignInLimits, TemporalAccess};
+use api::{AppState, AuthSettings, ConnectionSettings, SignInLimits, TemporalAccess};
 use entities::sea_orm::DatabaseConnection;
 use poem::{Server, listener::TcpAcceptor};
 use serde_json::{Value, json};
@@ -18,6 +18,9 @@ pub struct App {
     /// Seals connection credentials the way the API opens them.
     pub master: Arc<MasterKey>,
     temporal: Option<EphemeralServer>,
+    /// The platforms' fakes, started for this test's OAuth flows and connection tests.
+    pub sandbox: sandbox::Sandbox,
+    pub sandbox_server: Option<sandbox::RunningSandbox>,
     /// The Postgres database to drop afterwards, or the SQLite file's folder.
     pg_name: Option<String>,
     _sqlite_dir: Option<tempfile::TempDir>,
@@ -149,6 +152,23 @@ impl App {
                 .await
                 .expect("client"),
         };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let sandbox = sandbox::Sandbox::new(sandbox::SandboxConfig::new(7)).expect("sandbox");
+        let running = sandbox
+            .serve("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("sandbox listens");
+        let sandbox_base = running.base_url();
+        // Every OAuth platform's app points at the sandbox's authorization server.
+        let mut connections = ConnectionSettings::new(&base)
+            .with_http(connectors::http::HttpClient::default().allowing_private_networks(true));
+        for p in connectors::platforms() {
+            if p.auth == connectors::AuthKind::OAuth2 {
+                connections =
+                    connections.with_oauth_app(p.id, sandbox_oauth_app(&sandbox_base, p.id));
+            }
+        }
         let state = AppState {
             db: db.clone(),
             // Never contacted by these resources.
@@ -162,9 +182,8 @@ impl App {
             master: master.clone(),
             // Source tests reach the sandbox on loopback.
             allow_private_networks: true,
+            connections,
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let acceptor = TcpAcceptor::from_tokio(listener).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -183,11 +202,17 @@ impl App {
             db,
             master,
             temporal: None,
+            sandbox,
+            sandbox_server: Some(running),
             pg_name,
             _sqlite_dir: sqlite_dir,
             stop: Some(stop),
             server: Some(server),
-            http: reqwest::Client::new(),
+            // Redirects are answers to look at, not to follow.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
         }
     }
 
@@ -209,6 +234,9 @@ impl App {
         }
         if let Some(mut server) = self.temporal.take() {
             let _ = server.shutdown().await;
+        }
+        if let Some(sandbox) = self.sandbox_server.take() {
+            sandbox.shutdown().await;
         }
         match self.pg_name.take() {
             Some(name) => {
@@ -428,4 +456,14 @@ impl App {
             .map(|l| (l.actor, l.action, l.target_id))
             .collect()
     }
+}
+
+/// The `oauth_app` setting that points `platform` at the sandbox's authorization server.
+pub fn sandbox_oauth_app(base: &str, platform: &str) -> Value {
+    json!({
+        "client_id": sandbox::oauth::CLIENT_ID,
+        "client_secret": sandbox::oauth::CLIENT_SECRET,
+        "authorize_url": format!("{base}/oauth/{platform}/authorize"),
+        "token_url": format!("{base}/oauth/{platform}/token"),
+    })
 }

@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use entities::{
-    JobKind, activity_log, api_key, job, membership, repo,
+    JobKind, activity_log, api_key, connection, job, membership, oauth_state, repo,
     sea_orm::{EntityTrait, PaginatorTrait},
     source, source_group, source_group_member,
 };
@@ -56,6 +56,35 @@ fn account_calls(
             "POST",
             format!("{a}/source-groups"),
             Some(json!({"name": "foothold"})),
+        ),
+        ("GET", format!("{a}/connections"), None),
+        (
+            "POST",
+            format!("{a}/connections"),
+            Some(
+                json!({"platform": "stripe", "name": "planted", "credentials": {"api_key": "sk_x"}}),
+            ),
+        ),
+        (
+            "POST",
+            format!("{a}/connections/oauth/start"),
+            Some(json!({"platform": "keap", "name": "planted"})),
+        ),
+    ]
+}
+
+/// Operations on a connection, addressed by its own id.
+fn connection_calls(connection: &str) -> Vec<(&'static str, String, Option<Value>)> {
+    let c = format!("/v1/connections/{connection}");
+    vec![
+        ("GET", c.clone(), None),
+        ("PATCH", c.clone(), Some(json!({"name": "taken over"}))),
+        ("DELETE", c.clone(), None),
+        ("POST", format!("{c}/test"), None),
+        (
+            "POST",
+            format!("{c}/reconnect"),
+            Some(json!({"credentials": {"api_key": "sk_mallory"}})),
         ),
     ]
 }
@@ -115,6 +144,7 @@ struct Tenant {
     source: String,
     job: String,
     group: String,
+    connection: String,
 }
 
 async fn tenant(app: &App, email: &str) -> Tenant {
@@ -175,6 +205,7 @@ async fn tenant(app: &App, email: &str) -> Tenant {
         source: source.id,
         job: job.id,
         group,
+        connection: conn.id,
     }
 }
 
@@ -193,6 +224,7 @@ async fn fingerprint(app: &App) -> (Vec<u64>, Vec<String>) {
             .count(&app.db)
             .await
             .unwrap(),
+        oauth_state::Entity::find().count(&app.db).await.unwrap(),
     ];
     let mut state: Vec<String> = source::Entity::find()
         .all(&app.db)
@@ -208,6 +240,14 @@ async fn fingerprint(app: &App) -> (Vec<u64>, Vec<String>) {
             .unwrap()
             .into_iter()
             .map(|g| format!("{} {} {}", g.id, g.name, g.updated_at)),
+    );
+    state.extend(
+        connection::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| format!("{c:?}")),
     );
     (counts, state)
 }
@@ -239,6 +279,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
         calls.extend(account_calls(&b.sub, &b.owner.id, &b.key_id));
         calls.extend(object_calls(&b.job, &b.source));
         calls.extend(group_calls(&b.group, &b.source));
+        calls.extend(connection_calls(&b.connection));
         // Another tenant's member and key, addressed through an account the caller does reach.
         let own = &a.sub;
         calls.push((
@@ -261,6 +302,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
             calls.extend(account_calls(&a.owner.account_id, &a.owner.id, &a.key_id));
             calls.extend(object_calls(&a.job, &a.source));
             calls.extend(group_calls(&a.group, &a.source));
+            calls.extend(connection_calls(&a.connection));
         }
         // B's source put in a group the caller reaches: not a source of that account.
         if who == "A's owner" || who == "A's owner key" {
@@ -351,6 +393,11 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             .chain(group_calls(&a.group, &a.source))
             .filter(|(m, _, _)| *m != "GET"),
     );
+    viewer_calls.extend(
+        connection_calls(&a.connection)
+            .into_iter()
+            .filter(|(m, _, _)| *m != "GET"),
+    );
     for (who, token) in [("viewer", &viewer.access), ("viewer key", &viewer_key)] {
         for (method, path, body) in &viewer_calls {
             let r = app.call(method, path, Some(token), body.clone()).await;
@@ -368,6 +415,8 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             format!("/v1/accounts/{}/source-groups", a.sub),
             format!("/v1/source-groups/{}", a.group),
             format!("/v1/source-groups/{}/sources", a.group),
+            format!("/v1/accounts/{}/connections", a.sub),
+            format!("/v1/connections/{}", a.connection),
         ] {
             app.get(&path, token).await.ok(200);
         }
@@ -389,6 +438,11 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
                     format!("/v1/source-groups/{}/sources", a.group),
                     Some(json!({"source_id": a.source})),
                 )]),
+        );
+        calls.extend(
+            connection_calls(&a.connection)
+                .into_iter()
+                .filter(|(m, path, _)| *m != "GET" && !path.ends_with("/test")),
         );
         for (method, path, body) in calls {
             let r = app.call(method, &path, Some(token), body).await;

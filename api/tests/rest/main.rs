@@ -8,6 +8,7 @@ mod harness;
 
 mod accounts;
 mod api_keys;
+mod connections;
 mod idempotency;
 mod isolation;
 mod members;

@@ -9,6 +9,7 @@ pub mod file_fingerprint;
 pub mod idempotency_key;
 pub mod job;
 pub mod membership;
+pub mod oauth_state;
 pub mod refresh_token;
 pub mod schedule;
 pub mod snapshot;
