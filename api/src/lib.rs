@@ -10,18 +10,22 @@
 pub mod access;
 mod accounts;
 pub mod activity;
+mod activity_log;
 mod api_keys;
 pub mod auth;
 mod backups;
 pub mod error;
 mod health;
 pub mod input;
+mod job_lists;
 mod jobs;
 mod members;
 pub mod pagination;
 mod passwords;
 mod platforms;
 mod reauth;
+pub mod retention;
+pub mod schedules;
 mod session;
 mod state;
 pub mod throttle;
@@ -55,6 +59,10 @@ pub enum ApiTags {
     Backups,
     /// Jobs: runs of backups and syncs.
     Jobs,
+    /// Recurring backups and syncs of a source, run by Temporal Schedules.
+    Schedules,
+    /// What was done in an account, by whom.
+    Activity,
 }
 
 /// The API version shown in the spec.
@@ -69,6 +77,9 @@ type Apis = (
     api_keys::ApiKeysApi,
     backups::BackupsApi,
     jobs::JobsApi,
+    job_lists::JobListsApi,
+    schedules::SchedulesApi,
+    activity_log::ActivityLogApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -81,6 +92,9 @@ fn service() -> OpenApiService<Apis, ()> {
         api_keys::ApiKeysApi,
         backups::BackupsApi,
         jobs::JobsApi,
+        job_lists::JobListsApi,
+        schedules::SchedulesApi,
+        activity_log::ActivityLogApi,
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(
         "Back up SaaS platform data into S3 storage you control. Every backup runs as a durable \

@@ -15,9 +15,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 mod access;
+mod schedules;
 mod sessions;
 
 pub use access::*;
+pub use schedules::*;
 pub use sessions::*;
 
 /// The prefix every API key secret starts with, so leaked keys are recognisable by scanners.

@@ -10,3 +10,4 @@ mod files;
 mod harness;
 mod oauth;
 mod platforms;
+mod schedules;

@@ -3,8 +3,8 @@
 
 use crate::harness::*;
 use entities::{
-    JobKind, activity_log, api_key, job, membership, repo,
-    sea_orm::{EntityTrait, PaginatorTrait},
+    JobKind, activity_log, api_key, job, membership, repo, schedule,
+    sea_orm::{EntityTrait, PaginatorTrait, QueryOrder},
 };
 use serde_json::{Value, json};
 
@@ -44,12 +44,33 @@ fn account_calls(
             Some(json!({"name": "backdoor", "role": "owner"})),
         ),
         ("DELETE", format!("{a}/api-keys/{key}"), None),
+        ("GET", format!("{a}/jobs"), None),
+        ("GET", format!("{a}/jobs?include_sub_accounts=true"), None),
+        ("GET", format!("{a}/activity"), None),
     ]
 }
 
-/// Operations on a job and a source, addressed by their own ids.
-fn object_calls(job: &str, source: &str) -> Vec<(&'static str, String, Option<Value>)> {
+/// Operations on a job, a source and a schedule, addressed by their own ids.
+fn object_calls(
+    job: &str,
+    source: &str,
+    schedule: &str,
+) -> Vec<(&'static str, String, Option<Value>)> {
+    let s = format!("/v1/schedules/{schedule}");
     vec![
+        ("GET", format!("/v1/sources/{source}/jobs"), None),
+        ("GET", format!("/v1/sources/{source}/schedules"), None),
+        (
+            "POST",
+            format!("/v1/sources/{source}/schedules"),
+            Some(json!({"cron": "0 2 * * *"})),
+        ),
+        ("GET", s.clone(), None),
+        ("PATCH", s.clone(), Some(json!({"cron": "0 3 * * *"}))),
+        ("POST", format!("{s}/pause"), None),
+        ("POST", format!("{s}/resume"), None),
+        ("POST", format!("{s}/trigger"), None),
+        ("DELETE", s, None),
         ("GET", format!("/v1/jobs/{job}"), None),
         ("POST", format!("/v1/jobs/{job}/cancel"), None),
         ("POST", format!("/v1/jobs/{job}/retry"), Some(json!({}))),
@@ -74,6 +95,7 @@ struct Tenant {
     key: String,
     source: String,
     job: String,
+    schedule: String,
 }
 
 async fn tenant(app: &App, email: &str) -> Tenant {
@@ -97,6 +119,7 @@ async fn tenant(app: &App, email: &str) -> Tenant {
     let source = repo::create_source(&app.db, &conn, "all", &[])
         .await
         .unwrap();
+    let schedule = crate::schedules::stored_schedule(app, &source).await.id;
     let job = repo::create_job(&app.db, &source, JobKind::Backup)
         .await
         .unwrap();
@@ -115,11 +138,12 @@ async fn tenant(app: &App, email: &str) -> Tenant {
         key,
         source: source.id,
         job: job.id,
+        schedule,
     }
 }
 
-/// Counts that any successful change would move.
-async fn fingerprint(app: &App) -> (u64, u64, u64, u64, u64) {
+/// Counts that any successful change would move, and the schedules as stored.
+async fn fingerprint(app: &App) -> (u64, u64, u64, u64, u64, Vec<schedule::Model>) {
     (
         entities::account::Entity::find()
             .count(&app.db)
@@ -129,6 +153,11 @@ async fn fingerprint(app: &App) -> (u64, u64, u64, u64, u64) {
         api_key::Entity::find().count(&app.db).await.unwrap(),
         job::Entity::find().count(&app.db).await.unwrap(),
         activity_log::Entity::find().count(&app.db).await.unwrap(),
+        schedule::Entity::find()
+            .order_by_asc(schedule::Column::Id)
+            .all(&app.db)
+            .await
+            .unwrap(),
     )
 }
 
@@ -157,7 +186,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
     for (who, token) in attackers {
         let mut calls = account_calls(&b.owner.account_id, &b.owner.id, &b.key_id);
         calls.extend(account_calls(&b.sub, &b.owner.id, &b.key_id));
-        calls.extend(object_calls(&b.job, &b.source));
+        calls.extend(object_calls(&b.job, &b.source, &b.schedule));
         // Another tenant's member and key, addressed through an account the caller does reach.
         let own = &a.sub;
         calls.push((
@@ -178,7 +207,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
         if who.starts_with("A's sub-account") {
             // Up the tree: the parent's own objects.
             calls.extend(account_calls(&a.owner.account_id, &a.owner.id, &a.key_id));
-            calls.extend(object_calls(&a.job, &a.source));
+            calls.extend(object_calls(&a.job, &a.source, &a.schedule));
         }
         for (method, path, body) in calls {
             let r = app.call(method, &path, Some(token), body).await;
@@ -246,15 +275,17 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
     let change = |account: &str| {
         account_calls(account, &a.owner.id, &a.key_id)
             .into_iter()
-            .filter(|(method, path, _)| *method != "GET" || path.ends_with("/api-keys"))
+            .filter(|(method, path, _)| {
+                *method != "GET" || path.ends_with("/api-keys") || path.ends_with("/activity")
+            })
             .collect::<Vec<_>>()
     };
     let mut viewer_calls = change(&a.owner.account_id);
     viewer_calls.extend(change(&a.sub)); // inherited, with the same role
     viewer_calls.extend(
-        object_calls(&a.job, &a.source)
+        object_calls(&a.job, &a.source, &a.schedule)
             .into_iter()
-            .filter(|(m, _, _)| *m == "POST"),
+            .filter(|(m, _, _)| *m != "GET"),
     );
     for (who, token) in [("viewer", &viewer.access), ("viewer key", &viewer_key)] {
         for (method, path, body) in &viewer_calls {
@@ -268,6 +299,10 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             format!("/v1/accounts/{}/tree", a.owner.account_id),
             format!("/v1/accounts/{}/members", a.owner.account_id),
             format!("/v1/jobs/{}", a.job),
+            format!("/v1/accounts/{}/jobs", a.owner.account_id),
+            format!("/v1/sources/{}/jobs", a.source),
+            format!("/v1/sources/{}/schedules", a.source),
+            format!("/v1/schedules/{}", a.schedule),
         ] {
             app.get(&path, token).await.ok(200);
         }
@@ -278,6 +313,17 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
         ("operator key", &operator_key),
     ] {
         for (method, path, body) in change(&a.owner.account_id) {
+            let r = app.call(method, &path, Some(token), body).await;
+            assert_eq!(r.status, 403, "{who}: {method} {path}: {}", r.body);
+        }
+        // Nor schedules: only triggering a run is an operator's.
+        for (method, path, body) in object_calls(&a.job, &a.source, &a.schedule) {
+            if method == "GET" || path.contains("/jobs/") || path.ends_with("/trigger") {
+                continue;
+            }
+            if path.ends_with("/backups") || path.ends_with("/syncs") {
+                continue;
+            }
             let r = app.call(method, &path, Some(token), body).await;
             assert_eq!(r.status, 403, "{who}: {method} {path}: {}", r.body);
         }

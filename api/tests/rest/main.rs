@@ -5,9 +5,12 @@
 mod harness;
 
 mod accounts;
+mod activity;
 mod api_keys;
 mod isolation;
+mod job_lists;
 mod members;
+mod schedules;
 mod sign_in;
 mod sqlite;
 mod system;

@@ -8,6 +8,7 @@ mod m0003_job_retries;
 mod m0004_blobs;
 mod m0005_needs_reauth_is_active;
 mod m0006_sign_in;
+mod m0009_schedules_activity;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_blobs::Migration),
             Box::new(m0005_needs_reauth_is_active::Migration),
             Box::new(m0006_sign_in::Migration),
+            Box::new(m0009_schedules_activity::Migration),
         ]
     }
 }
