@@ -24,10 +24,7 @@ impl ApiListener {
     pub async fn serve(self, state: api::AppState, stop: CancellationToken) -> std::io::Result<()> {
         let acceptor = TcpAcceptor::from_tokio(self.listener)?;
         // The activity log's retention pass lives as long as the server.
-        let retention = tokio::spawn(api::retention::run(
-            state.db.clone(),
-            api::retention::EVERY,
-        ));
+        let retention = tokio::spawn(api::retention::run(state.db.clone(), api::retention::EVERY));
         let served = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
                 api::app(state),

@@ -99,7 +99,10 @@ impl ActivityLogApi {
         method = "get",
         operation_id = "listActivity"
     )]
-    #[expect(clippy::too_many_arguments, reason = "one argument per query parameter")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
     async fn list(
         &self,
         state: Data<&AppState>,

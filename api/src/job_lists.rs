@@ -168,7 +168,10 @@ impl JobListsApi {
         method = "get",
         operation_id = "listAccountJobs"
     )]
-    #[expect(clippy::too_many_arguments, reason = "one argument per query parameter")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
     async fn list_account_jobs(
         &self,
         state: Data<&AppState>,
@@ -221,7 +224,10 @@ impl JobListsApi {
         method = "get",
         operation_id = "listSourceJobs"
     )]
-    #[expect(clippy::too_many_arguments, reason = "one argument per query parameter")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
     async fn list_source_jobs(
         &self,
         state: Data<&AppState>,

@@ -87,7 +87,9 @@ pub fn scheduled_workflow_id(source_id: &str, schedule_id: &str) -> String {
     format!("scheduled/{source_id}/{schedule_id}")
 }
 
-fn build(def: &ScheduleDefinition) -> Result<(proto::Schedule, Memo, SearchAttributes), TemporalError> {
+fn build(
+    def: &ScheduleDefinition,
+) -> Result<(proto::Schedule, Memo, SearchAttributes), TemporalError> {
     let input = &def.input;
     let payload = input.as_json_payload().map_err(|e| TemporalError::Rpc {
         operation: "encode schedule input",
@@ -161,7 +163,10 @@ fn build(def: &ScheduleDefinition) -> Result<(proto::Schedule, Memo, SearchAttri
 
 /// Creates the Temporal Schedule. Temporal refusing the spec is
 /// [`TemporalError::InvalidSchedule`].
-pub async fn create_schedule(client: &Client, def: &ScheduleDefinition) -> Result<(), TemporalError> {
+pub async fn create_schedule(
+    client: &Client,
+    def: &ScheduleDefinition,
+) -> Result<(), TemporalError> {
     let (schedule, memo, attributes) = build(def)?;
     let request = CreateScheduleRequest {
         namespace: client.namespace(),
@@ -180,7 +185,10 @@ pub async fn create_schedule(client: &Client, def: &ScheduleDefinition) -> Resul
 }
 
 /// Replaces the Temporal Schedule's spec, action, policies and paused state with `def`.
-pub async fn update_schedule(client: &Client, def: &ScheduleDefinition) -> Result<(), TemporalError> {
+pub async fn update_schedule(
+    client: &Client,
+    def: &ScheduleDefinition,
+) -> Result<(), TemporalError> {
     let (schedule, _, _) = build(def)?;
     let request = UpdateScheduleRequest {
         namespace: client.namespace(),

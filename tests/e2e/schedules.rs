@@ -10,7 +10,13 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-async fn call(stack: &Stack, tenant: &Tenant, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    stack: &Stack,
+    tenant: &Tenant,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut req = http()
         .request(method, format!("{}{path}", stack.api_base))
@@ -30,7 +36,13 @@ async fn call(stack: &Stack, tenant: &Tenant, method: &str, path: &str, body: Op
 }
 
 /// The next `n` times after `after` at `hour:minute` every day in `tz`.
-fn daily_in(tz: chrono_tz::Tz, hour: u32, minute: u32, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+fn daily_in(
+    tz: chrono_tz::Tz,
+    hour: u32,
+    minute: u32,
+    after: DateTime<Utc>,
+    n: usize,
+) -> Vec<DateTime<Utc>> {
     let mut out = Vec::new();
     let mut day = after.with_timezone(&tz).date_naive();
     while out.len() < n {
@@ -113,7 +125,10 @@ async fn a_schedule_drives_its_temporal_schedule_and_its_runs_create_jobs() {
     assert_eq!(created["catchup_window_secs"], 3600);
     assert!(created["last_run"].is_null(), "{created}");
     let next = times(&created["next_runs"]);
-    assert_eq!(next, daily_in(chrono_tz::America::New_York, 9, 30, before, 5));
+    assert_eq!(
+        next,
+        daily_in(chrono_tz::America::New_York, 9, 30, before, 5)
+    );
 
     // Temporal has it: not paused, overlap Skip, the catch-up window, the same times.
     let described = stack
@@ -144,12 +159,26 @@ async fn a_schedule_drives_its_temporal_schedule_and_its_runs_create_jobs() {
     assert_eq!(temporal_next, next);
 
     // Listed under its source.
-    let (status, listed) = call(&stack, &tenant, "GET", &format!("/v1/sources/{src}/schedules"), None).await;
+    let (status, listed) = call(
+        &stack,
+        &tenant,
+        "GET",
+        &format!("/v1/sources/{src}/schedules"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{listed}");
     assert_eq!(listed["items"][0]["id"], id.as_str());
 
     // Trigger: the run creates its own job row, which runs to success.
-    let (status, body) = call(&stack, &tenant, "POST", &format!("/v1/schedules/{id}/trigger"), None).await;
+    let (status, body) = call(
+        &stack,
+        &tenant,
+        "POST",
+        &format!("/v1/schedules/{id}/trigger"),
+        None,
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
     let jobs = wait_for_jobs(&stack, &tenant, |j| !j.is_empty(), Duration::from_secs(60)).await;
     let job_id = jobs[0]["id"].as_str().unwrap().to_owned();
@@ -160,7 +189,12 @@ async fn a_schedule_drives_its_temporal_schedule_and_its_runs_create_jobs() {
         workflow_id.starts_with(&format!("scheduled/{src}/{id}")),
         "{workflow_id}"
     );
-    assert!(job["temporal_ui_url"].as_str().unwrap().contains("/workflows/scheduled%2F"));
+    assert!(
+        job["temporal_ui_url"]
+            .as_str()
+            .unwrap()
+            .contains("/workflows/scheduled%2F")
+    );
     let (_, got) = call(&stack, &tenant, "GET", &format!("/v1/schedules/{id}"), None).await;
     assert_eq!(got["last_run"]["outcome"], "started", "{got}");
     assert_eq!(got["last_run"]["job_id"], job_id.as_str());
@@ -170,7 +204,10 @@ async fn a_schedule_drives_its_temporal_schedule_and_its_runs_create_jobs() {
         &stack,
         &tenant,
         "GET",
-        &format!("/v1/accounts/{}/activity?target_id={job_id}", tenant.account_id),
+        &format!(
+            "/v1/accounts/{}/activity?target_id={job_id}",
+            tenant.account_id
+        ),
         None,
     )
     .await;
@@ -182,17 +219,35 @@ async fn a_schedule_drives_its_temporal_schedule_and_its_runs_create_jobs() {
         .map(|a| (a["actor"].as_str().unwrap(), a["action"].as_str().unwrap()))
         .collect();
     for expected in ["backup.scheduled", "job.running", "job.succeeded"] {
-        assert!(actions.contains(&("system", expected)), "{expected}: {actions:?}");
+        assert!(
+            actions.contains(&("system", expected)),
+            "{expected}: {actions:?}"
+        );
     }
 
     // A run that finds the source busy is skipped and recorded; no second job starts. (The API
     // refuses to trigger then, so the run is started through Temporal, as the schedule would.)
-    let src_row = source::Entity::find_by_id(src.as_str()).one(&stack.db).await.unwrap().unwrap();
-    let busy = repo::start_job(&stack.db, &src_row, JobKind::Sync).await.unwrap();
-    let (status, body) = call(&stack, &tenant, "POST", &format!("/v1/schedules/{id}/trigger"), None).await;
+    let src_row = source::Entity::find_by_id(src.as_str())
+        .one(&stack.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let busy = repo::start_job(&stack.db, &src_row, JobKind::Sync)
+        .await
+        .unwrap();
+    let (status, body) = call(
+        &stack,
+        &tenant,
+        "POST",
+        &format!("/v1/schedules/{id}/trigger"),
+        None,
+    )
+    .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["details"]["job_id"], busy.id.as_str());
-    temporal::trigger_schedule(&stack.client, &temporal_id).await.unwrap();
+    temporal::trigger_schedule(&stack.client, &temporal_id)
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, got) = call(&stack, &tenant, "GET", &format!("/v1/schedules/{id}"), None).await;
@@ -200,14 +255,21 @@ async fn a_schedule_drives_its_temporal_schedule_and_its_runs_create_jobs() {
             assert_eq!(got["last_run"]["job_id"], busy.id.as_str());
             break;
         }
-        assert!(Instant::now() < deadline, "never skipped: {got}\n{}", stack.worker_log(0));
+        assert!(
+            Instant::now() < deadline,
+            "never skipped: {got}\n{}",
+            stack.worker_log(0)
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let (_, log) = call(
         &stack,
         &tenant,
         "GET",
-        &format!("/v1/accounts/{}/activity?action=schedule.&target_id={id}", tenant.account_id),
+        &format!(
+            "/v1/accounts/{}/activity?action=schedule.&target_id={id}",
+            tenant.account_id
+        ),
         None,
     )
     .await;
@@ -220,20 +282,47 @@ async fn a_schedule_drives_its_temporal_schedule_and_its_runs_create_jobs() {
     assert_eq!(skipped["actor"], "system");
     assert_eq!(skipped["details"]["active_job_id"], busy.id.as_str());
     let jobs = wait_for_jobs(&stack, &tenant, |_| true, Duration::from_secs(1)).await;
-    assert_eq!(jobs.len(), 2, "the busy job and the first run only: {jobs:?}");
-    repo::finish_job(&stack.db, &busy.id, JobStatus::Cancelled, None).await.unwrap();
+    assert_eq!(
+        jobs.len(),
+        2,
+        "the busy job and the first run only: {jobs:?}"
+    );
+    repo::finish_job(&stack.db, &busy.id, JobStatus::Cancelled, None)
+        .await
+        .unwrap();
 
     // Pause and resume are Temporal's state too.
-    let (status, paused) = call(&stack, &tenant, "POST", &format!("/v1/schedules/{id}/pause"), None).await;
+    let (status, paused) = call(
+        &stack,
+        &tenant,
+        "POST",
+        &format!("/v1/schedules/{id}/pause"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{paused}");
     assert_eq!(paused["paused"], true);
     assert_eq!(paused["next_runs"], json!([]));
-    let d = temporal::describe_schedule(&stack.client, &temporal_id).await.unwrap();
+    let d = temporal::describe_schedule(&stack.client, &temporal_id)
+        .await
+        .unwrap();
     assert!(d.paused);
-    let (status, resumed) = call(&stack, &tenant, "POST", &format!("/v1/schedules/{id}/resume"), None).await;
+    let (status, resumed) = call(
+        &stack,
+        &tenant,
+        "POST",
+        &format!("/v1/schedules/{id}/resume"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{resumed}");
     assert_eq!(resumed["paused"], false);
-    assert!(!temporal::describe_schedule(&stack.client, &temporal_id).await.unwrap().paused);
+    assert!(
+        !temporal::describe_schedule(&stack.client, &temporal_id)
+            .await
+            .unwrap()
+            .paused
+    );
 
     // An update moves the Temporal schedule to the new time and zone.
     let before = Utc::now();
@@ -250,12 +339,26 @@ async fn a_schedule_drives_its_temporal_schedule_and_its_runs_create_jobs() {
         times(&updated["next_runs"]),
         daily_in(chrono_tz::Asia::Tokyo, 18, 0, before, 5)
     );
-    let d = temporal::describe_schedule(&stack.client, &temporal_id).await.unwrap();
-    let temporal_next: Vec<DateTime<Utc>> = d.next_runs.into_iter().take(5).map(DateTime::<Utc>::from).collect();
+    let d = temporal::describe_schedule(&stack.client, &temporal_id)
+        .await
+        .unwrap();
+    let temporal_next: Vec<DateTime<Utc>> = d
+        .next_runs
+        .into_iter()
+        .take(5)
+        .map(DateTime::<Utc>::from)
+        .collect();
     assert_eq!(temporal_next, times(&updated["next_runs"]));
 
     // Delete removes the Temporal schedule.
-    let (status, _) = call(&stack, &tenant, "DELETE", &format!("/v1/schedules/{id}"), None).await;
+    let (status, _) = call(
+        &stack,
+        &tenant,
+        "DELETE",
+        &format!("/v1/schedules/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
     assert!(matches!(
         temporal::describe_schedule(&stack.client, &temporal_id).await,

@@ -95,7 +95,11 @@ impl BackupWorkflow {
         mut input: BackupInput,
     ) -> WorkflowResult<BackupResult> {
         ctx.state_mut(|s| s.progress.phase = "starting".into());
-        if let Some(schedule_id) = input.schedule_id.clone().filter(|_| input.job_id.is_empty()) {
+        if let Some(schedule_id) = input
+            .schedule_id
+            .clone()
+            .filter(|_| input.job_id.is_empty())
+        {
             let claim = ClaimInput {
                 schedule_id,
                 workflow_id: ctx.workflow_id().to_owned(),

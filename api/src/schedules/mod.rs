@@ -446,7 +446,8 @@ async fn view(state: &AppState, row: schedule::Model) -> ScheduleView {
     let next_runs = if row.paused {
         Some(Vec::new())
     } else {
-        let describe = temporal::describe_schedule(&state.temporal.client, &row.temporal_schedule_id);
+        let describe =
+            temporal::describe_schedule(&state.temporal.client, &row.temporal_schedule_id);
         match tokio::time::timeout(Duration::from_secs(3), describe).await {
             Ok(Ok(status)) => Some(
                 status
@@ -684,7 +685,15 @@ impl SchedulesApi {
                 changed.insert("kind".into(), json!(new.kind));
             }
             new.updated_at = Utc::now();
-            let row = change(&state, &auth.0, old, new, "schedule.updated", changed.into()).await?;
+            let row = change(
+                &state,
+                &auth.0,
+                old,
+                new,
+                "schedule.updated",
+                changed.into(),
+            )
+            .await?;
             Ok(UpdateScheduleResponse::Ok(Json(view(&state, row).await)))
         })
         .await
@@ -740,7 +749,10 @@ impl SchedulesApi {
             if let Some(active) = repo::active_job(&state.db, &row.source_id).await? {
                 return Err(ApiError::conflict(
                     "conflict",
-                    format!("job {} of this source is still queued or running", active.id),
+                    format!(
+                        "job {} of this source is still queued or running",
+                        active.id
+                    ),
                 )
                 .with_details(json!({"job_id": active.id})));
             }

@@ -18,7 +18,14 @@ fn actions(v: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn entry(app: &App, account: &str, actor: &str, action: &str, target: (&str, &str), age: Duration) -> String {
+async fn entry(
+    app: &App,
+    account: &str,
+    actor: &str,
+    action: &str,
+    target: (&str, &str),
+    age: Duration,
+) -> String {
     let row = activity_log::Model {
         id: entities::new_id("act"),
         account_id: account.into(),
@@ -40,7 +47,15 @@ async fn the_log_is_filtered_and_paged_newest_first() {
     let log = format!("/v1/accounts/{acct}/activity");
     let user = format!("user:{}", ada.id);
     // Backdated, but logged first: the log's order is the order of entry.
-    let old = entry(&app, acct, "system", "job.succeeded", ("job", "job_0"), Duration::days(3)).await;
+    let old = entry(
+        &app,
+        acct,
+        "system",
+        "job.succeeded",
+        ("job", "job_0"),
+        Duration::days(3),
+    )
+    .await;
     for (actor, action, target) in [
         ("system", "job.running", ("job", "job_1")),
         ("system", "job.failed", ("job", "job_1")),
@@ -55,33 +70,64 @@ async fn the_log_is_filtered_and_paged_newest_first() {
     let all = actions(r.ok(200));
     assert_eq!(
         &all[..5],
-        ["schedule.skipped", "schedule.created", "job.failed", "job.running", "job.succeeded"]
+        [
+            "schedule.skipped",
+            "schedule.created",
+            "job.failed",
+            "job.running",
+            "job.succeeded"
+        ]
     );
 
     for (query, expected) in [
-        ("action=job.", vec!["job.failed", "job.running", "job.succeeded"]),
-        ("action=schedule.*", vec!["schedule.skipped", "schedule.created"]),
+        (
+            "action=job.",
+            vec!["job.failed", "job.running", "job.succeeded"],
+        ),
+        (
+            "action=schedule.*",
+            vec!["schedule.skipped", "schedule.created"],
+        ),
         ("action=job.failed", vec!["job.failed"]),
-        ("actor=system&target_type=schedule", vec!["schedule.skipped"]),
+        (
+            "actor=system&target_type=schedule",
+            vec!["schedule.skipped"],
+        ),
         ("target_id=job_1", vec!["job.failed", "job.running"]),
     ] {
         let r = app.get(&format!("{log}?{query}"), &ada.access).await;
         assert_eq!(actions(r.ok(200)), expected, "{query}");
     }
-    let day_ago = (Utc::now() - Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let r = app.get(&format!("{log}?action=job.&until={day_ago}"), &ada.access).await;
+    let day_ago =
+        (Utc::now() - Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let r = app
+        .get(&format!("{log}?action=job.&until={day_ago}"), &ada.access)
+        .await;
     assert_eq!(r.ok(200)["items"][0]["id"], old.as_str());
     assert_eq!(actions(&r.body).len(), 1);
-    let r = app.get(&format!("{log}?action=job.&since={day_ago}"), &ada.access).await;
+    let r = app
+        .get(&format!("{log}?action=job.&since={day_ago}"), &ada.access)
+        .await;
     assert_eq!(actions(r.ok(200)), ["job.failed", "job.running"]);
 
-    let r = app.get(&format!("{log}?action=job.&limit=2"), &ada.access).await;
+    let r = app
+        .get(&format!("{log}?action=job.&limit=2"), &ada.access)
+        .await;
     assert_eq!(actions(r.ok(200)), ["job.failed", "job.running"]);
     let cursor = r.body["next_cursor"].as_str().unwrap().to_owned();
-    let r = app.get(&format!("{log}?action=job.&limit=2&cursor={cursor}"), &ada.access).await;
+    let r = app
+        .get(
+            &format!("{log}?action=job.&limit=2&cursor={cursor}"),
+            &ada.access,
+        )
+        .await;
     assert_eq!(actions(r.ok(200)), ["job.succeeded"]);
 
-    for (query, field) in [("since=last+week", "since"), ("until=2026-02-30T00:00:00Z", "until"), ("limit=0", "limit")] {
+    for (query, field) in [
+        ("since=last+week", "since"),
+        ("until=2026-02-30T00:00:00Z", "until"),
+        ("limit=0", "limit"),
+    ] {
         let r = app.get(&format!("{log}?{query}"), &ada.access).await;
         r.error(400, "invalid_request");
         assert_eq!(r.field(), field);
@@ -99,12 +145,46 @@ async fn the_retention_pass_deletes_rows_older_than_90_days_only() {
     let app = App::spawn().await;
     let ada = app.register("ada@example.com").await;
     let acct = &ada.account_id;
-    let ancient = entry(&app, acct, "system", "job.succeeded", ("job", "job_a"), Duration::days(400)).await;
-    let expired = entry(&app, acct, "system", "job.failed", ("job", "job_b"), Duration::days(91)).await;
-    let kept = entry(&app, acct, "system", "job.running", ("job", "job_c"), Duration::days(89)).await;
-    let fresh = entry(&app, acct, "system", "job.running", ("job", "job_d"), Duration::zero()).await;
+    let ancient = entry(
+        &app,
+        acct,
+        "system",
+        "job.succeeded",
+        ("job", "job_a"),
+        Duration::days(400),
+    )
+    .await;
+    let expired = entry(
+        &app,
+        acct,
+        "system",
+        "job.failed",
+        ("job", "job_b"),
+        Duration::days(91),
+    )
+    .await;
+    let kept = entry(
+        &app,
+        acct,
+        "system",
+        "job.running",
+        ("job", "job_c"),
+        Duration::days(89),
+    )
+    .await;
+    let fresh = entry(
+        &app,
+        acct,
+        "system",
+        "job.running",
+        ("job", "job_d"),
+        Duration::zero(),
+    )
+    .await;
 
-    let deleted = api::retention::purge_expired(&app.db, Utc::now()).await.unwrap();
+    let deleted = api::retention::purge_expired(&app.db, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(deleted, 2);
     let left: Vec<String> = activity_log::Entity::find()
         .filter(activity_log::Column::AccountId.eq(acct.as_str()))
@@ -114,9 +194,17 @@ async fn the_retention_pass_deletes_rows_older_than_90_days_only() {
         .into_iter()
         .map(|a| a.id)
         .collect();
-    assert!(!left.contains(&ancient) && !left.contains(&expired), "{left:?}");
+    assert!(
+        !left.contains(&ancient) && !left.contains(&expired),
+        "{left:?}"
+    );
     assert!(left.contains(&kept) && left.contains(&fresh), "{left:?}");
     // A second pass finds nothing more.
-    assert_eq!(api::retention::purge_expired(&app.db, Utc::now()).await.unwrap(), 0);
+    assert_eq!(
+        api::retention::purge_expired(&app.db, Utc::now())
+            .await
+            .unwrap(),
+        0
+    );
     app.shutdown().await;
 }

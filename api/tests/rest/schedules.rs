@@ -24,7 +24,9 @@ pub async fn stored_source(app: &App, account_id: &str) -> source::Model {
     )
     .await
     .unwrap();
-    repo::create_source(&app.db, &conn, "all", &[]).await.unwrap()
+    repo::create_source(&app.db, &conn, "all", &[])
+        .await
+        .unwrap()
 }
 
 /// A schedule row of `src`, as if created while Temporal was up.
@@ -73,9 +75,18 @@ async fn values_are_checked_before_temporal_and_name_their_field() {
         (json!({"cron": "0 2 * *"}), "cron"),
         (json!({"cron": "61 2 * * *"}), "cron"),
         (json!({"cron": "@daily"}), "cron"),
-        (json!({"cron": "0 2 * * *", "timezone": "Mars/Olympus"}), "timezone"),
-        (json!({"cron": "0 2 * * *", "jitter_secs": 3601}), "jitter_secs"),
-        (json!({"cron": "0 2 * * *", "catchup_window_secs": 5}), "catchup_window_secs"),
+        (
+            json!({"cron": "0 2 * * *", "timezone": "Mars/Olympus"}),
+            "timezone",
+        ),
+        (
+            json!({"cron": "0 2 * * *", "jitter_secs": 3601}),
+            "jitter_secs",
+        ),
+        (
+            json!({"cron": "0 2 * * *", "catchup_window_secs": 5}),
+            "catchup_window_secs",
+        ),
     ] {
         let r = app.post(&path, &ada.access, body.clone()).await;
         r.error(422, "invalid_field");
@@ -86,19 +97,29 @@ async fn values_are_checked_before_temporal_and_name_their_field() {
         json!({"cron": "0 2 * * *", "colour": "blue"}),
         json!({"timezone": "UTC"}),
     ] {
-        app.post(&path, &ada.access, body).await.error(400, "invalid_request");
+        app.post(&path, &ada.access, body)
+            .await
+            .error(400, "invalid_request");
     }
     // Valid, but Temporal cannot be reached: nothing is stored.
     let r = app
-        .post(&path, &ada.access, json!({"cron": "0 2 * * *", "timezone": "Europe/Berlin"}))
+        .post(
+            &path,
+            &ada.access,
+            json!({"cron": "0 2 * * *", "timezone": "Europe/Berlin"}),
+        )
         .await;
     r.error(503, "unavailable");
     assert_eq!(counts(&app).await, before, "nothing stored");
 
     // Unknown sources are a 404; a viewer or an operator may not create schedules.
-    app.post("/v1/sources/src_nope/schedules", &ada.access, json!({"cron": "0 2 * * *"}))
-        .await
-        .error(404, "not_found");
+    app.post(
+        "/v1/sources/src_nope/schedules",
+        &ada.access,
+        json!({"cron": "0 2 * * *"}),
+    )
+    .await
+    .error(404, "not_found");
     for role in ["viewer", "operator"] {
         let member = app
             .member(&ada, &ada.account_id, &format!("{role}@example.com"), role)
@@ -141,7 +162,9 @@ async fn a_schedule_is_read_without_temporal_and_changed_only_with_it() {
     let page = page.ok(200).clone();
     assert_eq!(page["items"][0]["id"], sch.id.as_str());
     let cursor = page["next_cursor"].as_str().unwrap();
-    let rest = app.get(&format!("{list}?limit=1&cursor={cursor}"), &ada.access).await;
+    let rest = app
+        .get(&format!("{list}?limit=1&cursor={cursor}"), &ada.access)
+        .await;
     assert_eq!(rest.ok(200)["items"][0]["id"], second.id.as_str());
     assert!(rest.body.get("next_cursor").is_none());
     app.get(&format!("{list}?limit=0"), &ada.access)
@@ -150,7 +173,9 @@ async fn a_schedule_is_read_without_temporal_and_changed_only_with_it() {
 
     // Changes: checked first, then refused while Temporal is unreachable, changing nothing.
     let before = counts(&app).await;
-    let r = app.patch(&one, &ada.access, json!({"timezone": "Nowhere/Else"})).await;
+    let r = app
+        .patch(&one, &ada.access, json!({"timezone": "Nowhere/Else"}))
+        .await;
     r.error(422, "invalid_field");
     assert_eq!(r.field(), "timezone");
     app.patch(&one, &ada.access, json!({"jitter": 5}))
@@ -164,7 +189,9 @@ async fn a_schedule_is_read_without_temporal_and_changed_only_with_it() {
             .await
             .error(503, "unavailable");
     }
-    app.delete(&one, &ada.access).await.error(503, "unavailable");
+    app.delete(&one, &ada.access)
+        .await
+        .error(503, "unavailable");
     assert_eq!(counts(&app).await, before);
     let stored = schedule::Entity::find_by_id(sch.id.as_str())
         .one(&app.db)
@@ -174,15 +201,23 @@ async fn a_schedule_is_read_without_temporal_and_changed_only_with_it() {
     assert_eq!(stored, sch, "unchanged");
 
     // Triggering while the source has an active job names it.
-    let job = repo::start_job(&app.db, &src, JobKind::Backup).await.unwrap();
-    let r = app.post(&format!("{one}/trigger"), &ada.access, json!({})).await;
+    let job = repo::start_job(&app.db, &src, JobKind::Backup)
+        .await
+        .unwrap();
+    let r = app
+        .post(&format!("{one}/trigger"), &ada.access, json!({}))
+        .await;
     r.error(409, "conflict");
     assert_eq!(r.body["error"]["details"]["job_id"], job.id.as_str());
 
     // Roles: a viewer reads; an operator may trigger (reaching the active-job check) but not
     // change the schedule.
-    let viewer = app.member(&ada, &ada.account_id, "vic@example.com", "viewer").await;
-    let operator = app.member(&ada, &ada.account_id, "otto@example.com", "operator").await;
+    let viewer = app
+        .member(&ada, &ada.account_id, "vic@example.com", "viewer")
+        .await;
+    let operator = app
+        .member(&ada, &ada.account_id, "otto@example.com", "operator")
+        .await;
     app.get(&one, &viewer.access).await.ok(200);
     app.post(&format!("{one}/trigger"), &viewer.access, json!({}))
         .await
