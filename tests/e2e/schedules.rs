@@ -142,7 +142,7 @@ async fn a_schedule_drives_its_temporal_schedule_and_its_runs_create_jobs() {
         .raw()
         .schedule
         .as_ref()
-        .and_then(|s| s.policies.clone())
+        .and_then(|s| s.policies)
         .expect("policies");
     assert_eq!(policies.overlap_policy, 1, "SCHEDULE_OVERLAP_POLICY_SKIP");
     assert_eq!(

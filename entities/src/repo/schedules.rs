@@ -17,7 +17,7 @@ use serde_json::json;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScheduledRun {
     /// A job was created for the run (or had been, by an earlier attempt of the same run).
-    Started(job::Model),
+    Started(Box<job::Model>),
     /// The source had an active job (its id); nothing was started.
     Skipped(String),
     /// The schedule or its source no longer exists.
@@ -43,7 +43,7 @@ pub async fn claim_scheduled_run(
         .one(db)
         .await?
     {
-        return Ok(ScheduledRun::Started(existing));
+        return Ok(ScheduledRun::Started(Box::new(existing)));
     }
     let Some(sched) = schedule::Entity::find_by_id(schedule_id).one(db).await? else {
         return Ok(ScheduledRun::Gone);
@@ -84,7 +84,7 @@ pub async fn claim_scheduled_run(
                 json!({"schedule_id": sched.id, "source_id": src.id}),
             )
             .await?;
-            ScheduledRun::Started(job)
+            ScheduledRun::Started(Box::new(job))
         }
         Err(e) => {
             // The unique index refused a second active job: find the one that holds it.
