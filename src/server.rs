@@ -23,12 +23,16 @@ impl ApiListener {
     /// Serves until `stop` is cancelled, then lets open requests finish (up to 10 s).
     pub async fn serve(self, state: api::AppState, stop: CancellationToken) -> std::io::Result<()> {
         let acceptor = TcpAcceptor::from_tokio(self.listener)?;
-        Server::new_with_acceptor(acceptor)
+        // The activity log's retention pass lives as long as the server.
+        let retention = tokio::spawn(api::retention::run(state.db.clone(), api::retention::EVERY));
+        let served = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
                 api::app(state),
                 async move { stop.cancelled().await },
                 Some(std::time::Duration::from_secs(10)),
             )
-            .await
+            .await;
+        retention.abort();
+        served
     }
 }

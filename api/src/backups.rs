@@ -227,6 +227,7 @@ pub(crate) async fn launch_job(
         streams: launch.streams.clone(),
         skip_streams: launch.skip_streams.clone(),
         reauth_wait_secs: None,
+        schedule_id: None,
     };
     match temporal::start_backup(&state.temporal.client, &job.workflow_id, &input).await {
         Ok(run_id) => {

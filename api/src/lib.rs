@@ -10,6 +10,7 @@
 pub mod access;
 mod accounts;
 pub mod activity;
+mod activity_log;
 mod api_keys;
 pub mod auth;
 mod backups;
@@ -18,6 +19,7 @@ pub mod error;
 mod health;
 pub mod idempotency;
 pub mod input;
+mod job_lists;
 mod jobs;
 mod members;
 mod oauth;
@@ -25,6 +27,8 @@ pub mod pagination;
 mod passwords;
 mod platforms;
 mod reauth;
+pub mod retention;
+pub mod schedules;
 mod session;
 mod source_groups;
 mod sources;
@@ -67,6 +71,10 @@ pub enum ApiTags {
     Jobs,
     /// Connections: credentials for a platform account (API keys, OAuth 2.0).
     Connections,
+    /// Recurring backups and syncs of a source, run by Temporal Schedules.
+    Schedules,
+    /// What was done in an account, by whom.
+    Activity,
 }
 
 /// The API version shown in the spec.
@@ -85,6 +93,9 @@ type Apis = (
     jobs::JobsApi,
     connections::ConnectionsApi,
     oauth::OAuthApi,
+    job_lists::JobListsApi,
+    schedules::SchedulesApi,
+    activity_log::ActivityLogApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -101,6 +112,9 @@ fn service() -> OpenApiService<Apis, ()> {
         jobs::JobsApi,
         connections::ConnectionsApi,
         oauth::OAuthApi,
+        job_lists::JobListsApi,
+        schedules::SchedulesApi,
+        activity_log::ActivityLogApi,
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(
         "Back up SaaS platform data into S3 storage you control. Every backup runs as a durable \

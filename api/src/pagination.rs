@@ -89,6 +89,16 @@ impl PageRequest {
         select.order_by_asc(key).limit(self.limit + 1)
     }
 
+    /// Like [`apply`](Self::apply), newest first: sorted by `key` descending, the page after
+    /// the cursor holding the keys below it (logs and job histories are read from the end).
+    pub fn apply_desc<E: EntityTrait>(&self, select: Select<E>, key: E::Column) -> Select<E> {
+        let select = match &self.after {
+            Some(after) => select.filter(key.lt(after.as_str())),
+            None => select,
+        };
+        select.order_by_desc(key).limit(self.limit + 1)
+    }
+
     /// Cuts the extra row that [`apply`](Self::apply) fetched and sets the next cursor.
     pub fn finish<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> String) -> Rows<T> {
         let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);

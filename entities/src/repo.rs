@@ -16,10 +16,12 @@ use sha2::{Digest, Sha256};
 
 mod access;
 mod connections;
+mod schedules;
 mod sessions;
 
 pub use access::*;
 pub use connections::*;
+pub use schedules::*;
 pub use sessions::*;
 
 /// The prefix every API key secret starts with, so leaked keys are recognisable by scanners.

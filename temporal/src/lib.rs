@@ -4,6 +4,7 @@
 mod client;
 pub mod dev_server;
 mod jobs;
+mod schedules;
 
 pub use client::{
     TemporalSettings, TlsFiles, connect, connect_with_retry, ensure_search_attributes,
@@ -12,6 +13,10 @@ pub use client::{
 pub use jobs::{
     backup_history_json, backup_progress, cancel_backup, check_health, find_runs,
     signal_reauthorized, start_backup, web_ui_link,
+};
+pub use schedules::{
+    ScheduleDefinition, ScheduleStatus, create_schedule, delete_schedule, describe_schedule,
+    scheduled_workflow_id, set_schedule_paused, trigger_schedule, update_schedule,
 };
 pub use temporalio_client::Client;
 
@@ -35,6 +40,10 @@ pub enum TemporalError {
     },
     #[error("workflow {0} is already running")]
     AlreadyStarted(String),
+    #[error("Temporal refused the schedule: {0}")]
+    InvalidSchedule(String),
+    #[error("no such Temporal schedule: {0}")]
+    ScheduleNotFound(String),
     #[error("dev server: {0}")]
     DevServer(String),
 }

@@ -11,3 +11,4 @@ mod fuzz;
 mod harness;
 mod oauth;
 mod platforms;
+mod schedules;

@@ -236,6 +236,7 @@ async fn a_job_nobody_reauthorizes_fails_when_its_wait_ends() {
         streams: None,
         skip_streams: Vec::new(),
         reauth_wait_secs: Some(3),
+        schedule_id: None,
     };
     temporal::start_backup(&stack.client, &job.workflow_id, &input)
         .await

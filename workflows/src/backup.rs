@@ -92,9 +92,29 @@ impl BackupWorkflow {
     #[run(name = "BackupWorkflow")]
     pub async fn run(
         ctx: &mut WorkflowContext<Self>,
-        input: BackupInput,
+        mut input: BackupInput,
     ) -> WorkflowResult<BackupResult> {
         ctx.state_mut(|s| s.progress.phase = "starting".into());
+        if let Some(schedule_id) = input
+            .schedule_id
+            .clone()
+            .filter(|_| input.job_id.is_empty())
+        {
+            let claim = ClaimInput {
+                schedule_id,
+                workflow_id: ctx.workflow_id().to_owned(),
+                run_id: ctx.info().run_id().to_owned(),
+            };
+            let claimed = ctx
+                .execute_activity(ClaimScheduledRun, claim, short_activity())
+                .await?;
+            let Some(job_id) = claimed.job_id else {
+                ctx.state_mut(|s| s.progress.phase = "skipped".into());
+                return Ok(BackupResult::default());
+            };
+            input.job_id = job_id;
+            input.kind = claimed.kind;
+        }
         let stop = match Self::backup(ctx, &input).await {
             Ok(result) => return Ok(result),
             Err(stop) => stop,

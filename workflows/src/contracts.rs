@@ -43,6 +43,29 @@ pub struct BackupInput {
     /// fails; `None` is [`DEFAULT_REAUTH_WAIT_SECS`].
     #[serde(default)]
     pub reauth_wait_secs: Option<u64>,
+    /// Set on runs a schedule starts: the job row does not exist yet (`job_id` is empty) and
+    /// the run's first activity claims it, or skips the run when the source is busy.
+    #[serde(default)]
+    pub schedule_id: Option<String>,
+}
+
+/// The input of `backup.claim_scheduled`: one firing of a schedule.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ClaimInput {
+    pub schedule_id: String,
+    /// The scheduled run's own workflow id and run id, which its job row records.
+    pub workflow_id: String,
+    pub run_id: String,
+}
+
+/// What `backup.claim_scheduled` decided.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Claimed {
+    /// The job this run carries out; `None` when the run is skipped (the source has an active
+    /// job, or the schedule or source was deleted).
+    pub job_id: Option<String>,
+    /// The kind the schedule asks for (it may have changed since the schedule was created).
+    pub kind: BackupKind,
 }
 
 /// Seven days: long enough for someone to notice the notification and reconnect.
@@ -164,6 +187,11 @@ macro_rules! activity_contract {
     };
 }
 
+activity_contract!(
+    /// A scheduled run's first step: creates its job row, or records that the run is skipped
+    /// because the source already has an active job.
+    ClaimScheduledRun, "backup.claim_scheduled", ClaimInput => Claimed
+);
 activity_contract!(
     /// Marks the job running, creates the snapshot row, and plans the streams.
     PrepareBackup, "backup.prepare", BackupInput => BackupPlan

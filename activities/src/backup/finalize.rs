@@ -9,7 +9,9 @@ use crate::{
 };
 use chrono::Utc;
 use entities::{JobStatus, SnapshotStatus, account, job, repo, snapshot, snapshot_part, source};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
+};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 use storage::{
@@ -121,12 +123,14 @@ pub async fn finalize(
     advanced.update(&w.db).await.map_err(db)?;
 
     publish_progress(w, &job.id, &snap.id).await?;
-    if repo::finish_job(&w.db, &job.id, JobStatus::Succeeded, None)
+    // The transition and its log entry commit together.
+    let txn = w.db.begin().await.map_err(db)?;
+    if repo::finish_job(&txn, &job.id, JobStatus::Succeeded, None)
         .await
         .map_err(db)?
     {
         repo::log_activity(
-            &w.db,
+            &txn,
             &job.account_id,
             "system",
             "job.succeeded",
@@ -136,6 +140,7 @@ pub async fn finalize(
         .await
         .map_err(db)?;
     }
+    txn.commit().await.map_err(db)?;
     tracing::info!(job_id = %job.id, account_id = %manifest.account_id, source_id = %manifest.source_id, snapshot_id = %manifest.snapshot_id, records = manifest.records, stored_bytes = manifest.stored_bytes, "snapshot complete");
     Ok(result_of(&snap))
 }
@@ -242,7 +247,8 @@ pub async fn fail(w: &WorkerContext, input: FailInput) -> Result<(), ActivityErr
             .await
             .map_err(db)?;
     }
-    if repo::finish_job(&w.db, &job.id, status, Some(input.error.clone()))
+    let txn = w.db.begin().await.map_err(db)?;
+    if repo::finish_job(&txn, &job.id, status, Some(input.error.clone()))
         .await
         .map_err(db)?
     {
@@ -253,7 +259,7 @@ pub async fn fail(w: &WorkerContext, input: FailInput) -> Result<(), ActivityErr
             "job.failed"
         };
         repo::log_activity(
-            &w.db,
+            &txn,
             &job.account_id,
             "system",
             action,
@@ -263,5 +269,5 @@ pub async fn fail(w: &WorkerContext, input: FailInput) -> Result<(), ActivityErr
         .await
         .map_err(db)?;
     }
-    Ok(())
+    txn.commit().await.map_err(db)
 }

@@ -1,5 +1,6 @@
 //! The activities of `BackupWorkflow`.
 
+mod claim;
 mod extract;
 pub mod files;
 mod finalize;
@@ -11,8 +12,8 @@ use std::sync::Arc;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use workflows::contracts::{
-    self, BackupInput, BackupPlan, BackupResult, Checkpoint, ExtractInput, FailInput,
-    FinalizeInput, ReauthInput,
+    self, BackupInput, BackupPlan, BackupResult, Checkpoint, ClaimInput, Claimed, ExtractInput,
+    FailInput, FinalizeInput, ReauthInput,
 };
 
 /// Implements the contracts in `workflows::contracts` for backups and syncs.
@@ -28,6 +29,15 @@ impl BackupActivities {
 
 #[activities]
 impl BackupActivities {
+    #[activity(definition = contracts::ClaimScheduledRun)]
+    pub async fn claim_scheduled(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ClaimInput,
+    ) -> Result<Claimed, ActivityError> {
+        claim::claim(&self.ctx, input).await
+    }
+
     #[activity(definition = contracts::PrepareBackup)]
     pub async fn prepare(
         self: Arc<Self>,

@@ -6,7 +6,7 @@ use crate::{
 };
 use chrono::Utc;
 use entities::{JobKind, JobStatus, SnapshotStatus, job, repo, snapshot, source};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait};
 use serde_json::json;
 use temporalio_sdk::activities::ActivityError;
 use workflows::contracts::{BackupInput, BackupPlan, StreamPlan};
@@ -109,9 +109,12 @@ pub async fn prepare(w: &WorkerContext, input: BackupInput) -> Result<BackupPlan
         }
         Some(_) => {}
     }
-    if repo::mark_job_running(&w.db, &job.id).await.map_err(db)? {
+    // The transition and its log entry commit together: a retried attempt that finds the job
+    // running already has nothing left to log.
+    let txn = w.db.begin().await.map_err(db)?;
+    if repo::mark_job_running(&txn, &job.id).await.map_err(db)? {
         repo::log_activity(
-            &w.db,
+            &txn,
             &job.account_id,
             "system",
             "job.running",
@@ -122,6 +125,7 @@ pub async fn prepare(w: &WorkerContext, input: BackupInput) -> Result<BackupPlan
         .map_err(db)?;
         tracing::info!(job_id = %job.id, account_id = %job.account_id, source_id = %source.id, kind = job.kind_str(), "job running");
     }
+    txn.commit().await.map_err(db)?;
     Ok(BackupPlan {
         snapshot_id: job.snapshot_id,
         streams,

@@ -4,7 +4,7 @@
 
 use crate::{context::WorkerContext, failure::db};
 use entities::{job, repo};
-use sea_orm::EntityTrait;
+use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::json;
 use temporalio_sdk::activities::ActivityError;
 use workflows::contracts::ReauthInput;
@@ -22,8 +22,10 @@ pub async fn mark(
         return Ok(());
     };
     let error = waiting.then_some(input.error.as_str());
-    // A retried attempt finds the job already moved: nothing to do twice.
-    if !repo::set_job_waiting_for_reauth(&w.db, &job.id, waiting, error)
+    // A retried attempt finds the job already moved: nothing to do twice. The transition and
+    // its log entry commit together.
+    let txn = w.db.begin().await.map_err(db)?;
+    if !repo::set_job_waiting_for_reauth(&txn, &job.id, waiting, error)
         .await
         .map_err(db)?
     {
@@ -37,7 +39,7 @@ pub async fn mark(
         "job.reauthorized"
     };
     repo::log_activity(
-        &w.db,
+        &txn,
         &job.account_id,
         "system",
         action,
@@ -45,5 +47,6 @@ pub async fn mark(
         json!({"error": error}),
     )
     .await
-    .map_err(db)
+    .map_err(db)?;
+    txn.commit().await.map_err(db)
 }

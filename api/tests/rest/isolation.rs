@@ -3,8 +3,8 @@
 
 use crate::harness::*;
 use entities::{
-    JobKind, activity_log, api_key, connection, job, membership, oauth_state, repo,
-    sea_orm::{EntityTrait, PaginatorTrait},
+    JobKind, activity_log, api_key, connection, job, membership, oauth_state, repo, schedule,
+    sea_orm::{EntityTrait, PaginatorTrait, QueryOrder},
     source, source_group, source_group_member,
 };
 use serde_json::{Value, json};
@@ -45,6 +45,9 @@ fn account_calls(
             Some(json!({"name": "backdoor", "role": "owner"})),
         ),
         ("DELETE", format!("{a}/api-keys/{key}"), None),
+        ("GET", format!("{a}/jobs"), None),
+        ("GET", format!("{a}/jobs?include_sub_accounts=true"), None),
+        ("GET", format!("{a}/activity"), None),
         ("GET", format!("{a}/sources"), None),
         (
             "POST",
@@ -89,9 +92,27 @@ fn connection_calls(connection: &str) -> Vec<(&'static str, String, Option<Value
     ]
 }
 
-/// Operations on a job and a source, addressed by their own ids.
-fn object_calls(job: &str, source: &str) -> Vec<(&'static str, String, Option<Value>)> {
+/// Operations on a job, a source and a schedule, addressed by their own ids.
+fn object_calls(
+    job: &str,
+    source: &str,
+    schedule: &str,
+) -> Vec<(&'static str, String, Option<Value>)> {
+    let s = format!("/v1/schedules/{schedule}");
     vec![
+        ("GET", format!("/v1/sources/{source}/jobs"), None),
+        ("GET", format!("/v1/sources/{source}/schedules"), None),
+        (
+            "POST",
+            format!("/v1/sources/{source}/schedules"),
+            Some(json!({"cron": "0 2 * * *"})),
+        ),
+        ("GET", s.clone(), None),
+        ("PATCH", s.clone(), Some(json!({"cron": "0 3 * * *"}))),
+        ("POST", format!("{s}/pause"), None),
+        ("POST", format!("{s}/resume"), None),
+        ("POST", format!("{s}/trigger"), None),
+        ("DELETE", s, None),
         ("GET", format!("/v1/jobs/{job}"), None),
         ("POST", format!("/v1/jobs/{job}/cancel"), None),
         ("POST", format!("/v1/jobs/{job}/retry"), Some(json!({}))),
@@ -145,6 +166,7 @@ struct Tenant {
     job: String,
     group: String,
     connection: String,
+    schedule: String,
 }
 
 async fn tenant(app: &App, email: &str) -> Tenant {
@@ -168,6 +190,7 @@ async fn tenant(app: &App, email: &str) -> Tenant {
     let source = repo::create_source(&app.db, &conn, "all", &[])
         .await
         .unwrap();
+    let schedule = crate::schedules::stored_schedule(app, &source).await.id;
     let job = repo::create_job(&app.db, &source, JobKind::Backup)
         .await
         .unwrap();
@@ -206,6 +229,7 @@ async fn tenant(app: &App, email: &str) -> Tenant {
         job: job.id,
         group,
         connection: conn.id,
+        schedule,
     }
 }
 
@@ -249,6 +273,15 @@ async fn fingerprint(app: &App) -> (Vec<u64>, Vec<String>) {
             .into_iter()
             .map(|c| format!("{c:?}")),
     );
+    state.extend(
+        schedule::Entity::find()
+            .order_by_asc(schedule::Column::Id)
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| format!("{s:?}")),
+    );
     (counts, state)
 }
 
@@ -277,7 +310,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
     for (who, token) in attackers {
         let mut calls = account_calls(&b.owner.account_id, &b.owner.id, &b.key_id);
         calls.extend(account_calls(&b.sub, &b.owner.id, &b.key_id));
-        calls.extend(object_calls(&b.job, &b.source));
+        calls.extend(object_calls(&b.job, &b.source, &b.schedule));
         calls.extend(group_calls(&b.group, &b.source));
         calls.extend(connection_calls(&b.connection));
         // Another tenant's member and key, addressed through an account the caller does reach.
@@ -300,7 +333,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
         if who.starts_with("A's sub-account") {
             // Up the tree: the parent's own objects.
             calls.extend(account_calls(&a.owner.account_id, &a.owner.id, &a.key_id));
-            calls.extend(object_calls(&a.job, &a.source));
+            calls.extend(object_calls(&a.job, &a.source, &a.schedule));
             calls.extend(group_calls(&a.group, &a.source));
             calls.extend(connection_calls(&a.connection));
         }
@@ -382,13 +415,15 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
     let change = |account: &str| {
         account_calls(account, &a.owner.id, &a.key_id)
             .into_iter()
-            .filter(|(method, path, _)| *method != "GET" || path.ends_with("/api-keys"))
+            .filter(|(method, path, _)| {
+                *method != "GET" || path.ends_with("/api-keys") || path.ends_with("/activity")
+            })
             .collect::<Vec<_>>()
     };
     let mut viewer_calls = change(&a.owner.account_id);
     viewer_calls.extend(change(&a.sub)); // inherited, with the same role
     viewer_calls.extend(
-        object_calls(&a.job, &a.source)
+        object_calls(&a.job, &a.source, &a.schedule)
             .into_iter()
             .chain(group_calls(&a.group, &a.source))
             .filter(|(m, _, _)| *m != "GET"),
@@ -417,6 +452,10 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             format!("/v1/source-groups/{}/sources", a.group),
             format!("/v1/accounts/{}/connections", a.sub),
             format!("/v1/connections/{}", a.connection),
+            format!("/v1/accounts/{}/jobs", a.owner.account_id),
+            format!("/v1/sources/{}/jobs", a.source),
+            format!("/v1/sources/{}/schedules", a.source),
+            format!("/v1/schedules/{}", a.schedule),
         ] {
             app.get(&path, token).await.ok(200);
         }
@@ -429,7 +468,7 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
         let mut calls = change(&a.owner.account_id);
         // Sources and groups are an admin's to change.
         calls.extend(
-            object_calls(&a.job, &a.source)
+            object_calls(&a.job, &a.source, &a.schedule)
                 .into_iter()
                 .chain(group_calls(&a.group, &a.source))
                 .filter(|(m, _, _)| *m == "PATCH" || *m == "DELETE")
@@ -445,6 +484,17 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
                 .filter(|(m, path, _)| *m != "GET" && !path.ends_with("/test")),
         );
         for (method, path, body) in calls {
+            let r = app.call(method, &path, Some(token), body).await;
+            assert_eq!(r.status, 403, "{who}: {method} {path}: {}", r.body);
+        }
+        // Nor schedules: only triggering a run is an operator's.
+        for (method, path, body) in object_calls(&a.job, &a.source, &a.schedule) {
+            if method == "GET" || path.contains("/jobs/") || path.ends_with("/trigger") {
+                continue;
+            }
+            if path.ends_with("/backups") || path.ends_with("/syncs") {
+                continue;
+            }
             let r = app.call(method, &path, Some(token), body).await;
             assert_eq!(r.status, 403, "{who}: {method} {path}: {}", r.body);
         }

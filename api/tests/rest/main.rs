@@ -7,11 +7,14 @@
 mod harness;
 
 mod accounts;
+mod activity;
 mod api_keys;
 mod connections;
 mod idempotency;
 mod isolation;
+mod job_lists;
 mod members;
+mod schedules;
 mod sign_in;
 mod source_groups;
 mod sources;

@@ -10,6 +10,7 @@ mod m0005_needs_reauth_is_active;
 mod m0006_sign_in;
 mod m0007_connections_oauth;
 mod m0008_sources_groups_idempotency;
+mod m0009_schedules_activity;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_sign_in::Migration),
             Box::new(m0007_connections_oauth::Migration),
             Box::new(m0008_sources_groups_idempotency::Migration),
+            Box::new(m0009_schedules_activity::Migration),
         ]
     }
 }
