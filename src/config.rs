@@ -202,6 +202,7 @@ pub fn master_key(dev_file: Option<&Path>) -> Result<MasterKey, ConfigError> {
 /// either signs everyone out within 15 minutes (their access tokens stop verifying; refresh
 /// tokens keep working). `LISTBACKUP_CLIENT_IP_HEADER` names the header a trusted proxy puts
 /// the client's address in (e.g. `X-Forwarded-For`), for the sign-in limits.
+/// `LISTBACKUP_METRICS_TOKEN`, when set, is the bearer token `GET /metrics` asks for.
 pub fn auth(master: &MasterKey) -> Result<api::AuthSettings, ConfigError> {
     const SECRET: &str = "LISTBACKUP_JWT_SECRET";
     const HEADER: &str = "LISTBACKUP_CLIENT_IP_HEADER";
@@ -217,6 +218,10 @@ pub fn auth(master: &MasterKey) -> Result<api::AuthSettings, ConfigError> {
         }
         Some(secret) => api::AuthSettings::new(secret.as_bytes()),
         None => api::AuthSettings::from_master_key(master),
+    };
+    let settings = match var("LISTBACKUP_METRICS_TOKEN") {
+        Some(token) => settings.with_metrics_token(token),
+        None => settings,
     };
     match var(HEADER) {
         None => Ok(settings),

@@ -27,6 +27,8 @@ pub struct AuthSettings {
     pub(crate) tokens: Arc<TokenKeys>,
     pub(crate) throttle: Arc<SignInThrottle>,
     pub(crate) client_address_header: Option<HeaderName>,
+    /// The bearer token `/metrics` asks for, if any.
+    pub(crate) metrics_token: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -34,6 +36,7 @@ impl std::fmt::Debug for AuthSettings {
         f.debug_struct("AuthSettings")
             .field("tokens", &"<redacted>")
             .field("client_address_header", &self.client_address_header)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -45,6 +48,7 @@ impl AuthSettings {
             tokens: Arc::new(TokenKeys::new(jwt_secret)),
             throttle: Arc::new(SignInThrottle::new(SignInLimits::default())),
             client_address_header: None,
+            metrics_token: None,
         }
     }
 
@@ -52,6 +56,17 @@ impl AuthSettings {
     /// `LISTBACKUP_JWT_SECRET` is not set).
     pub fn from_master_key(master: &MasterKey) -> Self {
         Self::new(&derive_secret(&master.to_secret_string()))
+    }
+
+    /// Makes `GET /metrics` ask for `Authorization: Bearer <token>`.
+    pub fn with_metrics_token(mut self, token: impl Into<String>) -> Self {
+        self.metrics_token = Some(Arc::from(token.into()));
+        self
+    }
+
+    /// The token `/metrics` asks for, if one is set.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.metrics_token.as_deref()
     }
 
     pub fn with_limits(mut self, limits: SignInLimits) -> Self {

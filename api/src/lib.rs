@@ -18,11 +18,13 @@ mod health;
 pub mod input;
 mod jobs;
 mod members;
+pub mod metrics;
 pub mod pagination;
 mod passwords;
 mod platforms;
 mod reauth;
 mod session;
+mod snapshots;
 mod state;
 pub mod throttle;
 pub mod tokens;
@@ -55,6 +57,8 @@ pub enum ApiTags {
     Backups,
     /// Jobs: runs of backups and syncs.
     Jobs,
+    /// Snapshots: what backups wrote, and reading it back.
+    Snapshots,
 }
 
 /// The API version shown in the spec.
@@ -69,6 +73,7 @@ type Apis = (
     api_keys::ApiKeysApi,
     backups::BackupsApi,
     jobs::JobsApi,
+    snapshots::SnapshotsApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -81,6 +86,7 @@ fn service() -> OpenApiService<Apis, ()> {
         api_keys::ApiKeysApi,
         backups::BackupsApi,
         jobs::JobsApi,
+        snapshots::SnapshotsApi,
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(
         "Back up SaaS platform data into S3 storage you control. Every backup runs as a durable \
@@ -94,16 +100,20 @@ pub fn openapi_json() -> String {
     service().spec()
 }
 
-/// All routes, with the error envelope and request ids applied to every response.
+/// All routes, with the error envelope and request ids applied to every response, and every
+/// request counted and timed for `/metrics` (by route template and status).
 pub fn app(state: AppState) -> impl Endpoint + 'static {
     let api = service();
+    let routes = metrics::RouteTemplates::from_spec(&api.spec());
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
     Route::new()
         .nest("/", api)
         .nest("/docs", docs)
         .at("/v1/openapi.json", spec)
+        .at("/metrics", poem::get(metrics::scrape))
         .data(state)
+        .around(move |next, req| metrics::observe(routes.clone(), next, req))
         .around(error::envelope_middleware)
 }
 

@@ -88,6 +88,16 @@ impl PageRequest {
         select.order_by_asc(key).limit(self.limit + 1)
     }
 
+    /// Like [`apply`](Self::apply), newest first: sorted by `key` descending, after the cursor's
+    /// key in that order. For lists where the latest matters most (a source's snapshots).
+    pub fn apply_desc<E: EntityTrait>(&self, select: Select<E>, key: E::Column) -> Select<E> {
+        let select = match &self.after {
+            Some(after) => select.filter(key.lt(after.as_str())),
+            None => select,
+        };
+        select.order_by_desc(key).limit(self.limit + 1)
+    }
+
     /// Cuts the extra row that [`apply`](Self::apply) fetched and sets the next cursor.
     pub fn finish<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> String) -> Rows<T> {
         let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);

@@ -4,7 +4,7 @@
 use crate::harness::*;
 use entities::{
     JobKind, activity_log, api_key, job, membership, repo,
-    sea_orm::{EntityTrait, PaginatorTrait},
+    sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set},
 };
 use serde_json::{Value, json};
 
@@ -47,9 +47,13 @@ fn account_calls(
     ]
 }
 
-/// Operations on a job and a source, addressed by their own ids.
-fn object_calls(job: &str, source: &str) -> Vec<(&'static str, String, Option<Value>)> {
-    vec![
+/// Operations on a job, a source and a snapshot, addressed by their own ids.
+fn object_calls(
+    job: &str,
+    source: &str,
+    snapshot: &str,
+) -> Vec<(&'static str, String, Option<Value>)> {
+    let mut calls = vec![
         ("GET", format!("/v1/jobs/{job}"), None),
         ("POST", format!("/v1/jobs/{job}/cancel"), None),
         ("POST", format!("/v1/jobs/{job}/retry"), Some(json!({}))),
@@ -63,7 +67,12 @@ fn object_calls(job: &str, source: &str) -> Vec<(&'static str, String, Option<Va
             format!("/v1/sources/{source}/syncs"),
             Some(json!({})),
         ),
-    ]
+    ];
+    let file = "ab".repeat(32);
+    for path in crate::snapshots::snapshot_paths(snapshot, source, &file) {
+        calls.push(("GET", path, None));
+    }
+    calls
 }
 
 /// A tenant: an owner, a sub-account, a key, a source with a failed job.
@@ -74,6 +83,7 @@ struct Tenant {
     key: String,
     source: String,
     job: String,
+    snapshot: String,
 }
 
 async fn tenant(app: &App, email: &str) -> Tenant {
@@ -108,6 +118,25 @@ async fn tenant(app: &App, email: &str) -> Tenant {
     )
     .await
     .unwrap();
+    // The snapshot the job wrote, complete (its objects are never reached: access comes first).
+    entities::snapshot::ActiveModel {
+        id: Set(job.snapshot_id.clone()),
+        account_id: Set(job.account_id.clone()),
+        source_id: Set(source.id.clone()),
+        job_id: Set(job.id.clone()),
+        kind: Set(JobKind::Backup),
+        status: Set(entities::SnapshotStatus::Complete),
+        parent_snapshot_id: Set(None),
+        manifest_key: Set(Some("accounts/x/manifest.json".into())),
+        records: Set(0),
+        raw_bytes: Set(0),
+        stored_bytes: Set(0),
+        created_at: Set(chrono::Utc::now()),
+        completed_at: Set(Some(chrono::Utc::now())),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
     Tenant {
         owner,
         sub,
@@ -115,6 +144,7 @@ async fn tenant(app: &App, email: &str) -> Tenant {
         key,
         source: source.id,
         job: job.id,
+        snapshot: job.snapshot_id,
     }
 }
 
@@ -157,7 +187,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
     for (who, token) in attackers {
         let mut calls = account_calls(&b.owner.account_id, &b.owner.id, &b.key_id);
         calls.extend(account_calls(&b.sub, &b.owner.id, &b.key_id));
-        calls.extend(object_calls(&b.job, &b.source));
+        calls.extend(object_calls(&b.job, &b.source, &b.snapshot));
         // Another tenant's member and key, addressed through an account the caller does reach.
         let own = &a.sub;
         calls.push((
@@ -178,7 +208,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
         if who.starts_with("A's sub-account") {
             // Up the tree: the parent's own objects.
             calls.extend(account_calls(&a.owner.account_id, &a.owner.id, &a.key_id));
-            calls.extend(object_calls(&a.job, &a.source));
+            calls.extend(object_calls(&a.job, &a.source, &a.snapshot));
         }
         for (method, path, body) in calls {
             let r = app.call(method, &path, Some(token), body).await;
@@ -252,7 +282,7 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
     let mut viewer_calls = change(&a.owner.account_id);
     viewer_calls.extend(change(&a.sub)); // inherited, with the same role
     viewer_calls.extend(
-        object_calls(&a.job, &a.source)
+        object_calls(&a.job, &a.source, &a.snapshot)
             .into_iter()
             .filter(|(m, _, _)| *m == "POST"),
     );
@@ -268,6 +298,8 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             format!("/v1/accounts/{}/tree", a.owner.account_id),
             format!("/v1/accounts/{}/members", a.owner.account_id),
             format!("/v1/jobs/{}", a.job),
+            format!("/v1/snapshots/{}", a.snapshot),
+            format!("/v1/sources/{}/snapshots", a.source),
         ] {
             app.get(&path, token).await.ok(200);
         }
