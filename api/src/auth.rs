@@ -36,7 +36,10 @@ impl std::fmt::Debug for AuthSettings {
         f.debug_struct("AuthSettings")
             .field("tokens", &"<redacted>")
             .field("client_address_header", &self.client_address_header)
-            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }

@@ -26,7 +26,7 @@ use poem::{
 };
 use sea_orm::{
     EntityTrait, QuerySelect,
-    sea_query::{Expr, Func},
+    sea_query::{Expr, Func, SimpleExpr},
 };
 use sha2::{Digest, Sha256};
 use std::{
@@ -147,7 +147,10 @@ fn method_label(method: &Method) -> String {
 /// byte of digest, so the comparison does not leak a prefix).
 fn token_matches(expected: &str, presented: &str) -> bool {
     let (a, b) = (Sha256::digest(expected), Sha256::digest(presented));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// `GET /metrics`.
@@ -195,7 +198,7 @@ async fn job_counts(state: &AppState) -> Result<Vec<(&'static str, i64)>, sea_or
     let rows: Vec<(JobStatus, i64)> = job::Entity::find()
         .select_only()
         .column(job::Column::Status)
-        .column_as(Func::count(Expr::col(job::Column::Id)), "n")
+        .column_as(SimpleExpr::from(Func::count(Expr::col(job::Column::Id))), "n")
         .group_by(job::Column::Status)
         .into_tuple()
         .all(&state.db)
@@ -229,7 +232,10 @@ mod tests {
     fn routes_are_templates_never_raw_paths() {
         let routes = RouteTemplates::from_spec(&crate::openapi_json());
         let op = poem_openapi::OperationId("getJob");
-        assert_eq!(routes.route(Some(&op), "/v1/jobs/job_1"), "/v1/jobs/{job_id}");
+        assert_eq!(
+            routes.route(Some(&op), "/v1/jobs/job_1"),
+            "/v1/jobs/{job_id}"
+        );
         assert_eq!(routes.route(None, "/v1/jobs/job_1/x"), "unmatched");
         assert_eq!(routes.route(None, "/docs/index.css"), "/docs");
         assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");

@@ -227,7 +227,10 @@ async fn api_stream_records(
             .get("x-next-cursor")
             .map(|v| v.to_str().unwrap().to_owned());
         let body = r.text().await.unwrap();
-        records.extend(body.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()));
+        records.extend(
+            body.lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()),
+        );
         if cursor.is_none() {
             return records;
         }

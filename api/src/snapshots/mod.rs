@@ -265,7 +265,10 @@ async fn complete_manifest(state: &AppState, snap: &snapshot::Model) -> Result<M
             let status = views::status_name(snap.status);
             return Err(ApiError::conflict(
                 "snapshot_not_complete",
-                format!("snapshot {} is {status}: it has no manifest to read", snap.id),
+                format!(
+                    "snapshot {} is {status}: it has no manifest to read",
+                    snap.id
+                ),
             )
             .with_details(json!({"status": status})));
         }
@@ -327,7 +330,9 @@ fn storage_error(e: StorageError) -> ApiError {
 }
 
 fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 pub struct SnapshotsApi;
@@ -360,7 +365,8 @@ impl SnapshotsApi {
                 .ok_or_else(|| ApiError::not_found("source", &source_id))?;
             auth.0.require(&src.account_id, Role::Viewer)?;
             let page = PageRequest::parse(limit.0, cursor.0)?;
-            let mut select = snapshot::Entity::find().filter(snapshot::Column::SourceId.eq(&src.id));
+            let mut select =
+                snapshot::Entity::find().filter(snapshot::Column::SourceId.eq(&src.id));
             if let Some(status) = status.0 {
                 select = select.filter(snapshot::Column::Status.eq(SnapshotStatus::from(status)));
             }

@@ -181,12 +181,20 @@ mod tests {
         let at = Position { part: 1, offset: 1 };
         let cursor = encode_cursor("snp_1", &s, at);
         assert_eq!(decode_cursor("snp_1", &s, &cursor), Some(at));
-        assert_eq!(decode_cursor("snp_2", &s, &cursor), None, "another snapshot");
+        assert_eq!(
+            decode_cursor("snp_2", &s, &cursor),
+            None,
+            "another snapshot"
+        );
         let mut other = s.clone();
         other.name = "invoices".into();
         assert_eq!(decode_cursor("snp_1", &other, &cursor), None);
         let past = encode_cursor("snp_1", &s, Position { part: 1, offset: 2 });
-        assert_eq!(decode_cursor("snp_1", &s, &past), None, "past the part's end");
+        assert_eq!(
+            decode_cursor("snp_1", &s, &past),
+            None,
+            "past the part's end"
+        );
         assert_eq!(decode_cursor("snp_1", &s, "!!"), None);
         let e = parse_request("snp_1", &s, Some(0), None).unwrap_err();
         assert_eq!(e.status().as_u16(), 400);

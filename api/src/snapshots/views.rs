@@ -93,7 +93,7 @@ pub fn view(s: snapshot::Model) -> SnapshotView {
 
 /// One stream of a complete snapshot.
 #[derive(Object, Debug, Clone)]
-#[oai(example)]
+#[oai(example, rename = "SnapshotStream")]
 pub struct StreamView {
     /// The platform's stream (`customers`, `invoices`, `files` …).
     pub name: String,

@@ -18,8 +18,6 @@ pub struct App {
     /// The object store the app reads snapshots from: an embedded S3 endpoint for apps started
     /// with [`App::spawn_with_objects`], an address nothing listens on otherwise.
     pub store: ObjectStore,
-    /// The master key the app's account keys are sealed with.
-    pub master: Arc<MasterKey>,
     s3: Option<(EmbeddedS3, tempfile::TempDir)>,
     /// The Postgres database to drop afterwards, or the SQLite file's folder.
     pg_name: Option<String>,
@@ -124,15 +122,28 @@ impl App {
         let master = Arc::new(MasterKey::generate());
         let (store, s3) = if objects {
             let dir = tempfile::tempdir().unwrap();
-            let s3 = EmbeddedS3::start(&dir.path().join("objects"), "127.0.0.1:0".parse().unwrap(), "test-key", "test-secret-key")
-                .await
-                .expect("embedded s3");
-            let store = ObjectStore::new(&S3Config::local(s3.endpoint(), "listbackup", "test-key", "test-secret-key"));
+            let s3 = EmbeddedS3::start(
+                &dir.path().join("objects"),
+                "127.0.0.1:0".parse().unwrap(),
+                "test-key",
+                "test-secret-key",
+            )
+            .await
+            .expect("embedded s3");
+            let store = ObjectStore::new(&S3Config::local(
+                s3.endpoint(),
+                "listbackup",
+                "test-key",
+                "test-secret-key",
+            ));
             store.ensure_bucket().await.expect("bucket");
             (store, Some((s3, dir)))
         } else {
             // Never contacted by these resources.
-            (ObjectStore::new(&S3Config::local("http://127.0.0.1:9", "unused", "k", "s")), None)
+            (
+                ObjectStore::new(&S3Config::local("http://127.0.0.1:9", "unused", "k", "s")),
+                None,
+            )
         };
         let state = AppState {
             db: db.clone(),
@@ -145,7 +156,7 @@ impl App {
                 ui_base: "http://127.0.0.1:8233".into(),
             },
             auth: configure(AuthSettings::from_master_key(&master)),
-            master: master.clone(),
+            master,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -166,7 +177,6 @@ impl App {
             base,
             db,
             store,
-            master,
             s3,
             pg_name,
             _sqlite_dir: sqlite_dir,

@@ -75,19 +75,25 @@ async fn metrics_count_requests_by_route_template_and_jobs_by_status() {
         ("status", "404"),
     ];
     // Other tests in this binary may count too: at least ours.
-    assert!(sample(&text, "http_requests_total", &not_found).unwrap_or(0.0) >= 3.0, "{text}");
+    assert!(
+        sample(&text, "http_requests_total", &not_found).unwrap_or(0.0) >= 3.0,
+        "{text}"
+    );
     assert!(
         sample(&text, "http_request_duration_seconds_count", &not_found).unwrap_or(0.0) >= 3.0,
         "{text}"
     );
-    let ok = [
-        ("route", "/v1/accounts/{account_id}"),
-        ("status", "200"),
-    ];
+    let ok = [("route", "/v1/accounts/{account_id}"), ("status", "200")];
     assert!(sample(&text, "http_requests_total", &ok).unwrap_or(0.0) >= 1.0);
     assert!(!text.contains("job_nope_"), "raw paths are never labels");
-    assert_eq!(sample(&text, "listbackup_jobs", &[("status", "queued")]), Some(1.0));
-    assert_eq!(sample(&text, "listbackup_jobs", &[("status", "failed")]), Some(0.0));
+    assert_eq!(
+        sample(&text, "listbackup_jobs", &[("status", "queued")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "listbackup_jobs", &[("status", "failed")]),
+        Some(0.0)
+    );
     assert!(!app.get_raw("/v1/openapi.json", None).await.2.is_empty());
     let spec: serde_json::Value =
         serde_json::from_slice(&app.get_raw("/v1/openapi.json", None).await.2).unwrap();
