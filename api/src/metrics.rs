@@ -198,7 +198,10 @@ async fn job_counts(state: &AppState) -> Result<Vec<(&'static str, i64)>, sea_or
     let rows: Vec<(JobStatus, i64)> = job::Entity::find()
         .select_only()
         .column(job::Column::Status)
-        .column_as(SimpleExpr::from(Func::count(Expr::col(job::Column::Id))), "n")
+        .column_as(
+            SimpleExpr::from(Func::count(Expr::col(job::Column::Id))),
+            "n",
+        )
         .group_by(job::Column::Status)
         .into_tuple()
         .all(&state.db)
