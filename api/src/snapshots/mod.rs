@@ -572,7 +572,7 @@ impl SnapshotsApi {
             let manifest = complete_manifest(&state, &snap).await?;
             let referenced = manifest
                 .parts()
-                .any(|(_, part)| part.blobs.iter().any(|b| *b == sha256.0));
+                .any(|(_, part)| part.blobs.contains(&sha256.0));
             let missing = || {
                 ApiError::new(
                     StatusCode::NOT_FOUND,
