@@ -202,6 +202,7 @@ pub fn master_key(dev_file: Option<&Path>) -> Result<MasterKey, ConfigError> {
 /// either signs everyone out within 15 minutes (their access tokens stop verifying; refresh
 /// tokens keep working). `LISTBACKUP_CLIENT_IP_HEADER` names the header a trusted proxy puts
 /// the client's address in (e.g. `X-Forwarded-For`), for the sign-in limits.
+/// `LISTBACKUP_METRICS_TOKEN`, when set, is the bearer token `GET /metrics` asks for.
 pub fn auth(master: &MasterKey) -> Result<api::AuthSettings, ConfigError> {
     const SECRET: &str = "LISTBACKUP_JWT_SECRET";
     const HEADER: &str = "LISTBACKUP_CLIENT_IP_HEADER";
@@ -219,6 +220,10 @@ pub fn auth(master: &MasterKey) -> Result<api::AuthSettings, ConfigError> {
         None => api::AuthSettings::from_master_key(master),
     };
     let settings = settings.with_api_rate_limit(api_rate_limit()?);
+    let settings = match var("LISTBACKUP_METRICS_TOKEN") {
+        Some(token) => settings.with_metrics_token(token),
+        None => settings,
+    };
     match var(HEADER) {
         None => Ok(settings),
         Some(name) => poem::http::HeaderName::try_from(name.as_str())

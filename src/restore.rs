@@ -1,7 +1,7 @@
 //! `listbackup restore`: a snapshot back to plain JSON Lines, one file per stream.
 //!
 //! Every part's sha256 is checked against the manifest before it is decrypted, so a restore
-//! never silently returns damaged data.
+//! never silently returns damaged data (`storage::reader`, which the REST API reads with too).
 
 use anyhow::{Context, bail};
 use entities::{SnapshotStatus, account, snapshot};
@@ -9,9 +9,8 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 use std::{io::Write, path::Path};
 use storage::{
     keys::{AccountKey, MasterKey},
-    manifest::Manifest,
     object_store::ObjectStore,
-    part::{open_part, sha256_hex},
+    reader,
 };
 
 /// What was restored, per stream.
@@ -43,7 +42,7 @@ pub async fn restore(
         .manifest_key
         .clone()
         .context("snapshot has no manifest")?;
-    let manifest = Manifest::from_json(&store.get(&manifest_key).await?)?;
+    let manifest = reader::read_manifest(store, &manifest_key).await?;
     let acct = account::Entity::find_by_id(&snap.account_id)
         .one(db)
         .await?
@@ -53,6 +52,7 @@ pub async fn restore(
         .context("this account holds its own key: restore with `age -d -i <your key>` (docs/restore-by-hand.md)")?;
     let key = AccountKey::open_with(master, &sealed)
         .context("the account key cannot be opened with this master key")?;
+    reader::check_recipient(&manifest, key.identity())?;
 
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut restored = Vec::new();
@@ -62,18 +62,21 @@ pub async fn restore(
             std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         let mut writer = std::io::BufWriter::new(file);
         let mut records = 0u64;
+        let mut line = Vec::new();
         for part in &stream.parts {
-            let body = store.get(&part.key).await?;
-            if sha256_hex(&body) != part.sha256 {
-                bail!(
-                    "part {} of snapshot {snapshot_id} does not match its sha256 in the manifest",
-                    part.key
-                );
-            }
-            let jsonl = open_part(key.identity(), &body)
+            let body = reader::fetch_part(store, part)
+                .await
+                .with_context(|| format!("part {} of snapshot {snapshot_id}", part.key))?;
+            let mut lines = reader::part_lines(key.identity(), part, body)
                 .with_context(|| format!("opening {}", part.key))?;
-            records += jsonl.iter().filter(|b| **b == b'\n').count() as u64;
-            writer.write_all(&jsonl)?;
+            loop {
+                line.clear();
+                if !lines.next_into(&mut line)? {
+                    break;
+                }
+                records += 1;
+                writer.write_all(&line)?;
+            }
         }
         writer.flush()?;
         if records != stream.records {

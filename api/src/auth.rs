@@ -28,6 +28,8 @@ pub struct AuthSettings {
     pub(crate) throttle: Arc<SignInThrottle>,
     pub(crate) api_throttle: Arc<CallerThrottle>,
     pub(crate) client_address_header: Option<HeaderName>,
+    /// The bearer token `/metrics` asks for, if any.
+    pub(crate) metrics_token: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -35,6 +37,10 @@ impl std::fmt::Debug for AuthSettings {
         f.debug_struct("AuthSettings")
             .field("tokens", &"<redacted>")
             .field("client_address_header", &self.client_address_header)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -47,6 +53,7 @@ impl AuthSettings {
             throttle: Arc::new(SignInThrottle::new(SignInLimits::default())),
             api_throttle: Arc::new(CallerThrottle::new(ApiRateLimit::default())),
             client_address_header: None,
+            metrics_token: None,
         }
     }
 
@@ -54,6 +61,17 @@ impl AuthSettings {
     /// `LISTBACKUP_JWT_SECRET` is not set).
     pub fn from_master_key(master: &MasterKey) -> Self {
         Self::new(&derive_secret(&master.to_secret_string()))
+    }
+
+    /// Makes `GET /metrics` ask for `Authorization: Bearer <token>`.
+    pub fn with_metrics_token(mut self, token: impl Into<String>) -> Self {
+        self.metrics_token = Some(Arc::from(token.into()));
+        self
+    }
+
+    /// The token `/metrics` asks for, if one is set.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.metrics_token.as_deref()
     }
 
     pub fn with_limits(mut self, limits: SignInLimits) -> Self {

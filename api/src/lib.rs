@@ -22,6 +22,7 @@ pub mod input;
 mod job_lists;
 mod jobs;
 mod members;
+pub mod metrics;
 mod oauth;
 pub mod pagination;
 mod passwords;
@@ -30,6 +31,7 @@ mod reauth;
 pub mod retention;
 pub mod schedules;
 mod session;
+mod snapshots;
 mod source_groups;
 mod sources;
 pub mod spec;
@@ -75,6 +77,8 @@ pub enum ApiTags {
     Schedules,
     /// What was done in an account, by whom.
     Activity,
+    /// Snapshots: what backups wrote, and reading it back.
+    Snapshots,
 }
 
 /// The API version shown in the spec.
@@ -96,6 +100,7 @@ type Apis = (
     job_lists::JobListsApi,
     schedules::SchedulesApi,
     activity_log::ActivityLogApi,
+    snapshots::SnapshotsApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -115,6 +120,7 @@ fn service() -> OpenApiService<Apis, ()> {
         job_lists::JobListsApi,
         schedules::SchedulesApi,
         activity_log::ActivityLogApi,
+        snapshots::SnapshotsApi,
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(
         "Back up SaaS platform data into S3 storage you control. Every backup runs as a durable \
@@ -136,11 +142,13 @@ pub(crate) fn allowed_methods() -> &'static spec::AllowedMethods {
     &ALLOWED
 }
 
-/// All routes, with the error envelope and request ids applied to every response.
+/// All routes, with the error envelope and request ids applied to every response, and every
+/// request counted and timed for `/metrics` (by route template and status).
 pub fn app(state: AppState) -> impl Endpoint + 'static {
     let api = service();
     let raw = api.spec();
     let spec = spec::complete(&raw);
+    let routes = metrics::RouteTemplates::from_spec(&spec);
     // Swagger UI embeds the document it shows; show the completed one.
     let docs = api.swagger_ui_html().replace(&raw, &spec);
     Route::new()
@@ -157,7 +165,9 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
                     .body(spec.clone())
             }),
         )
+        .at("/metrics", poem::get(metrics::scrape))
         .data(state)
+        .around(move |next, req| metrics::observe(routes.clone(), next, req))
         .around(error::envelope_middleware)
 }
 

@@ -27,6 +27,11 @@ pub enum StorageError {
     #[error("decode: {0}")]
     Decode(String),
 
+    /// A stored object's size or sha256 differs from what the manifest (or blob record) says:
+    /// it was damaged or replaced after it was written.
+    #[error("{key} does not match its recorded size and sha256")]
+    Checksum { key: String },
+
     /// A record handed to a part writer breaks the JSON Lines framing.
     #[error("invalid record: {0}")]
     InvalidRecord(&'static str),
@@ -58,6 +63,7 @@ impl StorageError {
             Self::NotFound { .. }
             | Self::Crypto(_)
             | Self::Decode(_)
+            | Self::Checksum { .. }
             | Self::InvalidRecord(_)
             | Self::InvalidKey(_)
             | Self::InvalidSegment(_) => true,

@@ -5,7 +5,8 @@
 //! ([`manifest`]) is written last and lists every part with its sha256, so a snapshot exists only
 //! once it is complete. Object keys are deterministic ([`layout`]) so a retried upload overwrites
 //! rather than duplicates. [`object_store`] is a thin wrapper over aws-sdk-s3, and [`embedded`]
-//! serves an S3 endpoint from a local folder for `listbackup dev` and for tests.
+//! serves an S3 endpoint from a local folder for `listbackup dev` and for tests. [`reader`] reads
+//! snapshots back, verifying every part against the manifest before decrypting it.
 //!
 //! Every part can be restored without ListBackup: `age -d -i key.txt part.jsonl.zst.age | zstd -d`.
 
@@ -17,5 +18,6 @@ pub mod layout;
 pub mod manifest;
 pub mod object_store;
 pub mod part;
+pub mod reader;
 
 pub use error::StorageError;

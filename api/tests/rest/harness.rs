@@ -6,6 +6,7 @@ use poem::{Server, listener::TcpAcceptor};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use storage::{
+    embedded::EmbeddedS3,
     keys::MasterKey,
     object_store::{ObjectStore, S3Config},
 };
@@ -21,6 +22,10 @@ pub struct App {
     /// The platforms' fakes, started for this test's OAuth flows and connection tests.
     pub sandbox: sandbox::Sandbox,
     pub sandbox_server: Option<sandbox::RunningSandbox>,
+    /// The object store the app reads snapshots from: an embedded S3 endpoint for apps started
+    /// with [`App::spawn_with_objects`], an address nothing listens on otherwise.
+    pub store: ObjectStore,
+    s3: Option<(EmbeddedS3, tempfile::TempDir)>,
     /// The Postgres database to drop afterwards, or the SQLite file's folder.
     pg_name: Option<String>,
     _sqlite_dir: Option<tempfile::TempDir>,
@@ -94,7 +99,7 @@ impl App {
         let (pg_name, url) = entities::testing::create_database("lbapi")
             .await
             .expect("a test database on Postgres (LISTBACKUP_TEST_POSTGRES)");
-        Self::start(configure, url, Some(pg_name), None, None).await
+        Self::start(configure, url, Some(pg_name), None, None, false).await
     }
 
     /// Starts the API with a Temporal dev server of its own (no worker: started jobs stay
@@ -115,16 +120,33 @@ impl App {
         let (pg_name, url) = entities::testing::create_database("lbapi")
             .await
             .expect("a test database on Postgres (LISTBACKUP_TEST_POSTGRES)");
-        let mut app = Self::start(Self::generous, url, Some(pg_name), None, Some(&server)).await;
+        let mut app = Self::start(
+            Self::generous,
+            url,
+            Some(pg_name),
+            None,
+            Some(&server),
+            false,
+        )
+        .await;
         app.temporal = Some(server);
         app
+    }
+
+    /// Starts the API with a real object store: an embedded S3 endpoint (SigV4 checked) over a
+    /// temporary folder, as `listbackup dev` runs it.
+    pub async fn spawn_with_objects() -> Self {
+        let (pg_name, url) = entities::testing::create_database("lbapi")
+            .await
+            .expect("a test database on Postgres (LISTBACKUP_TEST_POSTGRES)");
+        Self::start(Self::generous, url, Some(pg_name), None, None, true).await
     }
 
     /// Starts the API over a SQLite file, as `listbackup dev` runs it.
     pub async fn spawn_on_sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("api.db").display());
-        Self::start(Self::generous, url, None, Some(dir), None).await
+        Self::start(Self::generous, url, None, Some(dir), None, false).await
     }
 
     async fn start(
@@ -133,6 +155,7 @@ impl App {
         pg_name: Option<String>,
         sqlite_dir: Option<tempfile::TempDir>,
         temporal_server: Option<&EphemeralServer>,
+        objects: bool,
     ) -> Self {
         let db = entities::connect_and_migrate(&url).await.expect("migrate");
         let master = Arc::new(MasterKey::generate());
@@ -169,10 +192,34 @@ impl App {
                     connections.with_oauth_app(p.id, sandbox_oauth_app(&sandbox_base, p.id));
             }
         }
+        let (store, s3) = if objects {
+            let dir = tempfile::tempdir().unwrap();
+            let s3 = EmbeddedS3::start(
+                &dir.path().join("objects"),
+                "127.0.0.1:0".parse().unwrap(),
+                "test-key",
+                "test-secret-key",
+            )
+            .await
+            .expect("embedded s3");
+            let store = ObjectStore::new(&S3Config::local(
+                s3.endpoint(),
+                "listbackup",
+                "test-key",
+                "test-secret-key",
+            ));
+            store.ensure_bucket().await.expect("bucket");
+            (store, Some((s3, dir)))
+        } else {
+            // Never contacted by these resources.
+            (
+                ObjectStore::new(&S3Config::local("http://127.0.0.1:9", "unused", "k", "s")),
+                None,
+            )
+        };
         let state = AppState {
             db: db.clone(),
-            // Never contacted by these resources.
-            store: ObjectStore::new(&S3Config::local("http://127.0.0.1:9", "unused", "k", "s")),
+            store: store.clone(),
             temporal: TemporalAccess {
                 client,
                 namespace: "default".into(),
@@ -204,6 +251,8 @@ impl App {
             temporal: None,
             sandbox,
             sandbox_server: Some(running),
+            store,
+            s3,
             pg_name,
             _sqlite_dir: sqlite_dir,
             stop: Some(stop),
@@ -237,6 +286,9 @@ impl App {
         }
         if let Some(sandbox) = self.sandbox_server.take() {
             sandbox.shutdown().await;
+        }
+        if let Some((s3, _dir)) = self.s3.take() {
+            s3.shutdown().await;
         }
         match self.pg_name.take() {
             Some(name) => {
@@ -293,6 +345,22 @@ impl App {
             body,
             headers,
         }
+    }
+
+    /// A GET whose body is not JSON: status, headers and the raw bytes.
+    pub async fn get_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("the API answers");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.bytes().await.unwrap().to_vec())
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {

@@ -4,7 +4,7 @@
 use crate::harness::*;
 use entities::{
     JobKind, activity_log, api_key, connection, job, membership, oauth_state, repo, schedule,
-    sea_orm::{EntityTrait, PaginatorTrait, QueryOrder},
+    sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, QueryOrder, Set},
     source, source_group, source_group_member,
 };
 use serde_json::{Value, json};
@@ -92,14 +92,15 @@ fn connection_calls(connection: &str) -> Vec<(&'static str, String, Option<Value
     ]
 }
 
-/// Operations on a job, a source and a schedule, addressed by their own ids.
+/// Operations on a job, a source, a schedule and a snapshot, addressed by their own ids.
 fn object_calls(
     job: &str,
     source: &str,
     schedule: &str,
+    snapshot: &str,
 ) -> Vec<(&'static str, String, Option<Value>)> {
     let s = format!("/v1/schedules/{schedule}");
-    vec![
+    let mut calls = vec![
         ("GET", format!("/v1/sources/{source}/jobs"), None),
         ("GET", format!("/v1/sources/{source}/schedules"), None),
         (
@@ -134,7 +135,12 @@ fn object_calls(
         ),
         ("DELETE", format!("/v1/sources/{source}"), None),
         ("POST", format!("/v1/sources/{source}/test"), None),
-    ]
+    ];
+    let file = "ab".repeat(32);
+    for path in crate::snapshots::snapshot_paths(snapshot, source, &file) {
+        calls.push(("GET", path, None));
+    }
+    calls
 }
 
 /// Operations on a source group, addressed by its id; `source` is a source of the same account.
@@ -167,6 +173,7 @@ struct Tenant {
     group: String,
     connection: String,
     schedule: String,
+    snapshot: String,
 }
 
 async fn tenant(app: &App, email: &str) -> Tenant {
@@ -220,6 +227,25 @@ async fn tenant(app: &App, email: &str) -> Tenant {
     )
     .await
     .ok(204);
+    // The snapshot the job wrote, complete (its objects are never reached: access comes first).
+    entities::snapshot::ActiveModel {
+        id: Set(job.snapshot_id.clone()),
+        account_id: Set(job.account_id.clone()),
+        source_id: Set(source.id.clone()),
+        job_id: Set(job.id.clone()),
+        kind: Set(JobKind::Backup),
+        status: Set(entities::SnapshotStatus::Complete),
+        parent_snapshot_id: Set(None),
+        manifest_key: Set(Some("accounts/x/manifest.json".into())),
+        records: Set(0),
+        raw_bytes: Set(0),
+        stored_bytes: Set(0),
+        created_at: Set(chrono::Utc::now()),
+        completed_at: Set(Some(chrono::Utc::now())),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
     Tenant {
         owner,
         sub,
@@ -230,6 +256,7 @@ async fn tenant(app: &App, email: &str) -> Tenant {
         group,
         connection: conn.id,
         schedule,
+        snapshot: job.snapshot_id,
     }
 }
 
@@ -310,7 +337,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
     for (who, token) in attackers {
         let mut calls = account_calls(&b.owner.account_id, &b.owner.id, &b.key_id);
         calls.extend(account_calls(&b.sub, &b.owner.id, &b.key_id));
-        calls.extend(object_calls(&b.job, &b.source, &b.schedule));
+        calls.extend(object_calls(&b.job, &b.source, &b.schedule, &b.snapshot));
         calls.extend(group_calls(&b.group, &b.source));
         calls.extend(connection_calls(&b.connection));
         // Another tenant's member and key, addressed through an account the caller does reach.
@@ -333,7 +360,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
         if who.starts_with("A's sub-account") {
             // Up the tree: the parent's own objects.
             calls.extend(account_calls(&a.owner.account_id, &a.owner.id, &a.key_id));
-            calls.extend(object_calls(&a.job, &a.source, &a.schedule));
+            calls.extend(object_calls(&a.job, &a.source, &a.schedule, &a.snapshot));
             calls.extend(group_calls(&a.group, &a.source));
             calls.extend(connection_calls(&a.connection));
         }
@@ -423,7 +450,7 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
     let mut viewer_calls = change(&a.owner.account_id);
     viewer_calls.extend(change(&a.sub)); // inherited, with the same role
     viewer_calls.extend(
-        object_calls(&a.job, &a.source, &a.schedule)
+        object_calls(&a.job, &a.source, &a.schedule, &a.snapshot)
             .into_iter()
             .chain(group_calls(&a.group, &a.source))
             .filter(|(m, _, _)| *m != "GET"),
@@ -456,6 +483,8 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             format!("/v1/sources/{}/jobs", a.source),
             format!("/v1/sources/{}/schedules", a.source),
             format!("/v1/schedules/{}", a.schedule),
+            format!("/v1/snapshots/{}", a.snapshot),
+            format!("/v1/sources/{}/snapshots", a.source),
         ] {
             app.get(&path, token).await.ok(200);
         }
@@ -468,7 +497,7 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
         let mut calls = change(&a.owner.account_id);
         // Sources and groups are an admin's to change.
         calls.extend(
-            object_calls(&a.job, &a.source, &a.schedule)
+            object_calls(&a.job, &a.source, &a.schedule, &a.snapshot)
                 .into_iter()
                 .chain(group_calls(&a.group, &a.source))
                 .filter(|(m, _, _)| *m == "PATCH" || *m == "DELETE")
@@ -488,7 +517,7 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             assert_eq!(r.status, 403, "{who}: {method} {path}: {}", r.body);
         }
         // Nor schedules: only triggering a run is an operator's.
-        for (method, path, body) in object_calls(&a.job, &a.source, &a.schedule) {
+        for (method, path, body) in object_calls(&a.job, &a.source, &a.schedule, &a.snapshot) {
             if method == "GET" || path.contains("/jobs/") || path.ends_with("/trigger") {
                 continue;
             }

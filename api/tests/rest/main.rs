@@ -1,8 +1,9 @@
 //! The REST API over HTTP: `api::app` on a real listener (port 0) over a fresh Postgres
 //! database per test (and one walk-through on SQLite), spoken to with reqwest. Temporal is a
 //! client that refuses every call, except for the tests of idempotent job starts, which run a
-//! dev server of their own (without a worker); S3 is never contacted. Source tests speak to the
-//! sandbox's platform fakes.
+//! dev server of their own (without a worker). Snapshot tests read real stored data from an
+//! embedded S3 endpoint (`App::spawn_with_objects`); the others never contact S3. Connection and
+//! source tests speak to the sandbox's platform fakes.
 
 mod harness;
 
@@ -16,6 +17,7 @@ mod job_lists;
 mod members;
 mod schedules;
 mod sign_in;
+mod snapshots;
 mod source_groups;
 mod sources;
 mod sqlite;
