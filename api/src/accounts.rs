@@ -49,7 +49,7 @@ pub struct AccountView {
 impl Example for AccountView {
     fn example() -> Self {
         Self {
-            id: "acc_06h00dqvj52kg04zbq3k".into(),
+            id: "019b76da-a800-7a3c-9e0d-5f2a41b8c6d3".into(),
             name: "Acme Inc".into(),
             parent_id: None,
             role: RoleName::Owner,

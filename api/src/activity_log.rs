@@ -43,13 +43,13 @@ pub struct ActivityView {
 impl Example for ActivityView {
     fn example() -> Self {
         Self {
-            id: "act_06h00dqvj52kg04zbq3k".into(),
-            account_id: "acc_06h00dqvj52kg04zbq3k".into(),
+            id: "019b76da-b1c4-7e21-8a55-0c3f9d2e7b14".into(),
+            account_id: "019b76da-a800-7a3c-9e0d-5f2a41b8c6d3".into(),
             actor: "system".into(),
             action: "job.succeeded".into(),
             target_type: "job".into(),
-            target_id: "job_06h00dqvj52kg04zbq3k".into(),
-            details: serde_json::json!({"snapshot_id": "snp_06h00dqvj52kg04zbq3k", "records": 1200}),
+            target_id: "019b76da-ad10-7f42-9b6a-3e5c7d9f1a26".into(),
+            details: serde_json::json!({"snapshot_id": "019b76da-b0a5-7e2a-83d4-6b8f0a2c4d59", "records": 1200}),
             created_at: DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default(),
         }
     }

@@ -45,12 +45,12 @@ pub struct ApiKeyView {
 impl Example for ApiKeyView {
     fn example() -> Self {
         Self {
-            id: "key_06h00dqvj52kg04zbq3k".into(),
-            account_id: "acc_06h00dqvj52kg04zbq3k".into(),
+            id: "019b76da-a800-7c05-a4f1-6e8b2d07c9a4".into(),
+            account_id: "019b76da-a800-7a3c-9e0d-5f2a41b8c6d3".into(),
             name: "nightly export".into(),
             role: RoleName::Operator,
             prefix: "lbk_x3Fq9a".into(),
-            created_by: Some("usr_06h00dqvj52kg04zbq3k".into()),
+            created_by: Some("019b76da-a800-7b41-8c2e-0d9f6a3e51b7".into()),
             created_at: DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default(),
             last_used_at: None,
         }

@@ -60,8 +60,8 @@ impl Example for ConnectionView {
     fn example() -> Self {
         let at = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
         Self {
-            id: "con_06h00dqvj52kg04zbq3k".into(),
-            account_id: "acc_06h00dqvj52kg04zbq3k".into(),
+            id: "019b76da-a9f2-7b10-8c3e-2d4f6a8b0c15".into(),
+            account_id: "019b76da-a800-7a3c-9e0d-5f2a41b8c6d3".into(),
             platform: "zendesk".into(),
             name: "support desk".into(),
             auth: "api_key".into(),

@@ -74,7 +74,7 @@ pub async fn begin<T: ParseFromJSON>(
         .await?;
     let deadline = tokio::time::Instant::now() + WAIT_FOR_FIRST;
     loop {
-        let id = entities::new_id("idk");
+        let id = entities::new_id();
         let inserted = idempotency_key::ActiveModel {
             id: Set(id.clone()),
             principal: Set(principal.clone()),

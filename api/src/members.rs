@@ -45,7 +45,7 @@ pub struct MemberView {
 impl Example for MemberView {
     fn example() -> Self {
         Self {
-            user_id: "usr_06h00dqvj52kg04zbq3k".into(),
+            user_id: "019b76da-a800-7b41-8c2e-0d9f6a3e51b7".into(),
             email: "ada@example.com".into(),
             name: "Ada Lovelace".into(),
             role: RoleName::Operator,

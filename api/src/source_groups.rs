@@ -45,8 +45,8 @@ impl Example for SourceGroupView {
     fn example() -> Self {
         let at = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
         Self {
-            id: "sgr_06h00dqvj52kg04zbq3k".into(),
-            account_id: "acc_06h00dqvj52kg04zbq3k".into(),
+            id: "019b76da-afd3-7d19-b2c3-5a7e9f1b3c48".into(),
+            account_id: "019b76da-a800-7a3c-9e0d-5f2a41b8c6d3".into(),
             name: "nightly".into(),
             created_at: at,
             updated_at: at,
@@ -344,7 +344,7 @@ impl SourceGroupsApi {
             let now = Utc::now();
             let txn = state.db.begin().await?;
             let group = source_group::ActiveModel {
-                id: Set(entities::new_id("sgr")),
+                id: Set(entities::new_id()),
                 account_id: Set(account_id.0.clone()),
                 name: Set(name.into_string()),
                 created_at: Set(now),

@@ -61,15 +61,15 @@ impl Example for SourceView {
     fn example() -> Self {
         let at = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
         Self {
-            id: "src_06h00dqvj52kg04zbq3k".into(),
-            account_id: "acc_06h00dqvj52kg04zbq3k".into(),
-            connection_id: "con_06h00dqvj52kg04zbq3k".into(),
+            id: "019b76da-aa6b-7a51-94e5-7c9a1b3d5e6a".into(),
+            account_id: "019b76da-a800-7a3c-9e0d-5f2a41b8c6d3".into(),
+            connection_id: "019b76da-a9f2-7b10-8c3e-2d4f6a8b0c15".into(),
             platform: "stripe".into(),
             name: "Stripe customers and invoices".into(),
             streams: vec!["customers".into(), "invoices".into()],
             options: json!({}),
             synced_streams: vec!["customers".into()],
-            last_snapshot_id: Some("snp_06h00dqvj52kg04zbq3k".into()),
+            last_snapshot_id: Some("019b76da-b0a5-7e2a-83d4-6b8f0a2c4d59".into()),
             created_at: at,
             updated_at: at,
         }
@@ -138,7 +138,7 @@ pub struct CreateSource {
 impl Example for CreateSource {
     fn example() -> Self {
         Self {
-            connection_id: "con_06h00dqvj52kg04zbq3k".into(),
+            connection_id: "019b76da-a9f2-7b10-8c3e-2d4f6a8b0c15".into(),
             name: "Stripe customers and invoices".into(),
             streams: Some(vec!["customers".into(), "invoices".into()]),
             options: None,
@@ -307,7 +307,7 @@ impl SourcesApi {
             let now = Utc::now();
             let txn = state.db.begin().await?;
             let created = source::ActiveModel {
-                id: Set(entities::new_id("src")),
+                id: Set(entities::new_id()),
                 account_id: Set(conn.account_id.clone()),
                 connection_id: Set(conn.id.clone()),
                 platform: Set(conn.platform.clone()),

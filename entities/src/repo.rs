@@ -94,7 +94,7 @@ async fn insert_user(
     password_hash: Option<String>,
 ) -> Result<user::Model, DbErr> {
     user::ActiveModel {
-        id: Set(crate::new_id("usr")),
+        id: Set(crate::new_id()),
         email: Set(email.to_owned()),
         name: Set(name.to_owned()),
         password_hash: Set(password_hash),
@@ -113,7 +113,7 @@ pub async fn create_account(
     identity_sealed: Option<String>,
 ) -> Result<account::Model, DbErr> {
     account::ActiveModel {
-        id: Set(crate::new_id("acc")),
+        id: Set(crate::new_id()),
         name: Set(name.to_owned()),
         parent_id: Set(parent_id.map(str::to_owned)),
         encryption_recipient: Set(recipient.to_owned()),
@@ -132,7 +132,7 @@ pub async fn add_membership(
     role: Role,
 ) -> Result<membership::Model, DbErr> {
     membership::ActiveModel {
-        id: Set(crate::new_id("mem")),
+        id: Set(crate::new_id()),
         user_id: Set(user_id.to_owned()),
         account_id: Set(account_id.to_owned()),
         role: Set(role),
@@ -152,7 +152,7 @@ pub async fn create_api_key(
 ) -> Result<(api_key::Model, String), DbErr> {
     let secret = random_secret(API_KEY_PREFIX);
     let key = api_key::ActiveModel {
-        id: Set(crate::new_id("key")),
+        id: Set(crate::new_id()),
         account_id: Set(account_id.to_owned()),
         user_id: Set(user_id.map(str::to_owned)),
         name: Set(name.to_owned()),
@@ -179,7 +179,7 @@ pub async fn create_connection(
 ) -> Result<connection::Model, DbErr> {
     let now = Utc::now();
     connection::ActiveModel {
-        id: Set(crate::new_id("con")),
+        id: Set(crate::new_id()),
         account_id: Set(account_id.to_owned()),
         platform: Set(platform.to_owned()),
         name: Set(name.to_owned()),
@@ -202,7 +202,7 @@ pub async fn create_source(
 ) -> Result<source::Model, DbErr> {
     let now = Utc::now();
     source::ActiveModel {
-        id: Set(crate::new_id("src")),
+        id: Set(crate::new_id()),
         account_id: Set(connection.account_id.clone()),
         connection_id: Set(connection.id.clone()),
         platform: Set(connection.platform.clone()),
@@ -277,7 +277,7 @@ pub async fn create_job(
     source: &source::Model,
     kind: JobKind,
 ) -> Result<job::Model, DbErr> {
-    let id = crate::new_id("job");
+    let id = crate::new_id();
     job::ActiveModel {
         workflow_id: Set(workflow_id(kind, &source.id, &id)),
         id: Set(id),
@@ -286,7 +286,7 @@ pub async fn create_job(
         kind: Set(kind),
         status: Set(JobStatus::Queued),
         run_id: Set(None),
-        snapshot_id: Set(crate::new_id("snp")),
+        snapshot_id: Set(crate::new_id()),
         progress: Set(serde_json::json!({})),
         records: Set(0),
         bytes: Set(0),
@@ -312,7 +312,7 @@ pub async fn retry_job(
     if let Some(active) = active_job(db, &failed.source_id).await? {
         return Err(CreateJobError::Active(active.id));
     }
-    let id = crate::new_id("job");
+    let id = crate::new_id();
     let inserted = job::ActiveModel {
         workflow_id: Set(workflow_id(failed.kind, &failed.source_id, &id)),
         id: Set(id),
@@ -431,7 +431,7 @@ pub async fn log_activity(
     details: Value,
 ) -> Result<(), DbErr> {
     activity_log::ActiveModel {
-        id: Set(crate::new_id("act")),
+        id: Set(crate::new_id()),
         account_id: Set(account_id.to_owned()),
         actor: Set(actor.to_owned()),
         action: Set(action.to_owned()),

@@ -9,10 +9,13 @@ pub fn admin_url() -> String {
 }
 
 /// A new, empty database on the test server; returns its name and URL.
+///
+/// The name is `prefix` plus a UUIDv7 in hex without hyphens, so it needs no quoting and sorts by
+/// creation (leftovers of a crashed run are easy to spot).
 pub async fn create_database(prefix: &str) -> Result<(String, String), DbErr> {
     let admin_url = admin_url();
     let admin = crate::connect(&admin_url).await?;
-    let name = crate::new_id(prefix);
+    let name = format!("{prefix}_{}", uuid::Uuid::now_v7().simple());
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await?;

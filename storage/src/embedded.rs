@@ -1,8 +1,10 @@
 //! The embedded S3 endpoint: a folder served over the S3 protocol, for `listbackup dev` and tests.
 //!
-//! It is `s3s` + `s3s-fs` with SigV4 checked against one access key, so everything above it —
-//! aws-sdk-s3, signing, path-style addressing — runs exactly as against a real store; there is no
-//! in-process shortcut. Objects live in `root/{bucket}/{key}`.
+//! It is the `s3s` server with SigV4 checked against one access key, over a folder of our own
+//! ([`folder`]), so everything above it — aws-sdk-s3, signing, path-style addressing — runs
+//! exactly as against a real store; there is no in-process shortcut. Objects live in
+//! `root/{bucket}/{key}`, their metadata in `root/.meta/{bucket}/{key}.json`; keys may be as long
+//! as S3 allows (1024 bytes).
 //!
 //! [`EmbeddedS3::start_recording`] also logs the key of every successful PutObject and UploadPart,
 //! for tests that assert which objects a job wrote (e.g. that a retry re-uploaded nothing twice).
@@ -23,9 +25,15 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::StorageError;
 
+mod backend;
+mod checksums;
+mod folder;
+mod listing;
+mod multipart;
 mod recording;
 
-use recording::RecordingFs;
+use folder::Folder;
+use recording::Recording;
 
 /// How long shutdown waits for open connections (idle keep-alive ones included) to finish.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -102,11 +110,10 @@ impl EmbeddedS3 {
         log: Option<PutLog>,
     ) -> Result<Self, StorageError> {
         tokio::fs::create_dir_all(root).await?;
-        // s3s-fs's error type implements neither Display nor std::error::Error.
-        let fs = s3s_fs::FileSystem::new(root).map_err(|e| {
-            StorageError::Embedded(format!("cannot serve {}: {e:?}", root.display()))
-        })?;
-        let mut builder = S3ServiceBuilder::new(RecordingFs::new(fs, log));
+        let folder = Folder::open(root)
+            .await
+            .map_err(|e| StorageError::Embedded(format!("cannot serve {}: {e}", root.display())))?;
+        let mut builder = S3ServiceBuilder::new(Recording::new(folder, log));
         builder.set_auth(SimpleAuth::from_single(access_key_id, secret_access_key));
         let service = builder.build();
 

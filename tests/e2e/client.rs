@@ -23,7 +23,14 @@ async fn a_generated_python_client_drives_registration_to_snapshot_records() {
         std::env::var("PATH").unwrap_or_default()
     );
     let generated = tokio::process::Command::new(&tools)
-        .args(["generate", "--meta", "none", "--path", spec, "--output-path"])
+        .args([
+            "generate",
+            "--meta",
+            "none",
+            "--path",
+            spec,
+            "--output-path",
+        ])
         .arg(out.join("listbackup_client"))
         .env("PATH", &path)
         .stdin(Stdio::null())

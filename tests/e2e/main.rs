@@ -5,6 +5,7 @@ mod api_errors;
 mod backup;
 mod cancel_retry;
 mod cli;
+mod client;
 mod crash;
 mod files;
 mod fuzz;

@@ -292,7 +292,7 @@ impl Extraction<'_> {
         let stored_bytes = sealed.body.len() as u64;
         self.w.store.put(&key, sealed.body).await.map_err(storage)?;
         let row = snapshot_part::Model {
-            id: entities::new_id("prt"),
+            id: entities::new_id(),
             snapshot_id: input.snapshot_id.clone(),
             stream: input.stream.clone(),
             part_no: part_no as i32,

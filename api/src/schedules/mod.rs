@@ -120,9 +120,9 @@ impl Example for ScheduleView {
     fn example() -> Self {
         let at = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
         Self {
-            id: "sch_06h00dqvj52kg04zbq3k".into(),
-            account_id: "acc_06h00dqvj52kg04zbq3k".into(),
-            source_id: "src_06h00dqvj52kg04zbq3k".into(),
+            id: "019b76da-ae77-7c08-a1b2-4f6d8e0a2b37".into(),
+            account_id: "019b76da-a800-7a3c-9e0d-5f2a41b8c6d3".into(),
+            source_id: "019b76da-aa6b-7a51-94e5-7c9a1b3d5e6a".into(),
             kind: ScheduleKind::Sync,
             cron: "30 2 * * *".into(),
             timezone: "Europe/Berlin".into(),
@@ -133,7 +133,7 @@ impl Example for ScheduleView {
             last_run: Some(LastRun {
                 at,
                 outcome: "started".into(),
-                job_id: Some("job_06h00dqvj52kg04zbq3k".into()),
+                job_id: Some("019b76da-ad10-7f42-9b6a-3e5c7d9f1a26".into()),
             }),
             temporal_schedule_id: "schedule/src_06h00dqvj52kg04zbq3k/sch_06h00dqvj52kg04zbq3k"
                 .into(),
@@ -534,7 +534,7 @@ impl SchedulesApi {
                 body.catchup_window_secs
                     .unwrap_or(spec::DEFAULT_CATCHUP_WINDOW_SECS),
             )?;
-            let id = entities::new_id("sch");
+            let id = entities::new_id();
             let now = Utc::now();
             let row = schedule::Model {
                 temporal_schedule_id: format!("schedule/{}/{id}", src.id),

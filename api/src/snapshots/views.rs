@@ -41,10 +41,10 @@ pub struct SnapshotView {
 impl Example for SnapshotView {
     fn example() -> Self {
         Self {
-            id: "snp_06h00dqvj52kg04zbq3k".into(),
-            account_id: "acc_06h00dqvj52kg04zbq3k".into(),
-            source_id: "src_06h00dqvj52kg04zbq3k".into(),
-            job_id: "job_06h00dqvj52kg04zbq3k".into(),
+            id: "019b76da-b0a5-7e2a-83d4-6b8f0a2c4d59".into(),
+            account_id: "019b76da-a800-7a3c-9e0d-5f2a41b8c6d3".into(),
+            source_id: "019b76da-aa6b-7a51-94e5-7c9a1b3d5e6a".into(),
+            job_id: "019b76da-ad10-7f42-9b6a-3e5c7d9f1a26".into(),
             kind: "full".into(),
             status: "complete".into(),
             parent_snapshot_id: None,

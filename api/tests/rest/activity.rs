@@ -27,7 +27,7 @@ async fn entry(
     age: Duration,
 ) -> String {
     let row = activity_log::Model {
-        id: entities::new_id("act"),
+        id: entities::new_id(),
         account_id: account.into(),
         actor: actor.into(),
         action: action.into(),

@@ -483,10 +483,17 @@ impl App {
         config: Value,
     ) -> String {
         let sealed = self.master.seal_string(&credentials.to_string()).unwrap();
-        entities::repo::create_connection(&self.db, account_id, platform, platform, sealed, config)
-            .await
-            .unwrap()
-            .id
+        entities::repo::create_connection(
+            &self.db,
+            account_id,
+            platform,
+            &format!("{platform} {}", entities::new_id()),
+            sealed,
+            config,
+        )
+        .await
+        .unwrap()
+        .id
     }
 
     /// Creates a source over `connection_id` in `account_id` through the API (as `by`); returns

@@ -18,20 +18,20 @@ pub async fn stored_source(app: &App, account_id: &str) -> source::Model {
         &app.db,
         account_id,
         "stripe",
-        "Stripe",
+        &format!("Stripe {}", entities::new_id()),
         "sealed".into(),
         json!({}),
     )
     .await
     .unwrap();
-    repo::create_source(&app.db, &conn, "all", &[])
+    repo::create_source(&app.db, &conn, &format!("all {}", conn.id), &[])
         .await
         .unwrap()
 }
 
 /// A schedule row of `src`, as if created while Temporal was up.
 pub async fn stored_schedule(app: &App, src: &source::Model) -> schedule::Model {
-    let id = entities::new_id("sch");
+    let id = entities::new_id();
     let now = Utc::now();
     schedule::Model {
         temporal_schedule_id: format!("schedule/{}/{id}", src.id),

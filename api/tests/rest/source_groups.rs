@@ -25,7 +25,7 @@ async fn a_group_collects_sources_of_its_account() {
         )
         .await;
     let group = r.ok(201)["id"].as_str().unwrap().to_owned();
-    assert!(group.starts_with("sgr_"));
+    assert!(uuid::Uuid::parse_str(&group).is_ok(), "{group}");
     assert!(
         app.logged(acc, &actor, "source_group.created", &group)
             .await

@@ -42,7 +42,7 @@ async fn a_source_is_created_listed_changed_and_deleted() {
         .await;
     let created = r.ok(201).clone();
     let id = created["id"].as_str().unwrap().to_owned();
-    assert!(id.starts_with("src_"), "{created}");
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{created}");
     assert_eq!(created["name"], "Stripe billing");
     assert_eq!(created["platform"], "stripe");
     assert_eq!(created["account_id"], acc.as_str());
@@ -328,7 +328,7 @@ async fn updating_and_deleting_a_source_answer_each_documented_error() {
         .await
         .unwrap();
     schedule::ActiveModel {
-        id: Set("sch_1".into()),
+        id: Set(entities::new_id()),
         account_id: Set(acc.clone()),
         source_id: Set(id.clone()),
         cron: Set("0 3 * * *".into()),
@@ -338,6 +338,11 @@ async fn updating_and_deleting_a_source_answer_each_documented_error() {
         temporal_schedule_id: Set("s".into()),
         created_at: Set(now),
         updated_at: Set(now),
+        kind: Set(JobKind::Sync),
+        catchup_window_secs: Set(3600),
+        last_run_at: Set(None),
+        last_run_outcome: Set(None),
+        last_run_job_id: Set(None),
     }
     .insert(&app.db)
     .await

@@ -102,7 +102,7 @@ async fn metrics_count_requests_by_route_template_and_jobs_by_status() {
 }
 
 fn rand_suffix() -> String {
-    entities::new_id("x")
+    entities::new_id()
 }
 
 #[tokio::test]

@@ -40,7 +40,7 @@ pub async fn create_oauth_state(
     new: NewOAuthState<'_>,
 ) -> Result<oauth_state::Model, DbErr> {
     oauth_state::ActiveModel {
-        id: Set(crate::new_id("oas")),
+        id: Set(crate::new_id()),
         state_hash: Set(new.state_hash.to_owned()),
         account_id: Set(new.account_id.to_owned()),
         actor: Set(new.actor.to_owned()),

@@ -54,14 +54,14 @@ pub async fn claim_scheduled_run(
     let now = Utc::now();
     let txn = db.begin().await?;
     let inserted = job::ActiveModel {
-        id: Set(crate::new_id("job")),
+        id: Set(crate::new_id()),
         account_id: Set(src.account_id.clone()),
         source_id: Set(src.id.clone()),
         kind: Set(sched.kind),
         status: Set(JobStatus::Queued),
         workflow_id: Set(workflow_id.to_owned()),
         run_id: Set(Some(run_id.to_owned()).filter(|r| !r.is_empty())),
-        snapshot_id: Set(crate::new_id("snp")),
+        snapshot_id: Set(crate::new_id()),
         progress: Set(json!({})),
         records: Set(0),
         bytes: Set(0),

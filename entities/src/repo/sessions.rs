@@ -52,7 +52,7 @@ async fn issue(
     let secret = random_secret(REFRESH_TOKEN_PREFIX);
     let now = Utc::now();
     let token = refresh_token::ActiveModel {
-        id: Set(crate::new_id("rtk")),
+        id: Set(crate::new_id()),
         family_id: Set(family_id),
         user_id: Set(user_id.to_owned()),
         token_hash: Set(hash_secret(&secret)),
@@ -72,7 +72,7 @@ pub async fn start_session(
     user_id: &str,
     ttl: Duration,
 ) -> Result<IssuedRefreshToken, DbErr> {
-    issue(db, user_id, crate::new_id("ses"), ttl).await
+    issue(db, user_id, crate::new_id(), ttl).await
 }
 
 /// Exchanges `secret` for its successor, valid for `ttl`. Run it in a transaction, so a

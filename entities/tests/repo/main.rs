@@ -167,7 +167,7 @@ async fn suite(db: &DatabaseConnection) {
     .await
     .unwrap();
     let part = |no: i32, records: i64| snapshot_part::Model {
-        id: entities::new_id("prt"),
+        id: entities::new_id(),
         snapshot_id: sync.snapshot_id.clone(),
         stream: "customers".into(),
         part_no: no,

@@ -1,4 +1,5 @@
-//! The embedded endpoint: recording, authentication, lifecycle.
+//! The embedded endpoint: recording, authentication, lifecycle, atomic writes. The S3
+//! operations themselves are tested over HTTP in `storage/tests/s3`.
 
 use std::net::SocketAddr;
 
@@ -90,6 +91,113 @@ async fn recording_logs_successful_put_keys_only() {
 }
 
 #[tokio::test]
+async fn recording_takes_keys_of_300_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, log) = EmbeddedS3::start_recording(dir.path(), LOOPBACK, AK, SK)
+        .await
+        .expect("start");
+    let store = ObjectStore::new(&S3Config::local(server.endpoint(), "listbackup", AK, SK));
+    store.ensure_bucket().await.expect("bucket");
+    // A part key with UUIDv7 ids and a long stream name: past what s3s-fs could store.
+    let id = "019b76da-a800-7a3c-9e0d-5f2a41b8c6d3";
+    let stream = "s".repeat(130);
+    let key = crate::layout::part_key(id, id, id, &stream, 1);
+    assert!((290..=320).contains(&key.len()), "{}", key.len());
+    store
+        .put(&key, Bytes::from_static(b"part"))
+        .await
+        .expect("put");
+    assert_eq!(
+        store.get(&key).await.expect("get"),
+        Bytes::from_static(b"part")
+    );
+    assert_eq!(log.keys(), vec![key]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_body_still_arriving_is_invisible_and_a_broken_one_leaves_nothing() {
+    use futures::channel::mpsc;
+    use s3s::dto::StreamingBlob;
+
+    use super::folder::{Folder, ObjectMeta};
+    use super::listing::{ListQuery, list};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir(root.join("bkt")).expect("bucket dir");
+    let folder = std::sync::Arc::new(Folder::open(root).await.expect("open"));
+    let everything = ListQuery {
+        max_keys: 1000,
+        ..ListQuery::default()
+    };
+    let temp_files = || std::fs::read_dir(root.join(".tmp")).expect(".tmp").count();
+
+    for broken in [true, false] {
+        let (tx, rx) = mpsc::unbounded::<Result<Bytes, std::io::Error>>();
+        let upload = {
+            let folder = folder.clone();
+            tokio::spawn(async move {
+                let received = folder.receive(StreamingBlob::wrap(rx), |_| {}).await?;
+                folder
+                    .commit("bkt", "k/v", received, ObjectMeta::default())
+                    .await
+            })
+        };
+        tx.unbounded_send(Ok(Bytes::from_static(b"first half")))
+            .expect("send");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while temp_files() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no temp file appeared"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // Half an upload: on disk, but neither listed nor readable.
+        assert!(
+            list(&root.join("bkt"), &everything)
+                .expect("list")
+                .entries
+                .is_empty()
+        );
+        let read = folder.open_object("bkt", "k/v").await;
+        assert_eq!(
+            read.err().map(|e| e.code().clone()),
+            Some(s3s::S3ErrorCode::NoSuchKey)
+        );
+
+        if broken {
+            tx.unbounded_send(Err(std::io::Error::other("connection reset")))
+                .expect("send");
+            let err = upload
+                .await
+                .expect("join")
+                .expect_err("a broken body fails");
+            assert_eq!(*err.code(), s3s::S3ErrorCode::IncompleteBody);
+            assert!(
+                list(&root.join("bkt"), &everything)
+                    .expect("list")
+                    .entries
+                    .is_empty()
+            );
+        } else {
+            tx.unbounded_send(Ok(Bytes::from_static(b", second half")))
+                .expect("send");
+            drop(tx);
+            upload.await.expect("join").expect("commit");
+            let page = list(&root.join("bkt"), &everything).expect("list");
+            assert_eq!(page.entries.len(), 1);
+            assert_eq!(
+                std::fs::read(root.join("bkt/k/v")).expect("object"),
+                b"first half, second half"
+            );
+        }
+        assert_eq!(temp_files(), 0, "the temp file is gone either way");
+    }
+}
+
+#[tokio::test]
 async fn objects_live_under_root_which_is_created() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("nested/data/s3");
@@ -106,6 +214,10 @@ async fn objects_live_under_root_which_is_created() {
         std::fs::read(root.join("bkt/x/y.txt")).expect("file on disk"),
         b"hi"
     );
+    let sidecar = std::fs::read(root.join(".meta/bkt/x/y.txt.json")).expect("sidecar");
+    let meta: serde_json::Value = serde_json::from_slice(&sidecar).expect("json");
+    assert_eq!(meta["e_tag"], "49f68a5c8493ec2c0bf489821c21fc3b");
+    assert_eq!(meta["size"], 2);
     server.shutdown().await;
 }
 

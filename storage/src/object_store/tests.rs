@@ -1,4 +1,4 @@
-//! ObjectStore against the embedded endpoint: real HTTP, real SigV4, real s3s-fs on disk.
+//! ObjectStore against the embedded endpoint: real HTTP, real SigV4, a real folder on disk.
 
 use std::net::SocketAddr;
 
