@@ -16,6 +16,11 @@ async fn a_generated_python_client_drives_registration_to_snapshot_records() {
 
     let out = stack.tmp.path().join("client");
     let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/api/openapi.json");
+    // NDJSON pages and downloads are files to the client (the generator's own setting).
+    let config = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/e2e/integrator/client-config.yaml"
+    );
     let tools = api_tool("openapi-python-client");
     let path = format!(
         "{}:{}",
@@ -29,6 +34,8 @@ async fn a_generated_python_client_drives_registration_to_snapshot_records() {
             "none",
             "--path",
             spec,
+            "--config",
+            config,
             "--output-path",
         ])
         .arg(out.join("listbackup_client"))

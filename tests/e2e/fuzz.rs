@@ -58,6 +58,9 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_spec() {
             "2",
         ])
         .args(["--phases", "examples,coverage,fuzzing"])
+        // A connection test may take its platform's 30 s limit (e.g. a generated base URL whose
+        // host name never resolves).
+        .args(["--request-timeout", "45"])
         .args(["--no-color", "--report", "junit", "--report-dir"])
         .arg(&report)
         .env("LB_ACCOUNT_ID", &tenant.account_id)

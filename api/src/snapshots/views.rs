@@ -199,7 +199,7 @@ pub struct ManifestPartView {
     /// Lowercase hex sha256 of the stored object.
     pub sha256: String,
     /// The files (sha256 of their contents) this part's records refer to.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(skip_serializing_if_is_empty, default)]
     pub blobs: Vec<String>,
 }
 

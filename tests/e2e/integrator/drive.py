@@ -16,7 +16,12 @@ from listbackup_client.api.backups import start_backup
 from listbackup_client.api.connections import create_connection, test_connection
 from listbackup_client.api.jobs import get_job
 from listbackup_client.api.platforms import list_platforms
-from listbackup_client.api.snapshots import get_stream_records, list_snapshot_streams, list_snapshots
+from listbackup_client.api.snapshots import (
+    download_stream,
+    get_stream_records,
+    list_snapshot_streams,
+    list_snapshots,
+)
 from listbackup_client.api.sources import create_source
 from listbackup_client.models import CreateConnection, CreateSource, Register, StartJobRequest
 
@@ -116,5 +121,11 @@ for stream in streams.items:
             break
     assert len(ids) == stream.records, (stream.name, len(ids), stream.records)
     records[stream.name] = len(ids)
+
+    # The whole stream as one .jsonl file holds the same records.
+    whole = download_stream.sync_detailed(job.snapshot_id, stream.name, client=client)
+    assert whole.status_code == 200, (stream.name, whole.status_code)
+    lines = whole.content.decode().splitlines()
+    assert {json.loads(line)["id"] for line in lines} == ids, stream.name
 
 print(json.dumps({"snapshot_id": job.snapshot_id, "records": records}))
