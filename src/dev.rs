@@ -121,7 +121,6 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         master: master.clone(),
         auth,
         // The dev stack's sandbox listens on loopback.
-        allow_private_networks: config::allow_private_networks(true)?,
         connections: config::connections(listener.local_addr()?, true)?,
     };
     let api_task = tokio::spawn(listener.serve(state, stop.clone()));

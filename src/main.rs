@@ -189,7 +189,6 @@ async fn serve() -> anyhow::Result<()> {
         },
         master,
         auth,
-        allow_private_networks: config::allow_private_networks(false)?,
         connections,
     };
     let stop = CancellationToken::new();

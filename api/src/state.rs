@@ -24,10 +24,8 @@ pub struct AppState {
     pub master: Arc<MasterKey>,
     /// Access-token keys and sign-in limits.
     pub auth: AuthSettings,
-    /// Whether connections' base URLs may point at loopback or private networks (sandboxes,
-    /// tests), when the API itself talks to a platform (testing a source).
-    pub allow_private_networks: bool,
-    /// How the API reaches platforms for connections (tests, OAuth).
+    /// How the API reaches platforms for connections and sources (tests, OAuth), including
+    /// whether base URLs may point at loopback or private networks.
     pub connections: ConnectionSettings,
 }
 

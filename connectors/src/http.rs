@@ -94,6 +94,11 @@ impl HttpClient {
         }
     }
 
+    /// Whether base URLs on loopback or private networks are allowed (sandboxes, tests).
+    pub fn allows_private_networks(&self) -> bool {
+        self.allow_private_networks
+    }
+
     /// The same client, allowing base URLs on loopback and private networks.
     pub fn allowing_private_networks(mut self, allow: bool) -> Self {
         self.allow_private_networks = allow;

@@ -124,7 +124,6 @@ impl Stack {
             },
             auth: api::AuthSettings::from_master_key(&master),
             master: master.clone(),
-            allow_private_networks: true,
             connections: api::ConnectionSettings::new(&api_base)
                 .with_http(connectors::http::HttpClient::default().allowing_private_networks(true)),
         };

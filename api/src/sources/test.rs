@@ -159,7 +159,7 @@ async fn connector(
         max_delay: Duration::from_secs(2),
         max_retry_after: Duration::from_secs(5),
     })
-    .allowing_private_networks(state.allow_private_networks);
+    .allowing_private_networks(state.connections.http.allows_private_networks());
     // OAuth tokens are refreshed through the connection's row, like a job's, so a rotated
     // refresh token is stored exactly once.
     let tokens: Option<Arc<dyn connectors::oauth::TokenStore>> =

@@ -227,8 +227,6 @@ impl App {
             },
             auth: configure(AuthSettings::from_master_key(&master)),
             master: master.clone(),
-            // Source tests reach the sandbox on loopback.
-            allow_private_networks: true,
             connections,
         };
         let acceptor = TcpAcceptor::from_tokio(listener).unwrap();
