@@ -6,7 +6,7 @@ use crate::{
     access::{Caller, RoleName},
     activity,
     auth::BearerAuth,
-    error::{ApiError, ErrorEnvelope, is_unique_violation, respond},
+    error::{ApiError, ErrorEnvelope, respond},
     error_responses,
     input::Name,
     pagination::{Page, PageRequest},
@@ -237,15 +237,10 @@ pub async fn insert_account(
 }
 
 fn name_conflict(e: sea_orm::DbErr, name: &Name) -> ApiError {
-    if is_unique_violation(&e) {
-        ApiError::conflict(
-            "duplicate_name",
-            format!("an account named `{}` already exists here", name.as_str()),
-        )
-        .with_details(json!({"field": "name"}))
-    } else {
-        e.into()
-    }
+    ApiError::name_taken(
+        e,
+        format!("an account named `{}` already exists here", name.as_str()),
+    )
 }
 
 async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<account::Model, ApiError> {

@@ -7,7 +7,7 @@ use crate::{
     access::{RoleName, require_grantable},
     activity,
     auth::BearerAuth,
-    error::{ApiError, ErrorEnvelope, is_unique_violation, respond},
+    error::{ApiError, ErrorEnvelope, respond},
     error_responses,
     input::Name,
     pagination::{Page, PageRequest},
@@ -189,15 +189,10 @@ impl ApiKeysApi {
                 repo::create_api_key(&txn, &account_id, auth.0.user_id(), name.as_str(), granted)
                     .await
                     .map_err(|e| {
-                        if is_unique_violation(&e) {
-                            ApiError::conflict(
-                                "duplicate_name",
-                                format!("an active API key is named `{}` already", name.as_str()),
-                            )
-                            .with_details(json!({"field": "name"}))
-                        } else {
-                            e.into()
-                        }
+                        ApiError::name_taken(
+                            e,
+                            format!("an active API key is named `{}` already", name.as_str()),
+                        )
                     })?;
             let details = json!({"name": key.name, "role": granted.as_str()});
             activity::record(

@@ -9,7 +9,7 @@
 use crate::{
     ApiTags, activity,
     auth::BearerAuth,
-    error::{ApiError, ErrorEnvelope, is_unique_violation, respond},
+    error::{ApiError, ErrorEnvelope, respond},
     error_responses,
     input::Name,
     oauth::{self, OAuthStarted},
@@ -893,15 +893,12 @@ fn failure(e: &ConnectorError) -> TestFailure {
 
 /// 409 `duplicate_name` for a unique index refusing `name`.
 pub(crate) fn duplicate_name(e: sea_orm::DbErr, name: &str) -> ApiError {
-    if is_unique_violation(&e) {
-        ApiError::conflict(
-            "duplicate_name",
-            format!("a connection of this account is named `{name}` already"),
-        )
-        .with_details(json!({"field": "name"}))
-    } else {
-        e.into()
-    }
+    ApiError::name_taken(e, taken_message(name))
+}
+
+/// What a 409 `duplicate_name` says about a connection name.
+pub(crate) fn taken_message(name: &str) -> String {
+    format!("a connection of this account is named `{name}` already")
 }
 
 /// Stores new sealed credentials in `conn`, marks it active, logs `connection.reconnected` (as

@@ -126,6 +126,21 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
+    /// 409 `duplicate_name` with `details.field: "name"`; `message` says what has the name.
+    pub fn duplicate_name(message: impl Into<String>) -> Self {
+        Self::conflict("duplicate_name", message).with_details(serde_json::json!({"field": "name"}))
+    }
+
+    /// A unique index refusing a name as [`ApiError::duplicate_name`]; any other database
+    /// error as itself.
+    pub fn name_taken(e: sea_orm::DbErr, message: impl Into<String>) -> Self {
+        if is_unique_violation(&e) {
+            Self::duplicate_name(message)
+        } else {
+            e.into()
+        }
+    }
+
     /// 500 `internal`; `e` is logged, never shown.
     pub fn internal(e: impl std::fmt::Display) -> Self {
         Self {

@@ -291,11 +291,9 @@ impl OAuthApi {
                 .one(&state.db)
                 .await?;
             if taken.is_some() {
-                return Err(ApiError::conflict(
-                    "duplicate_name",
-                    format!("a connection of this account is named `{}` already", name.as_str()),
-                )
-                .with_details(json!({"field": "name"})));
+                return Err(ApiError::duplicate_name(connections::taken_message(
+                    name.as_str(),
+                )));
             }
             let started = start(
                 &state,

@@ -310,15 +310,7 @@ async fn find_group(
 }
 
 fn duplicate_name(e: sea_orm::DbErr) -> ApiError {
-    if is_unique_violation(&e) {
-        ApiError::conflict(
-            "duplicate_name",
-            "a source group of this account has that name already",
-        )
-        .with_details(json!({"field": "name"}))
-    } else {
-        e.into()
-    }
+    ApiError::name_taken(e, "a source group of this account has that name already")
 }
 
 pub struct SourceGroupsApi;

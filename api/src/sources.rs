@@ -10,7 +10,7 @@ use crate::{
     access::Caller,
     activity,
     auth::BearerAuth,
-    error::{ApiError, ErrorEnvelope, is_unique_violation, respond},
+    error::{ApiError, ErrorEnvelope, respond},
     error_responses,
     input::Name,
     pagination::{Page, PageRequest},
@@ -614,13 +614,5 @@ fn checked_options(platform: &str, options: Option<Value>) -> Result<Value, ApiE
 
 /// A unique-index refusal as `409 duplicate_name`.
 fn duplicate_name(e: sea_orm::DbErr) -> ApiError {
-    if is_unique_violation(&e) {
-        ApiError::conflict(
-            "duplicate_name",
-            "a source of this account has that name already",
-        )
-        .with_details(json!({"field": "name"}))
-    } else {
-        e.into()
-    }
+    ApiError::name_taken(e, "a source of this account has that name already")
 }
