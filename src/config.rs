@@ -161,8 +161,23 @@ pub fn s3(embedded: Option<S3Config>) -> Result<S3Config, ConfigError> {
     })
 }
 
-/// The master key that seals account keys and connection credentials.
+/// The master key that seals account keys and connection credentials, opening values sealed
+/// under the keys listed in `LISTBACKUP_MASTER_KEY_PREVIOUS` too (during a key rotation).
 pub fn master_key(dev_file: Option<&Path>) -> Result<MasterKey, ConfigError> {
+    const PREVIOUS: &str = "LISTBACKUP_MASTER_KEY_PREVIOUS";
+    let key = current_master_key(dev_file)?;
+    match var(PREVIOUS) {
+        None => Ok(key),
+        Some(previous) => key
+            .with_previous(&previous)
+            .map_err(|_| ConfigError::Invalid {
+                var: PREVIOUS,
+                reason: "expected age identities (AGE-SECRET-KEY-1…) separated by commas".into(),
+            }),
+    }
+}
+
+fn current_master_key(dev_file: Option<&Path>) -> Result<MasterKey, ConfigError> {
     const VAR: &str = "LISTBACKUP_MASTER_KEY";
     if let Some(text) = var(VAR) {
         return MasterKey::parse(&text).map_err(|_| ConfigError::Invalid {

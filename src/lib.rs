@@ -7,5 +7,6 @@ pub mod demo;
 pub mod dev;
 pub mod logging;
 pub mod restore;
+pub mod rotate;
 pub mod server;
 pub mod worker;

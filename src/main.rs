@@ -71,6 +71,9 @@ enum Command {
     },
     /// Print a new master key (an age identity) for LISTBACKUP_MASTER_KEY.
     Keygen,
+    /// Re-seal every secret in the database under LISTBACKUP_MASTER_KEY, opening the old values
+    /// with the keys in LISTBACKUP_MASTER_KEY_PREVIOUS.
+    RotateMasterKey,
 }
 
 #[tokio::main]
@@ -108,6 +111,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .context("migrating")?;
             println!("database is up to date");
             Ok(())
+        }
+        Command::RotateMasterKey => {
+            let master = config::master_key(None)?;
+            anyhow::ensure!(
+                master.previous_keys() > 0,
+                "LISTBACKUP_MASTER_KEY_PREVIOUS is not set: give the key(s) being rotated out"
+            );
+            let db = entities::connect_and_migrate(&config::database_url(None)?)
+                .await
+                .context("opening the database")?;
+            listbackup::rotate::run(&db, &master).await
         }
         Command::Serve => serve().await,
         Command::Worker { queues } => run_workers(queues).await,

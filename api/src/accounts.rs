@@ -221,6 +221,52 @@ pub enum DeleteAccountResponse {
 }
 error_responses!(DeleteAccountResponse { 403 => Forbidden, 404 => NotFound, 409 => Conflict });
 
+/// The account's decryption key, for restoring its snapshots with standard tools.
+#[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none, example)]
+pub struct AccountEncryptionKey {
+    pub account_id: String,
+    /// The age recipient (public key) every part and blob of the account is encrypted to.
+    pub recipient: String,
+    /// The age identity (`AGE-SECRET-KEY-1…`): save it as `key.txt` and decrypt with
+    /// `age -d -i key.txt`. Anyone holding it can read every backup of the account.
+    pub identity: String,
+}
+
+impl Example for AccountEncryptionKey {
+    fn example() -> Self {
+        Self {
+            account_id: "019b76da-a800-7a3c-9e0d-5f2a41b8c6d3".into(),
+            recipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p".into(),
+            identity: "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"
+                .into(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum ExportAccountKeyResponse {
+    /// The account's key. Sent with `Cache-Control: no-store`.
+    #[oai(status = 200)]
+    Ok(
+        Json<AccountEncryptionKey>,
+        #[oai(header = "Cache-Control")] String,
+    ),
+    /// Exporting the key needs owner.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
+    /// No such account (or not yours).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    /// The account holds its own key; the service has none to give (`key_not_held`).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+}
+error_responses!(ExportAccountKeyResponse { 403 => Forbidden, 404 => NotFound, 409 => Conflict });
+
 /// Creates an account with a fresh age identity sealed under the master key. A sibling with
 /// the same name is a 409 `duplicate_name`.
 pub async fn insert_account(
@@ -336,6 +382,51 @@ impl AccountsApi {
             let role = auth.0.require(&account_id, Role::Viewer)?;
             let acct = find(&state, &auth.0, &account_id).await?;
             Ok(GetAccountResponse::Ok(Json(view(acct, role))))
+        })
+        .await
+    }
+
+    /// Exports the account's decryption key (its age identity), so its snapshots can be
+    /// restored with `aws s3 cp`, `age -d` and `zstd -d` alone (`docs/restore-by-hand.md`).
+    /// Needs owner; every export is in the activity log (`account.key_exported`).
+    #[oai(
+        path = "/v1/accounts/:account_id/encryption-key",
+        method = "get",
+        operation_id = "exportAccountKey"
+    )]
+    async fn export_key(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        account_id: Path<String>,
+    ) -> ExportAccountKeyResponse {
+        respond(async {
+            auth.0.require(&account_id, Role::Owner)?;
+            let acct = find(&state, &auth.0, &account_id).await?;
+            let sealed = acct.encryption_identity_sealed.as_deref().ok_or_else(|| {
+                ApiError::conflict(
+                    "key_not_held",
+                    "this account holds its own key; the service has none to export",
+                )
+            })?;
+            let key = AccountKey::open_with(&state.master, sealed).map_err(ApiError::internal)?;
+            activity::record(
+                &state.db,
+                &auth.0,
+                &acct.id,
+                "account.key_exported",
+                ("account", &acct.id),
+                json!({}),
+            )
+            .await?;
+            Ok(ExportAccountKeyResponse::Ok(
+                Json(AccountEncryptionKey {
+                    account_id: acct.id,
+                    recipient: key.recipient(),
+                    identity: key.to_secret_string(),
+                }),
+                "no-store".into(),
+            ))
         })
         .await
     }

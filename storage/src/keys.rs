@@ -18,31 +18,82 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use crate::StorageError;
 
 /// The server's own key; it seals account keys and other secrets kept in the database.
-pub struct MasterKey(Identity);
+///
+/// While the key is being rotated, the keys it replaces are kept as *previous* keys: values
+/// sealed under them still open, and everything new is sealed under the current key.
+/// `listbackup rotate-master-key` then re-seals what the database holds (see
+/// `docs/operations.md`).
+pub struct MasterKey {
+    current: Identity,
+    previous: Vec<Identity>,
+}
 
 impl MasterKey {
     pub fn generate() -> Self {
-        Self(Identity::generate())
+        Self::from_identity(Identity::generate())
+    }
+
+    fn from_identity(current: Identity) -> Self {
+        Self {
+            current,
+            previous: Vec::new(),
+        }
     }
 
     /// Parses `AGE-SECRET-KEY-1...`; surrounding whitespace (a key file's newline) is ignored.
     pub fn parse(text: &str) -> Result<Self, StorageError> {
-        parse_identity(text).map(Self)
+        parse_identity(text).map(Self::from_identity)
+    }
+
+    /// The same key, also opening values sealed under `previous` (keys being rotated out).
+    /// `previous` is one or more `AGE-SECRET-KEY-1...`, separated by whitespace or commas.
+    pub fn with_previous(mut self, previous: &str) -> Result<Self, StorageError> {
+        self.previous = previous
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|k| !k.is_empty())
+            .map(parse_identity)
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// How many previous keys this key still opens values of.
+    pub fn previous_keys(&self) -> usize {
+        self.previous.len()
     }
 
     /// The secret in age's text form, for writing the dev `master.key` file.
     pub fn to_secret_string(&self) -> String {
-        self.0.to_string().expose_secret().to_owned()
+        self.current.to_string().expose_secret().to_owned()
     }
 
-    /// Encrypts to this key's own recipient, in the binary age format.
+    /// Encrypts to the current key's recipient, in the binary age format.
     pub fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>, StorageError> {
-        age::encrypt(&self.0.to_public(), plaintext)
+        age::encrypt(&self.current.to_public(), plaintext)
             .map_err(|e| StorageError::Crypto(format!("seal: {e}")))
     }
 
+    /// Decrypts a value sealed under the current key or one of the previous keys.
     pub fn open(&self, ciphertext: &[u8]) -> Result<Vec<u8>, StorageError> {
-        age::decrypt(&self.0, ciphertext).map_err(|e| StorageError::Crypto(format!("open: {e}")))
+        let decryptor = age::Decryptor::new_buffered(ciphertext)
+            .map_err(|e| StorageError::Crypto(format!("open: {e}")))?;
+        let identities = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .map(|i| i as &dyn age::Identity);
+        let mut reader = decryptor
+            .decrypt(identities)
+            .map_err(|e| StorageError::Crypto(format!("open: {e}")))?;
+        let mut plaintext = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut plaintext)
+            .map_err(|e| StorageError::Crypto(format!("open: {e}")))?;
+        Ok(plaintext)
+    }
+
+    /// Whether a sealed text value (see [`seal_string`](Self::seal_string)) opens with the
+    /// current key alone, i.e. needs no re-sealing.
+    pub fn sealed_under_current(&self, sealed: &str) -> bool {
+        BASE64
+            .decode(sealed.trim())
+            .is_ok_and(|ciphertext| age::decrypt(&self.current, &ciphertext).is_ok())
     }
 
     /// [`seal`](Self::seal) as standard base64, for text columns.
@@ -164,6 +215,39 @@ mod tests {
         let sealed = MasterKey::generate().seal_string("x").expect("seal");
         let err = MasterKey::generate().open_string(&sealed).unwrap_err();
         assert!(matches!(err, StorageError::Crypto(_)), "{err:?}");
+    }
+
+    #[test]
+    fn a_rotated_key_opens_values_of_its_previous_keys_and_seals_under_the_new_one() {
+        let old = MasterKey::generate();
+        let older = MasterKey::generate();
+        let sealed_old = old.seal_string("old secret").expect("seal");
+        let sealed_older = older.seal_string("older secret").expect("seal");
+        let previous = format!("{}, {}\n", old.to_secret_string(), older.to_secret_string());
+        let new = MasterKey::generate()
+            .with_previous(&previous)
+            .expect("previous keys");
+        assert_eq!(new.previous_keys(), 2);
+        assert_eq!(new.open_string(&sealed_old).unwrap(), "old secret");
+        assert_eq!(new.open_string(&sealed_older).unwrap(), "older secret");
+        assert!(!new.sealed_under_current(&sealed_old));
+
+        let resealed = new.seal_string("old secret").expect("seal");
+        assert!(new.sealed_under_current(&resealed));
+        let alone = MasterKey::parse(&new.to_secret_string()).expect("parse");
+        assert_eq!(alone.open_string(&resealed).unwrap(), "old secret");
+        assert!(
+            old.open_string(&resealed).is_err(),
+            "the old key no longer opens re-sealed values"
+        );
+        assert!(MasterKey::generate().with_previous("not-a-key").is_err());
+        assert_eq!(
+            MasterKey::generate()
+                .with_previous("  ")
+                .unwrap()
+                .previous_keys(),
+            0
+        );
     }
 
     #[test]

@@ -32,7 +32,12 @@ fn a_missing_database_url_is_named() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("listbackup: 1 sealed values"),
+        "one error line: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
@@ -76,4 +81,122 @@ fn the_openapi_command_prints_the_committed_spec() {
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/api/openapi.json")).unwrap();
     assert_eq!(stdout.trim_end(), committed.trim_end());
+}
+
+/// `listbackup rotate-master-key` re-seals the database's secrets under the new key, only with
+/// the old key given, and tells when a value opens with none of the keys.
+#[tokio::test]
+async fn rotating_the_master_key_reseals_every_secret_under_the_new_key() {
+    use entities::{account, connection, repo};
+    use sea_orm::EntityTrait;
+    use storage::keys::{AccountKey, MasterKey};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("lb.db").display());
+    let db = entities::connect_and_migrate(&url).await.unwrap();
+    let old = MasterKey::generate();
+    let account_key = AccountKey::generate();
+    let acct = repo::create_account(
+        &db,
+        "Rotate Co",
+        None,
+        &account_key.recipient(),
+        Some(account_key.seal_with(&old).unwrap()),
+    )
+    .await
+    .unwrap();
+    let credentials = r#"{"api_key":"sk_test_rotate"}"#;
+    let conn = repo::create_connection(
+        &db,
+        &acct.id,
+        "stripe",
+        "Stripe",
+        old.seal_string(credentials).unwrap(),
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    let new = MasterKey::generate();
+    let new_text = new.to_secret_string();
+    let old_text = old.to_secret_string();
+    let env_new = [
+        ("LISTBACKUP_DATABASE_URL", url.as_str()),
+        ("LISTBACKUP_MASTER_KEY", new_text.as_str()),
+    ];
+
+    let (code, stderr) = run(&["rotate-master-key"], &env_new);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("LISTBACKUP_MASTER_KEY_PREVIOUS is not set"),
+        "{stderr}"
+    );
+
+    let mut env_rotate = env_new.to_vec();
+    env_rotate.push(("LISTBACKUP_MASTER_KEY_PREVIOUS", old_text.as_str()));
+    let (code, stdout, stderr) = run_full(&["rotate-master-key"], &env_rotate);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("accounts.encryption_identity_sealed: 1 re-sealed, 0 already"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("connections.credentials_sealed: 1 re-sealed, 0 already"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("sk_test_rotate") && !stderr.contains("sk_test_rotate"));
+
+    // The new key alone opens everything now; the old one opens nothing.
+    let alone = MasterKey::parse(&new_text).unwrap();
+    let acct_row = account::Entity::find_by_id(acct.id.clone())
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed_identity = acct_row.encryption_identity_sealed.unwrap();
+    let reopened = AccountKey::open_with(&alone, &sealed_identity).unwrap();
+    assert_eq!(reopened.recipient(), account_key.recipient());
+    assert!(AccountKey::open_with(&old, &sealed_identity).is_err());
+    let conn_row = connection::Entity::find_by_id(conn.id.clone())
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        alone.open_string(&conn_row.credentials_sealed).unwrap(),
+        credentials
+    );
+
+    // Again: nothing left to do.
+    let (code, stdout, _) = run_full(&["rotate-master-key"], &env_rotate);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("connections.credentials_sealed: 0 re-sealed, 1 already"),
+        "{stdout}"
+    );
+
+    // A value sealed under a key nobody gave: named, left as it is, exit 1.
+    let stray = MasterKey::generate().seal_string("stray").unwrap();
+    repo::create_connection(
+        &db,
+        &acct.id,
+        "stripe",
+        "Stray",
+        stray.clone(),
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    let (code, stdout, stderr) = run_full(&["rotate-master-key"], &env_rotate);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("1 open with no key given"), "{stdout}");
+    assert!(
+        stderr.contains("1 sealed values open with neither"),
+        "{stderr}"
+    );
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("listbackup: 1 sealed values"),
+        "one error line: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -206,3 +206,48 @@ async fn an_account_is_deleted_only_when_it_has_no_sub_accounts_or_sources() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn only_an_owner_exports_the_accounts_key_and_the_export_is_logged() {
+    let app = App::spawn().await;
+    let ada = app.register("ada@example.com").await;
+    let bob = app
+        .member(&ada, &ada.account_id, "bob@example.com", "admin")
+        .await;
+    let eve = app.register("eve@example.com").await;
+    let path = format!("/v1/accounts/{}/encryption-key", ada.account_id);
+
+    let r = app.get(&path, &ada.access).await;
+    let exported = r.ok(200).clone();
+    let identity = exported["identity"].as_str().unwrap();
+    assert!(identity.starts_with("AGE-SECRET-KEY-1"), "{exported}");
+    let key = storage::keys::AccountKey::parse(identity).unwrap();
+    let acct = account::Entity::find_by_id(ada.account_id.clone())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(key.recipient(), acct.encryption_recipient);
+    assert_eq!(exported["recipient"], acct.encryption_recipient.as_str());
+    assert!(
+        app.logged(
+            &ada.account_id,
+            &format!("user:{}", ada.id),
+            "account.key_exported",
+            &ada.account_id
+        )
+        .await
+    );
+
+    app.get(&path, &bob.access).await.error(403, "forbidden");
+    app.get(&path, &eve.access).await.error(404, "not_found");
+
+    // An account holding its own key: the service has none to give.
+    let mut own = account::ActiveModel::from(acct);
+    own.encryption_identity_sealed = entities::sea_orm::Set(None);
+    entities::sea_orm::ActiveModelTrait::update(own, &app.db)
+        .await
+        .unwrap();
+    app.get(&path, &ada.access).await.error(409, "key_not_held");
+    app.shutdown().await;
+}
