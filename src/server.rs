@@ -25,6 +25,12 @@ impl ApiListener {
         let acceptor = TcpAcceptor::from_tokio(self.listener)?;
         // The activity log's retention pass lives as long as the server.
         let retention = tokio::spawn(api::retention::run(state.db.clone(), api::retention::EVERY));
+        // So does the pass that ends jobs whose workflow run was terminated behind their back.
+        let reconcile = tokio::spawn(api::reconcile::run(
+            state.db.clone(),
+            state.temporal.client.clone(),
+            api::reconcile::EVERY,
+        ));
         let served = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
                 api::app(state),
@@ -33,6 +39,7 @@ impl ApiListener {
             )
             .await;
         retention.abort();
+        reconcile.abort();
         served
     }
 }

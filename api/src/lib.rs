@@ -28,6 +28,7 @@ pub mod pagination;
 mod passwords;
 mod platforms;
 mod reauth;
+pub mod reconcile;
 pub mod retention;
 pub mod schedules;
 mod session;

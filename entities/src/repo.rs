@@ -391,6 +391,53 @@ pub async fn finish_job(
     Ok(res.rows_affected == 1)
 }
 
+/// Ends a job that did not succeed: `failed`, or `cancelled` when `cancelled`, with its snapshot
+/// if that is still being written (never one with a manifest), and logs it as `actor`. Once: a
+/// job that already finished keeps its first outcome. Returns whether this call ended the job.
+pub async fn end_job_unsuccessfully(
+    db: &sea_orm::DatabaseConnection,
+    job: &job::Model,
+    snapshot_id: Option<&str>,
+    cancelled: bool,
+    error: &str,
+    actor: &str,
+) -> Result<bool, DbErr> {
+    use sea_orm::TransactionTrait;
+    let (status, snapshot_status, action) = if cancelled {
+        (
+            JobStatus::Cancelled,
+            SnapshotStatus::Cancelled,
+            "job.cancelled",
+        )
+    } else {
+        (JobStatus::Failed, SnapshotStatus::Failed, "job.failed")
+    };
+    if let Some(snapshot_id) = snapshot_id {
+        snapshot::Entity::update_many()
+            .col_expr(snapshot::Column::Status, Expr::value(snapshot_status))
+            .filter(snapshot::Column::Id.eq(snapshot_id))
+            .filter(snapshot::Column::Status.eq(SnapshotStatus::Writing))
+            .exec(db)
+            .await?;
+    }
+    let txn = db.begin().await?;
+    let ended = finish_job(&txn, &job.id, status, Some(error.to_owned())).await?;
+    if ended {
+        let details = serde_json::json!({ "error": error });
+        log_activity(
+            &txn,
+            &job.account_id,
+            actor,
+            action,
+            ("job", &job.id),
+            details,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(ended)
+}
+
 /// The committed parts of one stream of a snapshot, in order.
 pub async fn stream_parts(
     db: &impl ConnectionTrait,

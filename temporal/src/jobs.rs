@@ -186,3 +186,63 @@ pub async fn signal_reauthorized(client: &Client, workflow_id: &str) -> Result<(
             message: e.to_string(),
         })
 }
+
+/// How a workflow's latest run stands, as the server sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunState {
+    /// The latest run's id (a reset or a retry of the run changes it).
+    pub run_id: String,
+    pub status: RunStatus,
+}
+
+/// The run's status, reduced to what the job rows care about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Completed,
+    Failed,
+    Canceled,
+    /// Terminated (e.g. from the Web UI) or timed out: the workflow had no chance to record
+    /// its outcome.
+    Terminated,
+    TimedOut,
+    Other,
+}
+
+/// The latest run of `workflow_id`, or `None` when the server knows no such workflow (never
+/// started, or deleted after the namespace's retention).
+pub async fn run_state(
+    client: &Client,
+    workflow_id: &str,
+) -> Result<Option<RunState>, TemporalError> {
+    use temporalio_client::{
+        WorkflowDescribeOptions, WorkflowExecutionStatus as S, errors::WorkflowInteractionError,
+    };
+    let described = client
+        .get_workflow_handle::<BackupWorkflow>(workflow_id.to_owned())
+        .describe(WorkflowDescribeOptions::default())
+        .await;
+    let description = match described {
+        Ok(d) => d,
+        Err(WorkflowInteractionError::NotFound(_)) => return Ok(None),
+        Err(e) => {
+            return Err(TemporalError::Rpc {
+                operation: "describe_workflow",
+                message: e.to_string(),
+            });
+        }
+    };
+    let status = match description.status() {
+        S::Running | S::Paused => RunStatus::Running,
+        S::Completed => RunStatus::Completed,
+        S::Failed => RunStatus::Failed,
+        S::Canceled => RunStatus::Canceled,
+        S::Terminated => RunStatus::Terminated,
+        S::TimedOut => RunStatus::TimedOut,
+        _ => RunStatus::Other,
+    };
+    Ok(Some(RunState {
+        run_id: description.run_id().to_owned(),
+        status,
+    }))
+}

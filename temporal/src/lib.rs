@@ -11,8 +11,8 @@ pub use client::{
     unreachable_client,
 };
 pub use jobs::{
-    backup_history_json, backup_progress, cancel_backup, check_health, find_runs,
-    signal_reauthorized, start_backup, web_ui_link,
+    RunState, RunStatus, backup_history_json, backup_progress, cancel_backup, check_health,
+    find_runs, run_state, signal_reauthorized, start_backup, web_ui_link,
 };
 pub use schedules::{
     ScheduleDefinition, ScheduleStatus, create_schedule, delete_schedule, describe_schedule,

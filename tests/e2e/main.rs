@@ -12,5 +12,6 @@ mod files;
 mod fuzz;
 mod harness;
 mod oauth;
+mod operator;
 mod platforms;
 mod schedules;

@@ -230,44 +230,19 @@ pub async fn fail(w: &WorkerContext, input: FailInput) -> Result<(), ActivityErr
     else {
         return Ok(());
     };
-    let (status, snapshot_status) = if input.cancelled {
-        (JobStatus::Cancelled, SnapshotStatus::Cancelled)
-    } else {
-        (JobStatus::Failed, SnapshotStatus::Failed)
-    };
-    if let Some(snapshot_id) = &input.snapshot_id {
-        snapshot::Entity::update_many()
-            .col_expr(
-                snapshot::Column::Status,
-                sea_orm::sea_query::Expr::value(snapshot_status),
-            )
-            .filter(snapshot::Column::Id.eq(snapshot_id.as_str()))
-            .filter(snapshot::Column::Status.eq(SnapshotStatus::Writing))
-            .exec(&w.db)
-            .await
-            .map_err(db)?;
-    }
-    let txn = w.db.begin().await.map_err(db)?;
-    if repo::finish_job(&txn, &job.id, status, Some(input.error.clone()))
-        .await
-        .map_err(db)?
+    let snapshot_id = Some(input.snapshot_id.as_deref().unwrap_or(&job.snapshot_id));
+    if repo::end_job_unsuccessfully(
+        &w.db,
+        &job,
+        snapshot_id,
+        input.cancelled,
+        &input.error,
+        "system",
+    )
+    .await
+    .map_err(db)?
     {
         tracing::warn!(job_id = %job.id, account_id = %job.account_id, source_id = %job.source_id, error = %input.error, "job {}", if input.cancelled { "cancelled" } else { "failed" });
-        let action = if input.cancelled {
-            "job.cancelled"
-        } else {
-            "job.failed"
-        };
-        repo::log_activity(
-            &txn,
-            &job.account_id,
-            "system",
-            action,
-            ("job", &job.id),
-            json!({"error": input.error}),
-        )
-        .await
-        .map_err(db)?;
     }
-    txn.commit().await.map_err(db)
+    Ok(())
 }
