@@ -2,6 +2,7 @@
 //! operations themselves are tested over HTTP in `storage/tests/s3`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -87,6 +88,43 @@ async fn recording_logs_successful_put_keys_only() {
     );
 
     assert_eq!(log.keys(), vec!["a/one", "a/two", "big/object"]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_gate_holds_the_answers_to_matching_writes_until_released() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, log) = EmbeddedS3::start_recording(dir.path(), LOOPBACK, AK, SK)
+        .await
+        .expect("start");
+    let store = ObjectStore::new(&S3Config::local(server.endpoint(), "bkt", AK, SK));
+    store.ensure_bucket().await.expect("bucket");
+    let gate = log.gate().clone();
+    gate.hold("/manifest");
+
+    let held = tokio::spawn({
+        let store = store.clone();
+        async move { store.put("s/manifest.json", Bytes::from_static(b"m")).await }
+    });
+    assert!(gate.wait_held(1, Duration::from_secs(10)).await, "held");
+    // Other keys pass while one is held.
+    store
+        .put("s/part-1", Bytes::from_static(b"p"))
+        .await
+        .expect("put");
+    // The held write is stored and logged; only its answer waits.
+    assert_eq!(
+        store.get("s/manifest.json").await.expect("get"),
+        Bytes::from_static(b"m")
+    );
+    assert_eq!(log.keys(), vec!["s/manifest.json", "s/part-1"]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!held.is_finished());
+    assert_eq!(gate.held(), 1);
+
+    gate.release();
+    held.await.expect("task").expect("the held put succeeds");
+    assert_eq!(gate.held(), 0);
     server.shutdown().await;
 }
 
