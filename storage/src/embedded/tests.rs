@@ -91,14 +91,20 @@ async fn recording_logs_successful_put_keys_only() {
     server.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_gate_holds_the_answers_to_matching_writes_until_released() {
+/// A recording endpoint over a fresh folder, and a store on `bucket` (created).
+async fn recording(bucket: &str) -> (tempfile::TempDir, EmbeddedS3, PutLog, ObjectStore) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (server, log) = EmbeddedS3::start_recording(dir.path(), LOOPBACK, AK, SK)
         .await
         .expect("start");
-    let store = ObjectStore::new(&S3Config::local(server.endpoint(), "bkt", AK, SK));
+    let store = ObjectStore::new(&S3Config::local(server.endpoint(), bucket, AK, SK));
     store.ensure_bucket().await.expect("bucket");
+    (dir, server, log, store)
+}
+
+#[tokio::test]
+async fn the_gate_holds_the_answers_to_matching_writes_until_released() {
+    let (_dir, server, log, store) = recording("bkt").await;
     let gate = log.gate().clone();
     gate.hold("/manifest");
 
@@ -130,12 +136,7 @@ async fn the_gate_holds_the_answers_to_matching_writes_until_released() {
 
 #[tokio::test]
 async fn recording_takes_keys_of_300_bytes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (server, log) = EmbeddedS3::start_recording(dir.path(), LOOPBACK, AK, SK)
-        .await
-        .expect("start");
-    let store = ObjectStore::new(&S3Config::local(server.endpoint(), "listbackup", AK, SK));
-    store.ensure_bucket().await.expect("bucket");
+    let (_dir, server, log, store) = recording("listbackup").await;
     // A part key with UUIDv7 ids and a long stream name: past what s3s-fs could store.
     let id = "019b76da-a800-7a3c-9e0d-5f2a41b8c6d3";
     let stream = "s".repeat(130);
