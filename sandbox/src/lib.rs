@@ -221,6 +221,11 @@ impl Sandbox {
         self.shared.stats.snapshot()
     }
 
+    /// Platform requests received and not answered yet (e.g. held by `delay_ms`).
+    pub fn requests_in_flight(&self) -> u64 {
+        self.shared.stats.in_flight()
+    }
+
     pub fn reset_stats(&self) {
         self.shared.stats.reset();
     }

@@ -215,6 +215,7 @@ where
     routes.around(move |ep, req| {
         let sandbox = sandbox.clone();
         async move {
+            let _in_flight = sandbox.stats_counters().begin();
             let decision = sandbox.fault_gate().next_request();
             if !decision.delay.is_zero() {
                 tokio::time::sleep(decision.delay).await;

@@ -34,9 +34,30 @@ pub(crate) struct StatsCounters {
     server_errors: AtomicU64,
     unauthorized: AtomicU64,
     bad_requests: AtomicU64,
+    /// Platform requests received and not answered yet (not part of [`Stats`]: a gauge).
+    in_flight: AtomicU64,
+}
+
+/// One platform request being answered; counted in flight until dropped.
+pub(crate) struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl StatsCounters {
+    /// Counts a platform request in flight until the returned guard is dropped.
+    pub(crate) fn begin(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(&self.in_flight)
+    }
+
+    pub(crate) fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
     /// Counts one answered platform request by its final status.
     pub(crate) fn record(&self, status: StatusCode) {
         self.requests.fetch_add(1, Ordering::Relaxed);

@@ -7,7 +7,8 @@
 //! as S3 allows (1024 bytes).
 //!
 //! [`EmbeddedS3::start_recording`] also logs the key of every successful PutObject and UploadPart,
-//! for tests that assert which objects a job wrote (e.g. that a retry re-uploaded nothing twice).
+//! for tests that assert which objects a job wrote (e.g. that a retry re-uploaded nothing twice),
+//! and can hold the answers to chosen writes ([`PutGate`]) for tests that crash a writer mid-upload.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -28,11 +29,13 @@ use crate::StorageError;
 mod backend;
 mod checksums;
 mod folder;
+mod gate;
 mod listing;
 mod multipart;
 mod recording;
 
 use folder::Folder;
+pub use gate::PutGate;
 use recording::Recording;
 
 /// How long shutdown waits for open connections (idle keep-alive ones included) to finish.
@@ -53,18 +56,27 @@ pub struct EmbeddedS3 {
 /// Entries are object keys *without* the bucket (`accounts/.../part-00001.jsonl.zst.age`), as
 /// tests compare them with [`crate::layout`] keys; a multipart upload logs its key once per part.
 #[derive(Clone, Default, Debug)]
-pub struct PutLog(Arc<Mutex<Vec<String>>>);
+pub struct PutLog {
+    keys: Arc<Mutex<Vec<String>>>,
+    gate: PutGate,
+}
 
 impl PutLog {
     pub fn keys(&self) -> Vec<String> {
-        self.0
+        self.keys
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
+    /// The gate every stored PutObject / UploadPart passes before it is answered (open unless
+    /// told to hold).
+    pub fn gate(&self) -> &PutGate {
+        &self.gate
+    }
+
     fn record(&self, key: String) {
-        self.0
+        self.keys
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(key);

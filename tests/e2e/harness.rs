@@ -20,7 +20,7 @@ use storage::{
     object_store::{ObjectStore, S3Config},
     part::{open_part, sha256_hex},
 };
-use temporal::dev_server::EphemeralServer;
+use temporal::dev_server::{DevServerOptions, EphemeralServer};
 use tokio_util::sync::CancellationToken;
 
 /// The bucket `listbackup dev` uses: the embedded endpoint caps key length by the bucket name's
@@ -77,18 +77,41 @@ pub struct Stack {
     pub api_base: String,
     pub stop: CancellationToken,
     workers: Vec<WorkerProcess>,
+    temporal_options: DevServerOptions,
 }
 
 impl Stack {
     pub async fn start(db_kind: Db, sandbox_config: SandboxConfig) -> anyhow::Result<Self> {
+        Self::start_with(db_kind, sandbox_config, false).await
+    }
+
+    /// Like [`start`](Self::start), with Temporal's state in a file and a fixed port, so that
+    /// [`restart_temporal`](Self::restart_temporal) brings the same server back.
+    pub async fn start_durable(db_kind: Db, sandbox_config: SandboxConfig) -> anyhow::Result<Self> {
+        Self::start_with(db_kind, sandbox_config, true).await
+    }
+
+    async fn start_with(
+        db_kind: Db,
+        sandbox_config: SandboxConfig,
+        durable: bool,
+    ) -> anyhow::Result<Self> {
         let tmp = tempfile::tempdir()?;
-        let temporal = temporal::dev_server::start(&temporal::dev_server::DevServerOptions {
+        let port = match durable {
+            true => Some(
+                std::net::TcpListener::bind("127.0.0.1:0")?
+                    .local_addr()?
+                    .port(),
+            ),
+            false => None,
+        };
+        let temporal_options = DevServerOptions {
             exe: temporal_exe(),
-            port: None,
+            port,
             ui_port: None,
-            db_file: None,
-        })
-        .await?;
+            db_file: durable.then(|| tmp.path().join("temporal.db")),
+        };
+        let temporal = temporal::dev_server::start(&temporal_options).await?;
         let settings = temporal::TemporalSettings::local(temporal.target.clone());
         let client = temporal::connect_with_retry(&settings, Duration::from_secs(30)).await?;
         temporal::ensure_search_attributes(&client, "default").await?;
@@ -145,7 +168,17 @@ impl Stack {
             api_base,
             stop,
             workers: Vec::new(),
+            temporal_options,
         })
+    }
+
+    /// SIGKILLs the Temporal dev server, waits `down`, and starts it again on the same port and
+    /// state file (see [`start_durable`](Self::start_durable)).
+    pub async fn restart_temporal(&mut self, down: Duration) -> anyhow::Result<()> {
+        self.temporal.shutdown().await?;
+        tokio::time::sleep(down).await;
+        self.temporal = temporal::dev_server::start(&self.temporal_options).await?;
+        Ok(())
     }
 
     pub fn sandbox_url(&self) -> String {
@@ -200,6 +233,11 @@ impl Stack {
         let w = &mut self.workers[n];
         let _ = w.child.kill();
         let _ = w.child.wait();
+    }
+
+    /// Whether worker `n` is still running.
+    pub fn worker_alive(&mut self, n: usize) -> bool {
+        matches!(self.workers[n].child.try_wait(), Ok(None))
     }
 
     pub fn worker_log(&self, n: usize) -> String {
@@ -517,6 +555,37 @@ pub async fn assert_snapshot_streams(
         );
     }
     Ok(manifest)
+}
+
+/// Asserts that every object written or left under the snapshot is one of its manifest's parts
+/// or the manifest itself: nothing orphaned, nothing stored twice under different keys.
+pub async fn assert_no_stray_objects(
+    stack: &Stack,
+    tenant: &Tenant,
+    manifest: &Manifest,
+) -> anyhow::Result<()> {
+    let snapshot = &manifest.snapshot_id;
+    let prefix = storage::layout::snapshot_prefix(&tenant.account_id, &tenant.source_id, snapshot);
+    let manifest_key =
+        storage::layout::manifest_key(&tenant.account_id, &tenant.source_id, snapshot);
+    let known: std::collections::HashSet<&str> = (manifest.streams.iter())
+        .flat_map(|s| s.parts.iter().map(|p| p.key.as_str()))
+        .chain([manifest_key.as_str()])
+        .collect();
+    let stored = stack.store.list(&prefix).await?;
+    let written = stack.puts.keys();
+    for key in stored
+        .iter()
+        .chain(&written)
+        .filter(|k| k.starts_with(&prefix))
+    {
+        anyhow::ensure!(known.contains(key.as_str()), "{key} is not in the manifest");
+    }
+    anyhow::ensure!(
+        stored.len() == known.len(),
+        "stored {stored:?}, manifest {known:?}"
+    );
+    Ok(())
 }
 
 /// Connection credentials for a fresh grant from the sandbox's authorization server.

@@ -64,6 +64,15 @@ fn short_activity() -> ActivityOptions {
         .build()
 }
 
+/// Finalizing heartbeats, so a worker that dies while writing the manifest is noticed within
+/// the heartbeat timeout rather than the whole start-to-close one.
+fn finalize_activity() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
+        .heartbeat_timeout(Duration::from_secs(20))
+        .retry_policy(retry_policy(10))
+        .build()
+}
+
 /// Failure types meaning the platform refused the connection itself, which only reconnecting
 /// can fix.
 pub const CONNECTION_REFUSED: [&str; 2] = ["Unauthorized", "Forbidden"];
@@ -218,7 +227,7 @@ impl BackupWorkflow {
             streams: plan.streams.iter().map(|s| s.name.clone()).collect(),
         };
         let result = ctx
-            .execute_activity(FinalizeSnapshot, finalize, short_activity())
+            .execute_activity(FinalizeSnapshot, finalize, finalize_activity())
             .await?;
         ctx.state_mut(|s| s.progress.phase = "succeeded".into());
         Ok(result)

@@ -227,11 +227,11 @@ fn part_blobs(mut blobs: Vec<String>) -> Option<Value> {
     Some(json!(blobs))
 }
 
-/// Awaits `work`, heartbeating the last checkpoint meanwhile, so a slow page or a long
-/// `Retry-After` never looks like a dead worker.
-async fn heartbeating<F: Future>(
+/// Awaits `work`, heartbeating `details` (the last checkpoint, for extraction) meanwhile, so a
+/// slow page or a long `Retry-After` never looks like a dead worker.
+pub(super) async fn heartbeating<F: Future, D: serde::Serialize + Clone + 'static>(
     ctx: &ActivityContext,
-    checkpoint: &Checkpoint,
+    details: &D,
     every: Duration,
     work: F,
 ) -> F::Output {
@@ -241,7 +241,7 @@ async fn heartbeating<F: Future>(
         tokio::select! {
             out = &mut work => return out,
             _ = ticker.tick() => {
-                let _ = ctx.record_heartbeat(checkpoint.clone()).await;
+                let _ = ctx.record_heartbeat(details.clone()).await;
             }
         }
     }

@@ -59,10 +59,14 @@ impl BackupActivities {
     #[activity(definition = contracts::FinalizeSnapshot)]
     pub async fn finalize(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: FinalizeInput,
     ) -> Result<BackupResult, ActivityError> {
-        finalize::finalize(&self.ctx, input).await
+        // Heartbeats tell the server the worker lives; a dead one is noticed by the heartbeat
+        // timeout instead of the whole start-to-close timeout.
+        let every = self.ctx.extract.heartbeat_every;
+        let work = finalize::finalize(&self.ctx, input);
+        extract::heartbeating(&ctx, &"finalizing", every, work).await
     }
 
     #[activity(definition = contracts::MarkNeedsReauth)]

@@ -1,4 +1,5 @@
-//! An `s3s::S3` wrapper that logs the key of every successful PutObject and UploadPart.
+//! An `s3s::S3` wrapper that logs the key of every successful PutObject and UploadPart, then
+//! passes it through the log's [`PutGate`](super::PutGate) before answering.
 //!
 //! Wrapping the S3 trait rather than the HTTP service means the log sees the key as s3s decoded
 //! it (percent-decoding, path-style parsing) and only after the write succeeded. Only the
@@ -20,9 +21,11 @@ impl<S> Recording<S> {
         Self { inner, log }
     }
 
-    fn record(&self, key: String) {
+    /// Logs a stored write of `key`, then waits while the gate holds its answer.
+    async fn stored(&self, key: String) {
         if let Some(log) = &self.log {
-            log.record(key);
+            log.record(key.clone());
+            log.gate().pass(&key).await;
         }
     }
 }
@@ -39,7 +42,7 @@ macro_rules! recording_s3_impl {
             ) -> S3Result<S3Response<PutObjectOutput>> {
                 let key = req.input.key.clone();
                 let response = self.inner.put_object(req).await?;
-                self.record(key);
+                self.stored(key).await;
                 Ok(response)
             }
 
@@ -49,7 +52,7 @@ macro_rules! recording_s3_impl {
             ) -> S3Result<S3Response<UploadPartOutput>> {
                 let key = req.input.key.clone();
                 let response = self.inner.upload_part(req).await?;
-                self.record(key);
+                self.stored(key).await;
                 Ok(response)
             }
 

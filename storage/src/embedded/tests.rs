@@ -2,6 +2,7 @@
 //! operations themselves are tested over HTTP in `storage/tests/s3`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -90,14 +91,52 @@ async fn recording_logs_successful_put_keys_only() {
     server.shutdown().await;
 }
 
-#[tokio::test]
-async fn recording_takes_keys_of_300_bytes() {
+/// A recording endpoint over a fresh folder, and a store on `bucket` (created).
+async fn recording(bucket: &str) -> (tempfile::TempDir, EmbeddedS3, PutLog, ObjectStore) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (server, log) = EmbeddedS3::start_recording(dir.path(), LOOPBACK, AK, SK)
         .await
         .expect("start");
-    let store = ObjectStore::new(&S3Config::local(server.endpoint(), "listbackup", AK, SK));
+    let store = ObjectStore::new(&S3Config::local(server.endpoint(), bucket, AK, SK));
     store.ensure_bucket().await.expect("bucket");
+    (dir, server, log, store)
+}
+
+#[tokio::test]
+async fn the_gate_holds_the_answers_to_matching_writes_until_released() {
+    let (_dir, server, log, store) = recording("bkt").await;
+    let gate = log.gate().clone();
+    gate.hold("/manifest");
+
+    let held = tokio::spawn({
+        let store = store.clone();
+        async move { store.put("s/manifest.json", Bytes::from_static(b"m")).await }
+    });
+    assert!(gate.wait_held(1, Duration::from_secs(10)).await, "held");
+    // Other keys pass while one is held.
+    store
+        .put("s/part-1", Bytes::from_static(b"p"))
+        .await
+        .expect("put");
+    // The held write is stored and logged; only its answer waits.
+    assert_eq!(
+        store.get("s/manifest.json").await.expect("get"),
+        Bytes::from_static(b"m")
+    );
+    assert_eq!(log.keys(), vec!["s/manifest.json", "s/part-1"]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!held.is_finished());
+    assert_eq!(gate.held(), 1);
+
+    gate.release();
+    held.await.expect("task").expect("the held put succeeds");
+    assert_eq!(gate.held(), 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn recording_takes_keys_of_300_bytes() {
+    let (_dir, server, log, store) = recording("listbackup").await;
     // A part key with UUIDv7 ids and a long stream name: past what s3s-fs could store.
     let id = "019b76da-a800-7a3c-9e0d-5f2a41b8c6d3";
     let stream = "s".repeat(130);
