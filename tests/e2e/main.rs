@@ -12,4 +12,5 @@ mod fuzz;
 mod harness;
 mod oauth;
 mod platforms;
+mod queue;
 mod schedules;
