@@ -3,7 +3,7 @@
 //! then completes; operators find runs by their status search attribute.
 
 use crate::harness::*;
-use entities::{JobStatus, activity_log, job, snapshot};
+use entities::{JobStatus, activity_log, connection, job, repo, snapshot, source};
 use sandbox::{FaultPlan, SandboxConfig};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -64,15 +64,23 @@ async fn jobs_over_the_account_cap_wait_queued_and_all_complete() {
         ..FaultPlan::default()
     });
     let tenant = stack.provision().await.expect("provision");
-    let mut sources = vec![tenant.source_id.clone()];
-    for _ in 0..4 {
-        let credentials = json!({"api_key": stack.sandbox.stripe().api_key()});
-        let config = json!({"base_url": stack.sandbox_url()});
-        let source = stack
-            .add_source(&tenant, "stripe", credentials, config)
+    // Four more sources on the tenant's Stripe connection.
+    let first = source::Entity::find_by_id(&tenant.source_id)
+        .one(&stack.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let conn = connection::Entity::find_by_id(&first.connection_id)
+        .one(&stack.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut sources = vec![first.id];
+    for i in 2..=5 {
+        let source = repo::create_source(&stack.db, &conn, &format!("Stripe {i}"), &[])
             .await
             .expect("source");
-        sources.push(source);
+        sources.push(source.id);
     }
     stack
         .spawn_worker_with(&[("LISTBACKUP_ACCOUNT_MAX_JOBS", "2")])

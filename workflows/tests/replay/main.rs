@@ -34,3 +34,8 @@ async fn replays(fixture: &str) {
 async fn recorded_backup_history_replays() {
     replays("backup_history.json").await;
 }
+
+#[tokio::test]
+async fn recorded_quota_wait_history_replays() {
+    replays("backup_history_quota_wait.json").await;
+}
