@@ -141,8 +141,7 @@ async fn set_keap_quota(req: &Request, Data(sandbox): Data<&Sandbox>) -> Respons
         sandbox.keap().set_quota_window(secs);
     }
     sandbox.keap().set_daily_quota(requests);
-    Json(json!({ "platform": "keap", "requests": requests, "window_secs": window }))
-        .into_response()
+    Json(json!({ "platform": "keap", "requests": requests, "window_secs": window })).into_response()
 }
 
 /// Query parameter `name` as a non-negative integer, or a message saying what it must be.

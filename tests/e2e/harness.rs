@@ -484,9 +484,14 @@ pub async fn assert_snapshot_streams(
     snapshot_id: &str,
     names: &[&str],
 ) -> anyhow::Result<Manifest> {
-    assert_source_snapshot(stack, tenant, &tenant.source_id, snapshot_id, names, |name| {
-        stack.sandbox.stripe().records(name).collect()
-    })
+    assert_source_snapshot(
+        stack,
+        tenant,
+        &tenant.source_id,
+        snapshot_id,
+        names,
+        |name| stack.sandbox.stripe().records(name).collect(),
+    )
     .await
 }
 

@@ -128,7 +128,10 @@ async fn jobs_over_the_account_cap_wait_queued_and_all_complete() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(most_running, 2, "never more than the cap ran; the cap was used");
+    assert_eq!(
+        most_running, 2,
+        "never more than the cap ran; the cap was used"
+    );
     assert!(
         queued_behind_full.len() >= 3,
         "the jobs over the cap waited queued: {queued_behind_full:?}"
@@ -149,9 +152,16 @@ async fn jobs_over_the_account_cap_wait_queued_and_all_complete() {
         )
         .await
         .expect("snapshot equals the dataset");
-        let run_link =
-            temporal::web_ui_link("http://127.0.0.1:8233", "default", &job["workflow_id"].as_str().unwrap());
-        assert_eq!(job["temporal_ui_url"], run_link.as_str(), "the job links to its run");
+        let run_link = temporal::web_ui_link(
+            "http://127.0.0.1:8233",
+            "default",
+            &job["workflow_id"].as_str().unwrap(),
+        );
+        assert_eq!(
+            job["temporal_ui_url"],
+            run_link.as_str(),
+            "the job links to its run"
+        );
         let actions = logged_actions(&stack, job_id).await;
         assert_eq!(
             actions.iter().filter(|a| *a == "job.running").count(),
@@ -225,14 +235,12 @@ async fn a_daily_quota_puts_the_run_to_sleep_until_it_resets_and_the_snapshot_co
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(
-        job["status"],
-        "succeeded",
-        "{job}\n{}",
-        stack.worker_log(0)
-    );
+    assert_eq!(job["status"], "succeeded", "{job}\n{}", stack.worker_log(0));
     let waiting = waiting_seen.expect("the job was seen waiting for the quota");
-    assert_eq!(waiting["status"], "queued", "it gave its slot up: {waiting}");
+    assert_eq!(
+        waiting["status"], "queued",
+        "it gave its slot up: {waiting}"
+    );
     assert!(
         waiting["error"]
             .as_str()
@@ -286,7 +294,11 @@ async fn a_daily_quota_puts_the_run_to_sleep_until_it_resets_and_the_snapshot_co
         .filter(|a| *a == "job.waiting_for_quota")
         .count();
     assert!(waits >= 1, "{actions:?}");
-    assert_eq!(stack.sandbox.stats().rate_limited, waits as u64, "{actions:?}");
+    assert_eq!(
+        stack.sandbox.stats().rate_limited,
+        waits as u64,
+        "{actions:?}"
+    );
     expect_runs_with_status(
         &stack,
         &tenant,

@@ -18,7 +18,12 @@ async fn queued_jobs(db: &DatabaseConnection, n: usize) -> Vec<String> {
         let source = repo::create_source(db, &conn, &format!("s{i}"), &[])
             .await
             .unwrap();
-        jobs.push(repo::create_job(db, &source, JobKind::Backup).await.unwrap().id);
+        jobs.push(
+            repo::create_job(db, &source, JobKind::Backup)
+                .await
+                .unwrap()
+                .id,
+        );
     }
     jobs
 }
@@ -79,18 +84,22 @@ pub async fn suite(db: &DatabaseConnection, other: &DatabaseConnection) {
     repo::finish_job(db, &jobs[0], JobStatus::Succeeded, None)
         .await
         .unwrap();
-    assert_eq!(
-        repo::acquire_job_slot(db, &jobs[0], 2).await.unwrap(),
-        Gone
-    );
+    assert_eq!(repo::acquire_job_slot(db, &jobs[0], 2).await.unwrap(), Gone);
     assert_eq!(
         repo::acquire_job_slot(db, &jobs[1], 2).await.unwrap(),
         Acquired { moved: true }
     );
-    let resumed = job::Entity::find_by_id(&jobs[1]).one(db).await.unwrap().unwrap();
+    let resumed = job::Entity::find_by_id(&jobs[1])
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(resumed.error, None, "the wait's reason is cleared");
     assert!(resumed.started_at.is_some());
-    assert_eq!(repo::running_jobs(db, &resumed.account_id).await.unwrap(), 2);
+    assert_eq!(
+        repo::running_jobs(db, &resumed.account_id).await.unwrap(),
+        2
+    );
 
     // Eight jobs ask at once through two pools: exactly three get a slot of three.
     let jobs = queued_jobs(db, 8).await;
@@ -98,7 +107,11 @@ pub async fn suite(db: &DatabaseConnection, other: &DatabaseConnection) {
         .iter()
         .enumerate()
         .map(|(i, id)| {
-            let pool = if i % 2 == 0 { db.clone() } else { other.clone() };
+            let pool = if i % 2 == 0 {
+                db.clone()
+            } else {
+                other.clone()
+            };
             let id = id.clone();
             tokio::spawn(async move { repo::acquire_job_slot(&pool, &id, 3).await.unwrap() })
         })
@@ -110,6 +123,11 @@ pub async fn suite(db: &DatabaseConnection, other: &DatabaseConnection) {
         }
     }
     assert_eq!(acquired, 3);
-    let account = job::Entity::find_by_id(&jobs[0]).one(db).await.unwrap().unwrap().account_id;
+    let account = job::Entity::find_by_id(&jobs[0])
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .account_id;
     assert_eq!(repo::running_jobs(db, &account).await.unwrap(), 3);
 }
