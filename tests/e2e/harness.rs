@@ -410,6 +410,22 @@ pub async fn expect_success(
     job
 }
 
+/// With `LISTBACKUP_RECORD_HISTORY=1`, writes the history of run `workflow_id` as the replay
+/// fixture `name` of the workflows crate (`workflows/tests/fixtures`).
+pub async fn record_replay_fixture(stack: &Stack, workflow_id: &str, name: &str) {
+    if std::env::var_os("LISTBACKUP_RECORD_HISTORY").is_none() {
+        return;
+    }
+    let history = temporal::backup_history_json(&stack.client, workflow_id)
+        .await
+        .expect("history");
+    let path = format!(
+        "{}/workflows/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::write(path, history).expect("write the fixture");
+}
+
 /// Reads a snapshot's manifest and every part back: records per stream, in stored order.
 /// Checks each part's sha256 against the manifest on the way.
 pub async fn read_snapshot_of(

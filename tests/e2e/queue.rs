@@ -155,7 +155,7 @@ async fn jobs_over_the_account_cap_wait_queued_and_all_complete() {
         let run_link = temporal::web_ui_link(
             "http://127.0.0.1:8233",
             "default",
-            &job["workflow_id"].as_str().unwrap(),
+            job["workflow_id"].as_str().unwrap(),
         );
         assert_eq!(
             job["temporal_ui_url"],
@@ -309,16 +309,11 @@ async fn a_daily_quota_puts_the_run_to_sleep_until_it_resets_and_the_snapshot_co
 
     // `LISTBACKUP_RECORD_HISTORY=1` records this run (job slot, quota wait, status search
     // attribute) as a second replay fixture of the workflows crate.
-    if std::env::var_os("LISTBACKUP_RECORD_HISTORY").is_some() {
-        let history =
-            temporal::backup_history_json(&stack.client, job["workflow_id"].as_str().unwrap())
-                .await
-                .expect("history");
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/workflows/tests/fixtures/backup_history_quota_wait.json"
-        );
-        std::fs::write(path, history).expect("write the fixture");
-    }
+    record_replay_fixture(
+        &stack,
+        job["workflow_id"].as_str().unwrap(),
+        "backup_history_quota_wait.json",
+    )
+    .await;
     stack.shutdown().await;
 }

@@ -17,6 +17,18 @@ use workflows::contracts::{
     FailInput, FinalizeInput, JobSlot, QuotaWaitInput, ReauthInput, SlotInput,
 };
 
+/// The job `id`, or `None` once it is gone (a marking activity then has nothing to do).
+async fn find_job(
+    w: &WorkerContext,
+    id: &str,
+) -> Result<Option<entities::job::Model>, ActivityError> {
+    use sea_orm::EntityTrait;
+    entities::job::Entity::find_by_id(id)
+        .one(&w.db)
+        .await
+        .map_err(crate::failure::db)
+}
+
 /// Implements the contracts in `workflows::contracts` for backups and syncs.
 pub struct BackupActivities {
     pub ctx: WorkerContext,

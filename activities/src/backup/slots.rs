@@ -5,8 +5,8 @@ use crate::{
     context::WorkerContext,
     failure::{db, not_found, permanent},
 };
-use entities::{job, repo};
-use sea_orm::{EntityTrait, TransactionTrait};
+use entities::repo;
+use sea_orm::TransactionTrait;
 use serde_json::json;
 use temporalio_sdk::activities::ActivityError;
 use workflows::contracts::{JobSlot, QuotaWaitInput, SlotInput};
@@ -16,10 +16,8 @@ pub async fn acquire(w: &WorkerContext, input: SlotInput) -> Result<JobSlot, Act
     let outcome = repo::acquire_job_slot(&w.db, &input.job_id, cap)
         .await
         .map_err(db)?;
-    let job = job::Entity::find_by_id(&input.job_id)
-        .one(&w.db)
-        .await
-        .map_err(db)?
+    let job = super::find_job(w, &input.job_id)
+        .await?
         .ok_or_else(|| not_found("job", &input.job_id))?;
     match outcome {
         repo::SlotOutcome::Acquired { moved } => {
@@ -51,11 +49,7 @@ pub async fn waiting_for_quota(
     w: &WorkerContext,
     input: QuotaWaitInput,
 ) -> Result<(), ActivityError> {
-    let Some(job) = job::Entity::find_by_id(&input.job_id)
-        .one(&w.db)
-        .await
-        .map_err(db)?
-    else {
+    let Some(job) = super::find_job(w, &input.job_id).await? else {
         return Ok(());
     };
     let resumes_at = chrono::Utc::now() + chrono::Duration::seconds(input.wait_secs as i64);
