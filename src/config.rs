@@ -325,7 +325,8 @@ pub fn allow_private_networks(default: bool) -> Result<bool, ConfigError> {
     )
 }
 
-/// Extraction tuning.
+/// Extraction tuning, and how many jobs of one account run at once
+/// (`LISTBACKUP_ACCOUNT_MAX_JOBS`, default 4).
 pub fn extract_settings() -> Result<activities::ExtractSettings, ConfigError> {
     let defaults = activities::ExtractSettings::default();
     let part_mb: u64 = parsed(
@@ -338,6 +339,17 @@ pub fn extract_settings() -> Result<activities::ExtractSettings, ConfigError> {
         defaults.chunk_duration.as_secs(),
         "a whole number of seconds",
     )?;
+    let account_max_jobs: u32 = parsed(
+        "LISTBACKUP_ACCOUNT_MAX_JOBS",
+        defaults.account_max_jobs,
+        "a whole number of jobs",
+    )?;
+    if account_max_jobs == 0 {
+        return Err(ConfigError::Invalid {
+            var: "LISTBACKUP_ACCOUNT_MAX_JOBS",
+            reason: "must be at least 1".into(),
+        });
+    }
     if part_mb == 0 || part_mb > 1024 {
         return Err(ConfigError::Invalid {
             var: "LISTBACKUP_PART_SIZE_MB",
@@ -347,6 +359,23 @@ pub fn extract_settings() -> Result<activities::ExtractSettings, ConfigError> {
     Ok(activities::ExtractSettings {
         part_target_bytes: part_mb * 1024 * 1024,
         chunk_duration: Duration::from_secs(chunk.max(1)),
+        account_max_jobs,
+        ..defaults
+    })
+}
+
+/// How the workers' platform client retries: a `Retry-After` up to
+/// `LISTBACKUP_PLATFORM_MAX_RETRY_AFTER_SECS` (default 120) is waited out in-process; a longer
+/// one (a daily quota) makes the run sleep on a durable timer until the quota resets.
+pub fn platform_retry() -> Result<connectors::http::RetrySettings, ConfigError> {
+    let defaults = connectors::http::RetrySettings::default();
+    let secs: u64 = parsed(
+        "LISTBACKUP_PLATFORM_MAX_RETRY_AFTER_SECS",
+        defaults.max_retry_after.as_secs(),
+        "a whole number of seconds",
+    )?;
+    Ok(connectors::http::RetrySettings {
+        max_retry_after: Duration::from_secs(secs),
         ..defaults
     })
 }

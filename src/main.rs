@@ -230,11 +230,17 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
     let temporal_settings = config::temporal(None)?;
     let extract = config::extract_settings()?;
     let client = temporal::connect_with_retry(&temporal_settings, Duration::from_secs(30)).await?;
+    // Runs upsert their status into a search attribute: a worker upgraded before the API
+    // registers it too. Keys without operator rights (Temporal Cloud) leave that to `serve`.
+    if let Err(e) = temporal::ensure_search_attributes(&client, &temporal_settings.namespace).await
+    {
+        tracing::warn!(error = %e, "could not register the search attributes");
+    }
     let ctx = activities::WorkerContext {
         db,
         store,
         master,
-        http: connectors::http::HttpClient::default()
+        http: connectors::http::HttpClient::new(config::platform_retry()?)
             .allowing_private_networks(config::allow_private_networks(false)?),
         extract,
     };

@@ -16,7 +16,12 @@ pub struct ExtractSettings {
     pub chunk_duration: Duration,
     /// How often a running extraction heartbeats, also while waiting on a slow page.
     pub heartbeat_every: Duration,
+    /// How many jobs of one account run at once; the others wait `queued` for a slot.
+    pub account_max_jobs: u32,
 }
+
+/// The default of [`ExtractSettings::account_max_jobs`].
+pub const DEFAULT_ACCOUNT_MAX_JOBS: u32 = 4;
 
 impl Default for ExtractSettings {
     fn default() -> Self {
@@ -24,6 +29,7 @@ impl Default for ExtractSettings {
             part_target_bytes: 32 * 1024 * 1024,
             chunk_duration: Duration::from_secs(60),
             heartbeat_every: Duration::from_secs(5),
+            account_max_jobs: DEFAULT_ACCOUNT_MAX_JOBS,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! `workflows::backup::NON_RETRYABLE`.
 
 use temporalio_sdk::{ApplicationFailure, activities::ActivityError};
+use workflows::contracts::{QUOTA_EXHAUSTED, QuotaExhausted};
 
 /// A failure that retrying cannot fix.
 pub fn permanent(type_name: &str, message: impl Into<String>) -> ActivityError {
@@ -25,6 +26,21 @@ pub fn temporary(type_name: &str, message: impl Into<String>) -> ActivityError {
     ActivityError::application(
         ApplicationFailure::builder(message)
             .type_name(type_name.to_owned())
+            .build(),
+    )
+}
+
+/// An extraction stopped by a platform quota that resets in `wait`: the workflow waits for the
+/// reset on a durable timer instead of retrying (see `workflows::queue`).
+pub fn quota_exhausted(wait: std::time::Duration, message: impl Into<String>) -> ActivityError {
+    let message: String = message.into();
+    let wait_secs = wait.as_secs_f64().ceil() as u64;
+    tracing::warn!(error = %message, wait_secs, "platform quota exhausted; the run waits for it to reset");
+    ActivityError::application(
+        ApplicationFailure::builder(message)
+            .type_name(QUOTA_EXHAUSTED.to_owned())
+            .non_retryable(true)
+            .details(QuotaExhausted { wait_secs })
             .build(),
     )
 }

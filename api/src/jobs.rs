@@ -8,7 +8,7 @@ use crate::{
     state::AppState,
 };
 use chrono::{DateTime, Utc};
-use entities::{JobStatus, job, repo};
+use entities::{job, repo};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -44,9 +44,11 @@ pub struct JobView {
     pub source_id: String,
     /// `backup` or `sync`.
     pub kind: String,
-    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    /// `queued` (waiting for one of the account's job slots, or for a platform quota to
+    /// reset), `running`, `needs_reauth`, `succeeded`, `failed` or `cancelled`.
     pub status: String,
-    /// While running: `starting`, `extracting` or `finalizing`.
+    /// While the job is active, from its run: `starting`, `queued`, `extracting`,
+    /// `needs_reauth`, `waiting_for_quota` or `finalizing`.
     pub phase: Option<String>,
     pub snapshot_id: String,
     pub workflow_id: String,
@@ -332,7 +334,7 @@ async fn view(state: &AppState, job: job::Model) -> JobView {
     let mut streams = committed_streams(&job.progress);
     let (mut records, mut bytes) = (job.records.max(0) as u64, job.bytes.max(0) as u64);
     let mut phase = None;
-    if matches!(job.status, JobStatus::Running | JobStatus::NeedsReauth) {
+    if !job.status.is_final() {
         // The workflow knows more than the database (streams not started yet, the phase); a
         // busy or unreachable Temporal falls back to what the database has.
         let query = temporal::backup_progress(&state.temporal.client, &job.workflow_id);

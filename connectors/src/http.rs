@@ -147,6 +147,11 @@ impl HttpClient {
         }
     }
 
+    /// The retry settings this client was built with.
+    pub fn retry_settings(&self) -> &RetrySettings {
+        &self.retry
+    }
+
     pub fn reqwest(&self) -> &reqwest::Client {
         &self.inner
     }

@@ -21,6 +21,7 @@ pub(crate) fn routes(sandbox: Sandbox) -> impl Endpoint {
         .at("/faults", put(set_faults).get(faults))
         .at("/stripe/:stream/grow", post(grow_stripe))
         .at("/stripe/advance", post(advance_stripe))
+        .at("/keap/quota", post(set_keap_quota))
         .data(sandbox)
 }
 
@@ -115,6 +116,32 @@ async fn advance_stripe(req: &Request, Data(sandbox): Data<&Sandbox>) -> Respons
         }
         Err(message) => control_error(StatusCode::BAD_REQUEST, message),
     }
+}
+
+/// Sets Keap's daily quota (`?requests=`) and, with `?window_secs=`, makes it reset every so
+/// many seconds from now instead of at UTC midnight.
+#[handler]
+async fn set_keap_quota(req: &Request, Data(sandbox): Data<&Sandbox>) -> Response {
+    let requests = match whole_number(req, "requests", 100) {
+        Ok(n) => n,
+        Err(message) => return control_error(StatusCode::BAD_REQUEST, message),
+    };
+    let has_window = req
+        .params::<BTreeMap<String, String>>()
+        .is_ok_and(|p| p.contains_key("window_secs"));
+    let window = if has_window {
+        match whole_number(req, "window_secs", 60) {
+            Ok(secs) => Some(secs),
+            Err(message) => return control_error(StatusCode::BAD_REQUEST, message),
+        }
+    } else {
+        None
+    };
+    if let Some(secs) = window {
+        sandbox.keap().set_quota_window(secs);
+    }
+    sandbox.keap().set_daily_quota(requests);
+    Json(json!({ "platform": "keap", "requests": requests, "window_secs": window })).into_response()
 }
 
 /// Query parameter `name` as a non-negative integer, or a message saying what it must be.

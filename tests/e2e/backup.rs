@@ -100,16 +100,7 @@ async fn backup_of_10k_customers_equals_the_dataset_on_postgres() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // `LISTBACKUP_RECORD_HISTORY=1` refreshes the replay fixture the workflows crate checks.
-    if std::env::var_os("LISTBACKUP_RECORD_HISTORY").is_some() {
-        let history = temporal::backup_history_json(&stack.client, workflow_id)
-            .await
-            .expect("history");
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/workflows/tests/fixtures/backup_history.json"
-        );
-        std::fs::write(path, history).expect("write the fixture");
-    }
+    record_replay_fixture(&stack, workflow_id, "backup_history.json").await;
 
     // The CLI restores the same records as plain JSON Lines.
     let out = stack.tmp.path().join("restored");

@@ -213,12 +213,18 @@ impl Stack {
 
     /// Starts `listbackup worker` as a child process; its log goes to `worker-N.log`.
     pub fn spawn_worker(&mut self) -> anyhow::Result<u32> {
+        self.spawn_worker_with(&[])
+    }
+
+    /// Like [`Stack::spawn_worker`], with settings added to (or overriding) [`Stack::child_env`].
+    pub fn spawn_worker_with(&mut self, env: &[(&str, &str)]) -> anyhow::Result<u32> {
         let n = self.workers.len();
         let log_path = self.tmp.path().join(format!("worker-{n}.log"));
         let log = std::fs::File::create(&log_path)?;
         let child = Command::new(env!("CARGO_BIN_EXE_listbackup"))
             .arg("worker")
             .envs(self.child_env())
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -442,17 +448,24 @@ pub async fn expect_success(
     job
 }
 
-/// Reads a snapshot's manifest and every part back: records per stream, in stored order.
-/// Checks each part's sha256 against the manifest on the way.
-pub async fn read_snapshot(
-    stack: &Stack,
-    tenant: &Tenant,
-    snapshot_id: &str,
-) -> anyhow::Result<(Manifest, BTreeMap<String, Vec<Value>>)> {
-    read_snapshot_of(stack, tenant, &tenant.source_id, snapshot_id).await
+/// With `LISTBACKUP_RECORD_HISTORY=1`, writes the history of run `workflow_id` as the replay
+/// fixture `name` of the workflows crate (`workflows/tests/fixtures`).
+pub async fn record_replay_fixture(stack: &Stack, workflow_id: &str, name: &str) {
+    if std::env::var_os("LISTBACKUP_RECORD_HISTORY").is_none() {
+        return;
+    }
+    let history = temporal::backup_history_json(&stack.client, workflow_id)
+        .await
+        .expect("history");
+    let path = format!(
+        "{}/workflows/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::write(path, history).expect("write the fixture");
 }
 
-/// Like [`read_snapshot`], for another source of the tenant.
+/// Reads a snapshot's manifest and every part back: records per stream, in stored order.
+/// Checks each part's sha256 against the manifest on the way.
 pub async fn read_snapshot_of(
     stack: &Stack,
     tenant: &Tenant,
@@ -525,7 +538,28 @@ pub async fn assert_snapshot_streams(
     snapshot_id: &str,
     names: &[&str],
 ) -> anyhow::Result<Manifest> {
-    let (manifest, streams) = read_snapshot(stack, tenant, snapshot_id).await?;
+    assert_source_snapshot(
+        stack,
+        tenant,
+        &tenant.source_id,
+        snapshot_id,
+        names,
+        |name| stack.sandbox.stripe().records(name).collect(),
+    )
+    .await
+}
+
+/// Asserts that a snapshot of another source of the tenant holds exactly `names`, each equal to
+/// `expected(name)`: every record, once, unchanged, in order.
+pub async fn assert_source_snapshot(
+    stack: &Stack,
+    tenant: &Tenant,
+    source_id: &str,
+    snapshot_id: &str,
+    names: &[&str],
+    expected: impl Fn(&str) -> Vec<Value>,
+) -> anyhow::Result<Manifest> {
+    let (manifest, streams) = read_snapshot_of(stack, tenant, source_id, snapshot_id).await?;
     let in_manifest: Vec<&str> = manifest.streams.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         in_manifest.len(),
@@ -533,7 +567,7 @@ pub async fn assert_snapshot_streams(
         "the manifest has exactly the streams backed up: {in_manifest:?}"
     );
     for &name in names {
-        let expected: Vec<Value> = stack.sandbox.stripe().records(name).collect();
+        let expected = expected(name);
         let got = streams
             .get(name)
             .with_context(|| format!("stream {name} missing"))?;
@@ -546,8 +580,9 @@ pub async fn assert_snapshot_streams(
             "{name}: manifest count equals the sandbox's"
         );
         assert_eq!(got.len(), expected.len(), "{name}: record count");
-        let ids: std::collections::HashSet<&str> =
-            got.iter().filter_map(|r| r["id"].as_str()).collect();
+        // Ids are strings on some platforms and numbers on others.
+        let ids: std::collections::HashSet<String> =
+            got.iter().map(|r| r["id"].to_string()).collect();
         assert_eq!(ids.len(), got.len(), "{name}: no record duplicated");
         assert!(
             got == &expected,

@@ -14,4 +14,5 @@ mod harness;
 mod oauth;
 mod operator;
 mod platforms;
+mod queue;
 mod schedules;

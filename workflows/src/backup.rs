@@ -4,6 +4,10 @@
 //! resumes from the checkpoint the previous one returned (and the activity itself resumes from
 //! the last committed part if an attempt dies), so a retry never starts a stream over. Any
 //! failure marks the job failed before the run fails, so the job row and the run agree.
+//!
+//! Before it prepares, a run takes one of its account's job slots (see [`crate::queue`]); a
+//! run that must wait for something outside it (a reconnection, a platform's daily quota)
+//! gives its slot back and queues again afterwards.
 
 use crate::contracts::*;
 use std::time::Duration;
@@ -26,15 +30,19 @@ pub const NON_RETRYABLE: [&str; 6] = [
 #[workflow]
 #[derive(Default)]
 pub struct BackupWorkflow {
-    progress: BackupProgress,
+    pub(crate) progress: BackupProgress,
     /// Set by the `cancel` signal: stop after the part being written, keep what is committed.
-    cancel_reason: Option<String>,
+    pub(crate) cancel_reason: Option<String>,
     /// Set by the `reauthorized` signal while the run waits for its connection to be fixed.
     reauthorized: bool,
+    /// The run takes a job slot before it works and records its status in the
+    /// `ListbackupJobStatus` search attribute (the [`crate::queue::JOB_SLOTS_PATCH`] marker);
+    /// runs recorded before that replay without either.
+    pub(crate) job_slots: bool,
 }
 
 /// Why a backup stopped early.
-enum Stop {
+pub(crate) enum Stop {
     Failed(Box<ActivityExecutionError>),
     Cancelled(String),
 }
@@ -58,7 +66,7 @@ fn retry_policy(maximum_attempts: u32) -> RetryPolicy {
         .build()
 }
 
-fn short_activity() -> ActivityOptions {
+pub(crate) fn short_activity() -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
         .retry_policy(retry_policy(10))
         .build()
@@ -86,7 +94,7 @@ fn connection_refused(e: &ActivityExecutionError) -> bool {
 }
 
 /// The message of the innermost cause: what an operator needs to read first.
-fn root_message(e: &ActivityExecutionError) -> String {
+pub(crate) fn root_message(e: &ActivityExecutionError) -> String {
     let mut msg = e.to_string();
     let mut cur = std::error::Error::source(e);
     while let Some(c) = cur {
@@ -103,7 +111,11 @@ impl BackupWorkflow {
         ctx: &mut WorkflowContext<Self>,
         mut input: BackupInput,
     ) -> WorkflowResult<BackupResult> {
-        ctx.state_mut(|s| s.progress.phase = "starting".into());
+        let job_slots = ctx.patched(crate::queue::JOB_SLOTS_PATCH);
+        ctx.state_mut(|s| {
+            s.progress.phase = "starting".into();
+            s.job_slots = job_slots;
+        });
         if let Some(schedule_id) = input
             .schedule_id
             .clone()
@@ -133,7 +145,9 @@ impl BackupWorkflow {
             Stop::Failed(err) => (false, root_message(err)),
         };
         let snapshot_id = ctx.state(|s| s.progress.snapshot_id.clone());
-        ctx.state_mut(|s| s.progress.phase = if cancelled { "cancelled" } else { "failed" }.into());
+        let outcome = if cancelled { "cancelled" } else { "failed" };
+        ctx.state_mut(|s| s.progress.phase = outcome.into());
+        Self::record_status(ctx, outcome);
         let fail = FailInput {
             job_id: input.job_id.clone(),
             snapshot_id,
@@ -152,6 +166,9 @@ impl BackupWorkflow {
         ctx: &mut WorkflowContext<Self>,
         input: &BackupInput,
     ) -> Result<BackupResult, Stop> {
+        if ctx.state(|s| s.job_slots) {
+            Self::acquire_slot(ctx, input).await?;
+        }
         let plan = ctx
             .execute_activity(PrepareBackup, input.clone(), short_activity())
             .await?;
@@ -199,6 +216,10 @@ impl BackupWorkflow {
                         Self::await_reauthorization(ctx, input, refused).await?;
                         continue;
                     }
+                    Err(exhausted) if crate::queue::quota_wait(&exhausted).is_some() => {
+                        Self::await_quota(ctx, input, exhausted).await?;
+                        continue;
+                    }
                     Err(other) => return Err(other.into()),
                 };
                 let reached = checkpoint.clone();
@@ -230,6 +251,7 @@ impl BackupWorkflow {
             .execute_activity(FinalizeSnapshot, finalize, finalize_activity())
             .await?;
         ctx.state_mut(|s| s.progress.phase = "succeeded".into());
+        Self::record_status(ctx, "succeeded");
         Ok(result)
     }
 
@@ -237,17 +259,21 @@ impl BackupWorkflow {
     /// `needs_reauth` and wait, durably, for the `reauthorized` signal that reconnecting the
     /// connection sends; then the stream continues from its checkpoint. After the wait
     /// (`reauth_wait_secs`, default seven days) the job fails with the platform's refusal.
+    /// A waiting job holds no job slot: once reconnected it queues for one again.
     async fn await_reauthorization(
         ctx: &mut WorkflowContext<Self>,
         input: &BackupInput,
         refused: ActivityExecutionError,
     ) -> Result<(), Stop> {
+        let job_slots = ctx.state(|s| s.job_slots);
         let reauth = ReauthInput {
             job_id: input.job_id.clone(),
             error: root_message(&refused),
+            requeue: job_slots,
         };
         ctx.execute_activity(MarkNeedsReauth, reauth.clone(), short_activity())
             .await?;
+        Self::record_status(ctx, "needs_reauth");
         ctx.state_mut(|s| {
             s.progress.phase = "needs_reauth".into();
             s.reauthorized = false;
@@ -265,6 +291,9 @@ impl BackupWorkflow {
         }
         ctx.execute_activity(MarkReauthorized, reauth, short_activity())
             .await?;
+        if job_slots {
+            Self::acquire_slot(ctx, input).await?;
+        }
         ctx.state_mut(|s| s.progress.phase = "extracting".into());
         Ok(())
     }

@@ -77,6 +77,53 @@ pub struct ReauthInput {
     pub job_id: String,
     /// What the platform said when it refused the connection.
     pub error: String,
+    /// On re-authorization, put the job back in the queue (it gave up its slot while it
+    /// waited) instead of straight back to `running`.
+    #[serde(default)]
+    pub requeue: bool,
+}
+
+/// The input of `backup.acquire_slot`: a queued job asking to run.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SlotInput {
+    pub job_id: String,
+}
+
+/// What `backup.acquire_slot` decided.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct JobSlot {
+    /// The job is now `running`; otherwise it stays `queued` and asks again later.
+    pub acquired: bool,
+    /// The account's running jobs when the slot was asked for.
+    pub running: u64,
+    /// The account's cap on running jobs.
+    pub cap: u64,
+}
+
+/// The failure type of an extraction stopped by a platform quota that resets later than is
+/// worth waiting for in-process (a daily quota): the run waits for the reset on a durable
+/// timer, without spending retry attempts.
+pub const QUOTA_EXHAUSTED: &str = "QuotaExhausted";
+
+/// The details of a [`QUOTA_EXHAUSTED`] failure.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct QuotaExhausted {
+    /// How long the platform asked us to wait, in seconds.
+    pub wait_secs: u64,
+}
+
+/// If a quota failure carries no readable wait: try again after this long.
+pub const DEFAULT_QUOTA_WAIT_SECS: u64 = 15 * 60;
+
+/// The input of `backup.waiting_for_quota`: a job that gives up its slot until a platform
+/// quota resets.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct QuotaWaitInput {
+    pub job_id: String,
+    /// What the platform said.
+    pub error: String,
+    /// How long the run waits before it queues for a slot again, in seconds.
+    pub wait_secs: u64,
 }
 
 /// What `prepare_backup` decided: the snapshot to write and the streams to extract.
@@ -152,8 +199,8 @@ pub struct FailInput {
 /// Live progress, answered by the workflow's `progress` query.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct BackupProgress {
-    /// `starting`, `extracting`, `needs_reauth`, `finalizing`, `succeeded`, `failed`,
-    /// `cancelled`.
+    /// `starting`, `queued` (waiting for one of the account's job slots), `extracting`,
+    /// `needs_reauth`, `waiting_for_quota`, `finalizing`, `succeeded`, `failed`, `cancelled`.
     pub phase: String,
     pub snapshot_id: Option<String>,
     pub streams: Vec<StreamProgress>,
@@ -212,6 +259,16 @@ activity_contract!(
 activity_contract!(
     /// Marks a job that was waiting for re-authorization running again.
     MarkReauthorized, "backup.reauthorized", ReauthInput => ()
+);
+activity_contract!(
+    /// Moves a queued job to `running` if its account has a free job slot (fewer running jobs
+    /// than its cap); otherwise the job stays queued.
+    AcquireJobSlot, "backup.acquire_slot", SlotInput => JobSlot
+);
+activity_contract!(
+    /// Moves a running job back to `queued` while a platform quota is exhausted, saying until
+    /// when in its error and the activity log; the run then sleeps and queues for a slot again.
+    MarkWaitingForQuota, "backup.waiting_for_quota", QuotaWaitInput => ()
 );
 activity_contract!(
     /// Marks the job failed (or cancelled) with its reason.

@@ -6,6 +6,7 @@
 
 pub mod backup;
 pub mod contracts;
+pub mod queue;
 pub mod search;
 
 pub use backup::BackupWorkflow;

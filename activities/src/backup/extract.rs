@@ -10,7 +10,7 @@
 use super::files::{self, FileTarget};
 use crate::{
     context::WorkerContext,
-    failure::{connector, db, not_found, permanent, storage},
+    failure::{connector, db, not_found, permanent, quota_exhausted, storage},
 };
 use chrono::Utc;
 use connectors::{Connector, PageRequest};
@@ -94,7 +94,7 @@ async fn run(
             connector.read_page(&request),
         )
         .await
-        .map_err(connector_failure)?;
+        .map_err(|e| connector_failure(w, e))?;
         for record in &page.records {
             if let Some(file) = &record.file {
                 let (line, blob) = heartbeating(
@@ -133,9 +133,21 @@ async fn run(
     }
 }
 
-fn connector_failure(e: connectors::ConnectorError) -> ActivityError {
-    tracing::warn!(error = %e, "page failed");
-    connector(e)
+fn connector_failure(w: &WorkerContext, e: connectors::ConnectorError) -> ActivityError {
+    // The HTTP client waits out a `Retry-After` up to its limit; a longer one is a quota that
+    // resets later (a daily quota), which the workflow sleeps through.
+    match e.retry_after {
+        Some(wait)
+            if e.kind == connectors::ErrorKind::RateLimited
+                && wait > w.http.retry_settings().max_retry_after =>
+        {
+            quota_exhausted(wait, e.to_string())
+        }
+        _ => {
+            tracing::warn!(error = %e, "page failed");
+            connector(e)
+        }
+    }
 }
 
 /// The later of the workflow's checkpoint and the parts recorded in the database.

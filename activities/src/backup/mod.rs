@@ -6,6 +6,7 @@ pub mod files;
 mod finalize;
 mod prepare;
 mod reauth;
+mod slots;
 
 use crate::context::WorkerContext;
 use std::sync::Arc;
@@ -13,8 +14,20 @@ use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use workflows::contracts::{
     self, BackupInput, BackupPlan, BackupResult, Checkpoint, ClaimInput, Claimed, ExtractInput,
-    FailInput, FinalizeInput, ReauthInput,
+    FailInput, FinalizeInput, JobSlot, QuotaWaitInput, ReauthInput, SlotInput,
 };
+
+/// The job `id`, or `None` once it is gone (a marking activity then has nothing to do).
+async fn find_job(
+    w: &WorkerContext,
+    id: &str,
+) -> Result<Option<entities::job::Model>, ActivityError> {
+    use sea_orm::EntityTrait;
+    entities::job::Entity::find_by_id(id)
+        .one(&w.db)
+        .await
+        .map_err(crate::failure::db)
+}
 
 /// Implements the contracts in `workflows::contracts` for backups and syncs.
 pub struct BackupActivities {
@@ -85,6 +98,24 @@ impl BackupActivities {
         input: ReauthInput,
     ) -> Result<(), ActivityError> {
         reauth::mark(&self.ctx, input, false).await
+    }
+
+    #[activity(definition = contracts::AcquireJobSlot)]
+    pub async fn acquire_slot(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SlotInput,
+    ) -> Result<JobSlot, ActivityError> {
+        slots::acquire(&self.ctx, input).await
+    }
+
+    #[activity(definition = contracts::MarkWaitingForQuota)]
+    pub async fn waiting_for_quota(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: QuotaWaitInput,
+    ) -> Result<(), ActivityError> {
+        slots::waiting_for_quota(&self.ctx, input).await
     }
 
     #[activity(definition = contracts::FailJob)]

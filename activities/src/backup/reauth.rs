@@ -3,7 +3,7 @@
 //! operators look).
 
 use crate::{context::WorkerContext, failure::db};
-use entities::{job, repo};
+use entities::{JobStatus, job, repo};
 use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::json;
 use temporalio_sdk::activities::ActivityError;
@@ -25,10 +25,13 @@ pub async fn mark(
     // A retried attempt finds the job already moved: nothing to do twice. The transition and
     // its log entry commit together.
     let txn = w.db.begin().await.map_err(db)?;
-    if !repo::set_job_waiting_for_reauth(&txn, &job.id, waiting, error)
-        .await
-        .map_err(db)?
-    {
+    let moved = if !waiting && input.requeue {
+        // It gave its job slot up while it waited: it queues for one again.
+        repo::requeue_job(&txn, &job.id, JobStatus::NeedsReauth, None).await
+    } else {
+        repo::set_job_waiting_for_reauth(&txn, &job.id, waiting, error).await
+    };
+    if !moved.map_err(db)? {
         return Ok(());
     }
     let action = if waiting {

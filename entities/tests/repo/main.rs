@@ -1,6 +1,7 @@
 //! The repository, run the same way on SQLite and on Postgres.
 
 mod access;
+mod slots;
 
 use entities::{JobKind, JobStatus, Role, job, repo, snapshot_part};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait};
@@ -216,9 +217,12 @@ async fn suite(db: &DatabaseConnection) {
 
 #[tokio::test]
 async fn repository_on_sqlite() {
-    let (db, _dir) = sqlite().await;
+    let (db, dir) = sqlite().await;
     suite(&db).await;
     access::suite(&db).await;
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("repo.db").display());
+    let other = entities::connect(&url).await.unwrap();
+    slots::suite(&db, &other).await;
 }
 
 #[tokio::test]
@@ -229,5 +233,8 @@ async fn repository_on_postgres() {
     let db = entities::connect_and_migrate(&url).await.unwrap();
     suite(&db).await;
     access::suite(&db).await;
+    let other = entities::connect(&url).await.unwrap();
+    slots::suite(&db, &other).await;
+    other.close().await.unwrap();
     entities::testing::drop_database(db, &name).await.unwrap();
 }

@@ -1,7 +1,8 @@
 //! Keap's per-client-key limits: the spike arrest (a token bucket, 25/s) and the daily quota.
 //!
 //! Both answer 429 with `Retry-After`; the quota's wait runs to the next UTC midnight, far
-//! longer than a client should wait in-process.
+//! longer than a client should wait in-process. Tests may shorten the quota's window (it then
+//! starts when it is set) to see a quota reset within seconds.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -23,7 +24,12 @@ struct State {
     spike: Option<Bucket>,
     quota: u64,
     used_today: u64,
+    /// The current quota window (days since the epoch, or windows since `window_start`).
     day: i64,
+    /// The quota's window in seconds: a day unless a test shortened it.
+    window_secs: i64,
+    /// Where windows are counted from: the epoch (UTC midnights), or when the window was set.
+    window_start: i64,
 }
 
 #[derive(Debug)]
@@ -32,6 +38,8 @@ struct Bucket {
     tokens: f64,
     last: Instant,
 }
+
+const DAY: i64 = 86_400;
 
 fn unix_now() -> i64 {
     SystemTime::now()
@@ -46,7 +54,9 @@ impl Limits {
                 spike: spike.filter(|r| *r > 0).map(Bucket::full),
                 quota,
                 used_today: 0,
-                day: unix_now().div_euclid(86_400),
+                day: unix_now().div_euclid(DAY),
+                window_secs: DAY,
+                window_start: 0,
             }),
         }
     }
@@ -57,6 +67,15 @@ impl Limits {
 
     pub(crate) fn set_spike(&self, per_sec: Option<u32>) {
         self.lock().spike = per_sec.filter(|r| *r > 0).map(Bucket::full);
+    }
+
+    /// Makes the quota reset every `secs` seconds from now on (and restarts the count).
+    pub(crate) fn set_quota_window(&self, secs: u64) {
+        let mut state = self.lock();
+        state.window_secs = i64::try_from(secs.max(1)).unwrap_or(DAY);
+        state.window_start = unix_now();
+        state.day = 0;
+        state.used_today = 0;
     }
 
     pub(crate) fn set_daily_quota(&self, quota: u64) {
@@ -77,15 +96,17 @@ impl Limits {
                 retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
             });
         }
-        let today = now.div_euclid(86_400);
+        let window = state.window_secs;
+        let today = (now - state.window_start).div_euclid(window);
         if today != state.day {
             state.day = today;
             state.used_today = 0;
         }
         if state.used_today >= state.quota {
+            let resets_at = state.window_start + (today + 1) * window;
             return Err(Throttle::Quota {
                 limit: state.quota,
-                retry_after_secs: ((today + 1) * 86_400 - now).max(1) as u64,
+                retry_after_secs: (resets_at - now).max(1) as u64,
             });
         }
         state.used_today += 1;
@@ -151,6 +172,19 @@ mod tests {
             }) => {
                 assert!((1..=86_400).contains(&retry_after_secs))
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_shortened_quota_window_resets_within_it() {
+        let limits = Limits::new(None, 1);
+        limits.set_quota_window(30);
+        assert!(limits.admit().is_ok());
+        match limits.admit() {
+            Err(Throttle::Quota {
+                retry_after_secs, ..
+            }) => assert!((1..=30).contains(&retry_after_secs), "{retry_after_secs}"),
             other => panic!("{other:?}"),
         }
     }

@@ -166,6 +166,12 @@ impl KeapFake {
         self.limits.set_daily_quota(requests);
     }
 
+    /// Makes the quota reset every `secs` seconds, counted from now, instead of at UTC
+    /// midnight: a test sees a quota run out and reset within seconds. Restarts the count.
+    pub fn set_quota_window(&self, secs: u64) {
+        self.limits.set_quota_window(secs);
+    }
+
     pub(crate) fn oauth(&self) -> &OAuthAuthority {
         &self.oauth
     }

@@ -251,3 +251,38 @@ async fn the_same_seed_serves_the_same_records() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_control_endpoint_sets_a_quota_that_resets_within_its_window() {
+    let h = Harness::start(4).await;
+    let control = |query: &str| {
+        reqwest::Client::new()
+            .post(format!(
+                "{}/_sandbox/keap/quota?{query}",
+                h.running.base_url()
+            ))
+            .send()
+    };
+    let bad = control("requests=x").await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let set = control("requests=2&window_secs=30").await.unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+    assert_eq!(
+        h.get("/crm/rest/v2/tags?page_size=1").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.get("/crm/rest/v2/tags?page_size=1").await.0,
+        StatusCode::OK
+    );
+    let (status, retry_after, body) = h
+        .get_with("/crm/rest/v2/tags?page_size=1", Some(&h.token))
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(errorcode(&body), "policies.ratelimit.QuotaViolation");
+    let wait: u64 = retry_after.unwrap().parse().unwrap();
+    assert!(
+        (1..=30).contains(&wait),
+        "the quota resets within its window: {wait}"
+    );
+}

@@ -1,21 +1,21 @@
 //! Replays recorded histories against the current workflow code: a change that would break
 //! running workflows (a different sequence of commands for the same events) fails here.
 //!
-//! The fixture is a real run recorded by the end-to-end backup test
-//! (`LISTBACKUP_RECORD_HISTORY=1 cargo test --test e2e backup_of_10k`). Re-record it only for a
-//! deliberate, versioned change to the workflow.
+//! The fixtures are real runs recorded by the end-to-end tests:
+//! - `backup_history.json`: a plain backup, recorded before runs took job slots
+//!   (`LISTBACKUP_RECORD_HISTORY=1 cargo test --test e2e backup_of_10k` refreshes it — only do
+//!   that for a deliberate, versioned change, since it must stay a history of the old code);
+//! - `backup_history_quota_wait.json`: a run that took a job slot, recorded its status in the
+//!   search attribute and slept through an exhausted daily quota
+//!   (`LISTBACKUP_RECORD_HISTORY=1 cargo test --test e2e a_daily_quota`).
 
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use workflows::BackupWorkflow;
 
-#[tokio::test]
-async fn recorded_backup_history_replays() {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/backup_history.json"
-    ))
-    .expect("fixture");
+async fn replays(fixture: &str) {
+    let path = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let replayer = WorkflowReplayer::new(
         WorkflowReplayerOptions::new()
             .register_workflow::<BackupWorkflow>()
@@ -27,5 +27,15 @@ async fn recorded_backup_history_replays() {
     replayer
         .replay_workflow(history)
         .await
-        .expect("the recorded history replays deterministically");
+        .unwrap_or_else(|e| panic!("{fixture} replays deterministically: {e:?}"));
+}
+
+#[tokio::test]
+async fn recorded_backup_history_replays() {
+    replays("backup_history.json").await;
+}
+
+#[tokio::test]
+async fn recorded_quota_wait_history_replays() {
+    replays("backup_history_quota_wait.json").await;
 }
