@@ -18,11 +18,13 @@ mod access;
 mod connections;
 mod schedules;
 mod sessions;
+mod webhooks;
 
 pub use access::*;
 pub use connections::*;
 pub use schedules::*;
 pub use sessions::*;
+pub use webhooks::*;
 
 /// The prefix every API key secret starts with, so leaked keys are recognisable by scanners.
 pub const API_KEY_PREFIX: &str = "lbk_";

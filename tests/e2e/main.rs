@@ -14,3 +14,4 @@ mod harness;
 mod oauth;
 mod platforms;
 mod schedules;
+mod webhooks;

@@ -22,8 +22,8 @@ pub async fn mark(
         return Ok(());
     };
     let error = waiting.then_some(input.error.as_str());
-    // A retried attempt finds the job already moved: nothing to do twice. The transition and
-    // its log entry commit together.
+    // A retried attempt finds the job already moved: nothing to do twice. The transition, its
+    // log entry and its webhook deliveries commit together.
     let txn = w.db.begin().await.map_err(db)?;
     if !repo::set_job_waiting_for_reauth(&txn, &job.id, waiting, error)
         .await
@@ -48,5 +48,10 @@ pub async fn mark(
     )
     .await
     .map_err(db)?;
+    if waiting {
+        repo::enqueue_job_event(&txn, &job.id, repo::JOB_NEEDS_REAUTH)
+            .await
+            .map_err(db)?;
+    }
     txn.commit().await.map_err(db)
 }
