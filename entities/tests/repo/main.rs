@@ -1,6 +1,7 @@
 //! The repository, run the same way on SQLite and on Postgres.
 
 mod access;
+mod webhooks;
 
 use entities::{JobKind, JobStatus, Role, job, repo, snapshot_part};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait};
@@ -219,6 +220,7 @@ async fn repository_on_sqlite() {
     let (db, _dir) = sqlite().await;
     suite(&db).await;
     access::suite(&db).await;
+    webhooks::suite(&db).await;
 }
 
 #[tokio::test]
@@ -229,5 +231,6 @@ async fn repository_on_postgres() {
     let db = entities::connect_and_migrate(&url).await.unwrap();
     suite(&db).await;
     access::suite(&db).await;
+    webhooks::suite(&db).await;
     entities::testing::drop_database(db, &name).await.unwrap();
 }
