@@ -42,7 +42,10 @@ enum DispatchError {
 }
 
 /// One pass over the outbox; returns how many rows were marked dispatched.
-async fn dispatch_pending(client: &Client, db: &DatabaseConnection) -> Result<usize, DispatchError> {
+async fn dispatch_pending(
+    client: &Client,
+    db: &DatabaseConnection,
+) -> Result<usize, DispatchError> {
     let rows = repo::undispatched_deliveries(db, BATCH).await?;
     let mut started = 0;
     for row in rows {

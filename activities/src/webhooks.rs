@@ -91,15 +91,15 @@ async fn deliver(w: &WorkerContext, input: DeliveryInput) -> Result<DeliveryResu
             .map_err(db)?;
         return Ok(abandoned());
     };
-    let secret = w
-        .master
-        .open_string(&target.secret_sealed)
-        .map_err(|_| {
-            permanent(
-                "ConfigError",
-                format!("the secret of webhook {} cannot be opened with this master key", target.id),
-            )
-        })?;
+    let secret = w.master.open_string(&target.secret_sealed).map_err(|_| {
+        permanent(
+            "ConfigError",
+            format!(
+                "the secret of webhook {} cannot be opened with this master key",
+                target.id
+            ),
+        )
+    })?;
     let notification = Notification {
         url: &target.url,
         secret: &secret,

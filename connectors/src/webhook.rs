@@ -166,7 +166,10 @@ pub async fn send(policy: &WebhookPolicy, n: &Notification<'_>) -> Result<u16, W
     let response = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(SIGNATURE_HEADER, signature(n.secret, &timestamp, n.body.as_bytes()))
+        .header(
+            SIGNATURE_HEADER,
+            signature(n.secret, &timestamp, n.body.as_bytes()),
+        )
         .header(TIMESTAMP_HEADER, &timestamp)
         .header(EVENT_HEADER, n.event)
         .header(DELIVERY_HEADER, n.delivery_id)
@@ -212,11 +215,18 @@ mod tests {
         }
         assert!(strict.check_url("https://hooks.example.com/x").is_ok());
 
-        let listed = WebhookPolicy::new(false, WebhookPolicy::parse_hosts(" Hooks.Internal ,10.0.0.7"));
+        let listed = WebhookPolicy::new(
+            false,
+            WebhookPolicy::parse_hosts(" Hooks.Internal ,10.0.0.7"),
+        );
         assert!(listed.check_url("http://hooks.internal:8080/x").is_ok());
         assert!(listed.check_url("https://10.0.0.7/x").is_ok());
         assert!(listed.check_url("https://10.0.0.8/x").is_err());
-        assert!(listed.check_url("https://user:pw@hooks.internal/x").is_err());
+        assert!(
+            listed
+                .check_url("https://user:pw@hooks.internal/x")
+                .is_err()
+        );
 
         let open = WebhookPolicy::new(true, []);
         assert!(open.check_url("http://127.0.0.1:9000/x").is_ok());

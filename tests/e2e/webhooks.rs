@@ -5,13 +5,9 @@
 
 use crate::harness::*;
 use connectors::webhook::signature;
-use entities::{webhook_delivery, repo};
+use entities::{repo, webhook_delivery};
 use poem::{
-    EndpointExt, Route, Server, handler,
-    http::HeaderMap,
-    listener::TcpListener,
-    post,
-    web::Data,
+    EndpointExt, Route, Server, handler, http::HeaderMap, listener::TcpListener, post, web::Data,
 };
 use sandbox::SandboxConfig;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -70,7 +66,10 @@ fn received(inbox: &Inbox, event: &str, secret: &str) -> Vec<Value> {
                 "a valid signature"
             );
             let sent: i64 = timestamp.parse().expect("unix seconds");
-            assert!((chrono::Utc::now().timestamp() - sent).abs() < 600, "{sent}");
+            assert!(
+                (chrono::Utc::now().timestamp() - sent).abs() < 600,
+                "{sent}"
+            );
             let payload: Value = serde_json::from_str(&r.body).expect("a JSON body");
             assert_eq!(payload["event"], event);
             assert_eq!(header(r, "x-listbackup-delivery"), payload["delivery_id"]);
@@ -86,7 +85,10 @@ async fn wait_for(inbox: &Inbox, event: &str, secret: &str, patience: Duration) 
         if !got.is_empty() {
             return got;
         }
-        assert!(Instant::now() < deadline, "no {event} notification in {patience:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no {event} notification in {patience:?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

@@ -25,8 +25,7 @@ use poem_openapi::{
     payload::Json,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
 use serde_json::json;
 use views::*;
@@ -184,8 +183,8 @@ impl WebhooksApi {
         respond(async {
             auth.0.require(&account_id, Role::Admin)?;
             let page = PageRequest::parse(limit.0, cursor.0)?;
-            let select =
-                webhook::Entity::find().filter(webhook::Column::AccountId.eq(account_id.0.as_str()));
+            let select = webhook::Entity::find()
+                .filter(webhook::Column::AccountId.eq(account_id.0.as_str()));
             let rows = page
                 .apply(select, webhook::Column::Id)
                 .all(&state.db)

@@ -313,7 +313,10 @@ async fn fingerprint(app: &App) -> (Vec<u64>, Vec<String>) {
             .await
             .unwrap(),
         oauth_state::Entity::find().count(&app.db).await.unwrap(),
-        webhook_delivery::Entity::find().count(&app.db).await.unwrap(),
+        webhook_delivery::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
     ];
     let mut state: Vec<String> = source::Entity::find()
         .all(&app.db)

@@ -65,7 +65,10 @@ async fn a_webhook_is_created_with_a_secret_shown_once_and_managed() {
     let created = created.ok(201).clone();
     let id = created["id"].as_str().unwrap().to_owned();
     let secret = created["secret"].as_str().unwrap().to_owned();
-    assert!(secret.starts_with("whsec_") && secret.len() > 40, "{secret}");
+    assert!(
+        secret.starts_with("whsec_") && secret.len() > 40,
+        "{secret}"
+    );
     assert_eq!(created["url"], URL);
     assert_eq!(created["events"], json!(["job.succeeded", "job.failed"]));
     assert_eq!(created["description"], "ops");
@@ -77,7 +80,10 @@ async fn a_webhook_is_created_with_a_secret_shown_once_and_managed() {
         .unwrap()
         .unwrap();
     assert!(!stored.secret_sealed.contains(&secret), "stored sealed");
-    assert_eq!(app.master.open_string(&stored.secret_sealed).unwrap(), secret);
+    assert_eq!(
+        app.master.open_string(&stored.secret_sealed).unwrap(),
+        secret
+    );
 
     // Read back, never with the secret.
     let list = app
@@ -169,7 +175,10 @@ async fn a_webhook_is_created_with_a_secret_shown_once_and_managed() {
         .await
         .error(404, "not_found");
     assert_eq!(
-        webhook_delivery::Entity::find().count(&app.db).await.unwrap(),
+        webhook_delivery::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
         0
     );
 
@@ -210,13 +219,25 @@ async fn bad_webhooks_are_refused_naming_the_field_and_change_nothing() {
 
     let long_url = format!("https://hooks.example.com/{}", "a".repeat(2048));
     for (body, field) in [
-        (json!({"url": "ftp://hooks.example.com/x", "events": ["job.failed"]}), "url"),
+        (
+            json!({"url": "ftp://hooks.example.com/x", "events": ["job.failed"]}),
+            "url",
+        ),
         (json!({"url": "not a url", "events": ["job.failed"]}), "url"),
-        (json!({"url": "https://user:pw@hooks.example.com/x", "events": ["job.failed"]}), "url"),
+        (
+            json!({"url": "https://user:pw@hooks.example.com/x", "events": ["job.failed"]}),
+            "url",
+        ),
         (json!({"url": long_url, "events": ["job.failed"]}), "url"),
         (json!({"url": URL, "events": []}), "events"),
-        (json!({"url": URL, "events": ["job.failed"], "description": "x".repeat(501)}), "description"),
-        (json!({"url": URL, "events": ["job.failed"], "description": "a\u{7}b"}), "description"),
+        (
+            json!({"url": URL, "events": ["job.failed"], "description": "x".repeat(501)}),
+            "description",
+        ),
+        (
+            json!({"url": URL, "events": ["job.failed"], "description": "a\u{7}b"}),
+            "description",
+        ),
     ] {
         let r = create(&app, &ada, body.clone()).await;
         r.error(422, "invalid_field");
@@ -314,7 +335,8 @@ async fn job_events_reach_the_enabled_webhooks_that_want_them_and_the_log_pages(
         )
         .await,
     );
-    let other_tenant = wants(create(&app, &bea, json!({"url": URL, "events": ["job.failed"]})).await);
+    let other_tenant =
+        wants(create(&app, &bea, json!({"url": URL, "events": ["job.failed"]})).await);
 
     let succeeded = job_event(
         &app,
@@ -358,11 +380,16 @@ async fn job_events_reach_the_enabled_webhooks_that_want_them_and_the_log_pages(
     assert_eq!(items[0]["attempt_log"], json!([]));
 
     // Paged like every list.
-    let first = app.get(&format!("{}?limit=1", log(&both)), &ada.access).await;
+    let first = app
+        .get(&format!("{}?limit=1", log(&both)), &ada.access)
+        .await;
     let cursor = first.ok(200)["next_cursor"].as_str().unwrap().to_owned();
     assert_eq!(first.body["items"][0]["id"], items[0]["id"]);
     let second = app
-        .get(&format!("{}?limit=1&cursor={cursor}", log(&both)), &ada.access)
+        .get(
+            &format!("{}?limit=1&cursor={cursor}", log(&both)),
+            &ada.access,
+        )
         .await;
     assert_eq!(second.ok(200)["items"][0]["id"], items[1]["id"]);
     assert!(second.body.get("next_cursor").is_none());

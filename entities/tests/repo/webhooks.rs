@@ -39,7 +39,13 @@ pub async fn suite(db: &DatabaseConnection) {
     let other = repo::create_account(db, "Elsewhere", None, "age1else", None)
         .await
         .unwrap();
-    let missed = hook(db, &acct.id, &[repo::SCHEDULE_MISSED, repo::JOB_FAILED], true).await;
+    let missed = hook(
+        db,
+        &acct.id,
+        &[repo::SCHEDULE_MISSED, repo::JOB_FAILED],
+        true,
+    )
+    .await;
     let off = hook(db, &acct.id, &[repo::SCHEDULE_MISSED], false).await;
     let foreign = hook(db, &other.id, &[repo::SCHEDULE_MISSED], true).await;
 
@@ -84,7 +90,10 @@ pub async fn suite(db: &DatabaseConnection) {
     assert_eq!(payload["schedule"]["active_job_id"], busy.id.as_str());
     assert_eq!(payload["schedule"]["kind"], "sync");
     assert!(deliveries_of(db, &off).await.is_empty(), "disabled");
-    assert!(deliveries_of(db, &foreign).await.is_empty(), "another account");
+    assert!(
+        deliveries_of(db, &foreign).await.is_empty(),
+        "another account"
+    );
 
     // A job event reaches only the webhooks subscribed to it.
     repo::finish_job(db, &busy.id, JobStatus::Failed, Some("boom".into()))
@@ -157,7 +166,9 @@ pub async fn suite(db: &DatabaseConnection) {
         .unwrap()
         .unwrap();
     assert_eq!(again, row, "a delivered row never changes");
-    repo::give_up_delivery(db, &sent[0].id, "late").await.unwrap();
+    repo::give_up_delivery(db, &sent[0].id, "late")
+        .await
+        .unwrap();
     assert_eq!(
         webhook_delivery::Entity::find_by_id(&sent[0].id)
             .one(db)
@@ -179,7 +190,10 @@ pub async fn suite(db: &DatabaseConnection) {
     assert_eq!(row.status, repo::DELIVERY_FAILED);
     assert_eq!(row.last_error.as_deref(), Some("retries used up"));
     assert!(
-        repo::record_attempt(db, "gone", ok).await.unwrap().is_none(),
+        repo::record_attempt(db, "gone", ok)
+            .await
+            .unwrap()
+            .is_none(),
         "a deleted delivery"
     );
 
