@@ -50,21 +50,27 @@ async fn find(
     Ok(hook)
 }
 
-/// A URL the policy accepts, as given (trimmed).
+/// A URL the policy accepts, in its normalised form (as parsed, percent-encoded).
 fn checked_url(state: &AppState, url: &str) -> Result<String, ApiError> {
-    let url = url.trim();
-    if url.chars().count() > MAX_URL_LEN {
-        return Err(ApiError::invalid_field(
+    let too_long = || {
+        ApiError::invalid_field(
             "url",
             format!("`url` must be at most {MAX_URL_LEN} characters"),
-        ));
+        )
+    };
+    if url.len() > 4 * MAX_URL_LEN {
+        return Err(too_long());
     }
-    state
+    let parsed = state
         .connections
         .webhook_policy()
         .check_url(url)
         .map_err(|e| ApiError::invalid_field("url", e.to_string()))?;
-    Ok(url.to_owned())
+    let url = String::from(parsed);
+    if url.len() > MAX_URL_LEN {
+        return Err(too_long());
+    }
+    Ok(url)
 }
 
 /// The subscribed event names, once each, in the order given; at least one.
