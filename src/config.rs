@@ -313,7 +313,29 @@ pub fn connections(
     let public_url = var("LISTBACKUP_PUBLIC_URL").unwrap_or_else(|| format!("http://{listen}"));
     let http = connectors::http::HttpClient::default()
         .allowing_private_networks(allow_private_networks(allow_private_default)?);
-    Ok(api::ConnectionSettings::new(public_url).with_http(http))
+    Ok(api::ConnectionSettings::new(public_url)
+        .with_http(http)
+        .with_webhook_allowed_hosts(webhook_allowed_hosts()))
+}
+
+/// Host names webhook URLs may use even when they are private (`LISTBACKUP_WEBHOOK_ALLOWED_HOSTS`,
+/// comma-separated): receivers inside the operator's own network.
+pub fn webhook_allowed_hosts() -> Vec<String> {
+    var("LISTBACKUP_WEBHOOK_ALLOWED_HOSTS")
+        .map(|v| connectors::webhook::WebhookPolicy::parse_hosts(&v))
+        .unwrap_or_default()
+}
+
+/// Which webhook URLs notifications may be sent to: public https URLs; loopback and private
+/// addresses (and plain http) only where private networks are allowed
+/// (`LISTBACKUP_ALLOW_PRIVATE_NETWORKS`) or for [`webhook_allowed_hosts`].
+pub fn webhook_policy(
+    allow_private_default: bool,
+) -> Result<connectors::webhook::WebhookPolicy, ConfigError> {
+    Ok(connectors::webhook::WebhookPolicy::new(
+        allow_private_networks(allow_private_default)?,
+        webhook_allowed_hosts(),
+    ))
 }
 
 /// Whether connection base URLs may point at loopback or private networks (sandboxes, tests).

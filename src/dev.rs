@@ -132,6 +132,7 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         http: connectors::http::HttpClient::new(config::platform_retry()?)
             .allowing_private_networks(config::allow_private_networks(true)?),
         extract,
+        webhooks: config::webhook_policy(true)?,
     };
 
     let mut sandbox_server = None;

@@ -1,5 +1,5 @@
-//! The `listbackup` binary's building blocks: configuration, the API server, the worker, the
-//! all-in-one dev stack and the offline restore. `main.rs` is only the command line over these,
+//! The `listbackup` binary's building blocks: configuration, the API server, the worker (with
+//! its webhook dispatcher), the all-in-one dev stack and the offline restore. `main.rs` is only the command line over these,
 //! and the end-to-end tests start the same pieces.
 
 pub mod config;
@@ -9,4 +9,5 @@ pub mod logging;
 pub mod restore;
 pub mod rotate;
 pub mod server;
+pub mod webhooks;
 pub mod worker;

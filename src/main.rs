@@ -243,6 +243,7 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
         http: connectors::http::HttpClient::new(config::platform_retry()?)
             .allowing_private_networks(config::allow_private_networks(false)?),
         extract,
+        webhooks: config::webhook_policy(false)?,
     };
     let stop = CancellationToken::new();
     let stopper = stop.clone();

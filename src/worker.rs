@@ -1,10 +1,11 @@
-//! The Temporal worker: polls a task queue and runs ListBackup's workflows and activities.
+//! The Temporal worker: polls a task queue and runs ListBackup's workflows and activities, and
+//! dispatches webhook deliveries (see [`crate::webhooks`]).
 
-use activities::{BackupActivities, WorkerContext};
+use activities::{BackupActivities, WebhookActivities, WorkerContext};
 use temporal::Client;
 use temporalio_sdk::{Worker, WorkerOptions, runtime::RuntimeOptions};
 use tokio_util::sync::CancellationToken;
-use workflows::{BackupWorkflow, QUEUE_BACKUP};
+use workflows::{BackupWorkflow, QUEUE_BACKUP, WebhookDeliveryWorkflow};
 
 /// Task queues that have work registered in this version.
 pub const SERVED_QUEUES: [&str; 1] = [QUEUE_BACKUP];
@@ -28,9 +29,17 @@ pub async fn run(
             .build()
             .map_err(anyhow::Error::msg)?,
     )?;
+    // Webhook deliveries run on the backup queue: they are short, and every worker serves it.
+    let dispatcher = tokio::spawn(crate::webhooks::run(
+        client.clone(),
+        ctx.db.clone(),
+        stop.clone(),
+    ));
     let options = WorkerOptions::new(queue)
         .register_workflow::<BackupWorkflow>()?
-        .register_activities(BackupActivities::new(ctx))
+        .register_workflow::<WebhookDeliveryWorkflow>()?
+        .register_activities(BackupActivities::new(ctx.clone()))
+        .register_activities(WebhookActivities::new(ctx))
         .build();
     let mut worker = Worker::new(&runtime, client, options)?;
     let shutdown = worker.shutdown_handle();
@@ -41,6 +50,7 @@ pub async fn run(
     };
     tracing::info!(queue, "worker polling");
     let (result, ()) = tokio::join!(worker.run(), stopper);
+    dispatcher.abort();
     result?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! What every activity needs, built once per worker process.
 
-use connectors::http::HttpClient;
+use connectors::{http::HttpClient, webhook::WebhookPolicy};
 use sea_orm::DatabaseConnection;
 use std::{sync::Arc, time::Duration};
 use storage::{keys::MasterKey, object_store::ObjectStore};
@@ -42,4 +42,6 @@ pub struct WorkerContext {
     pub master: Arc<MasterKey>,
     pub http: HttpClient,
     pub extract: ExtractSettings,
+    /// Which webhook URLs notifications may be sent to.
+    pub webhooks: WebhookPolicy,
 }

@@ -1,13 +1,16 @@
 //! Activity implementations: everything that touches the outside world on behalf of a workflow.
 //!
-//! [`BackupActivities`] holds the worker's shared handles (database, object store, master key,
-//! HTTP client) as fields and implements the contracts declared in `workflows::contracts`. Each
-//! activity is idempotent: running it again after a crash or a retry converges on the same state.
+//! [`BackupActivities`] and [`WebhookActivities`] hold the worker's shared handles (database,
+//! object store, master key, HTTP client, webhook URL policy) as fields and implement the
+//! contracts declared in `workflows::contracts`. Each activity is idempotent: running it again
+//! after a crash or a retry converges on the same state.
 
 mod backup;
 mod context;
 mod failure;
 pub mod tokens;
+mod webhooks;
 
 pub use backup::BackupActivities;
 pub use context::{ExtractSettings, WorkerContext};
+pub use webhooks::WebhookActivities;

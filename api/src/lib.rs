@@ -39,6 +39,7 @@ pub mod spec;
 mod state;
 pub mod throttle;
 pub mod tokens;
+mod webhooks;
 
 pub use auth::AuthSettings;
 pub use error::{ErrorBody, ErrorEnvelope};
@@ -80,6 +81,8 @@ pub enum ApiTags {
     Activity,
     /// Snapshots: what backups wrote, and reading it back.
     Snapshots,
+    /// Webhooks: signed notifications of job outcomes and missed scheduled runs.
+    Webhooks,
 }
 
 /// The API version shown in the spec.
@@ -101,7 +104,8 @@ type Apis = (
     job_lists::JobListsApi,
     schedules::SchedulesApi,
     activity_log::ActivityLogApi,
-    snapshots::SnapshotsApi,
+    // poem-openapi implements `OpenApi` for tuples of up to 16: later APIs nest.
+    (snapshots::SnapshotsApi, webhooks::WebhooksApi),
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -121,7 +125,7 @@ fn service() -> OpenApiService<Apis, ()> {
         job_lists::JobListsApi,
         schedules::SchedulesApi,
         activity_log::ActivityLogApi,
-        snapshots::SnapshotsApi,
+        (snapshots::SnapshotsApi, webhooks::WebhooksApi),
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(
         "Back up SaaS platform data into S3 storage you control. Every backup runs as a durable \

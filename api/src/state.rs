@@ -1,7 +1,7 @@
 //! What request handlers share.
 
 use crate::auth::AuthSettings;
-use connectors::http::HttpClient;
+use connectors::{http::HttpClient, webhook::WebhookPolicy};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use std::{collections::HashMap, sync::Arc};
@@ -44,6 +44,10 @@ pub struct ConnectionSettings {
     /// refresh with the same app. Without one, `LISTBACKUP_OAUTH_<PLATFORM>_CLIENT_ID` /
     /// `_CLIENT_SECRET` and the platform's documented endpoints apply (API and workers alike).
     pub oauth_apps: HashMap<String, Value>,
+    /// Host names webhook URLs may use even when they are private
+    /// (`LISTBACKUP_WEBHOOK_ALLOWED_HOSTS`); otherwise webhooks follow `http`'s private-network
+    /// policy.
+    pub webhook_allowed_hosts: Vec<String>,
 }
 
 impl ConnectionSettings {
@@ -54,6 +58,7 @@ impl ConnectionSettings {
             public_url: public_url.into().trim_end_matches('/').to_owned(),
             http: HttpClient::default(),
             oauth_apps: HashMap::new(),
+            webhook_allowed_hosts: Vec::new(),
         }
     }
 
@@ -66,6 +71,21 @@ impl ConnectionSettings {
     pub fn with_oauth_app(mut self, platform: &str, app: Value) -> Self {
         self.oauth_apps.insert(platform.to_owned(), app);
         self
+    }
+
+    /// Lets webhook URLs use these host names even when they are private.
+    pub fn with_webhook_allowed_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.webhook_allowed_hosts = hosts;
+        self
+    }
+
+    /// Which webhook URLs may be saved: the same private-network policy as `http`, plus the
+    /// allow-listed hosts.
+    pub fn webhook_policy(&self) -> WebhookPolicy {
+        WebhookPolicy::new(
+            self.http.allows_private_networks(),
+            self.webhook_allowed_hosts.clone(),
+        )
     }
 
     /// Where platforms send the user back after an authorization.

@@ -341,9 +341,34 @@ pub fn validate_base_url(
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(err("must not contain credentials"));
     }
-    let private = match parsed.host() {
-        None => return Err(err("has no host")),
-        Some(url::Host::Ipv4(ip)) => {
+    let Some(host) = parsed.host() else {
+        return Err(err("has no host"));
+    };
+    let private = is_private_host(&host);
+    if private && !allow_private {
+        return Err(err("points at a private or loopback address"));
+    }
+    Ok(parsed)
+}
+
+/// True for a host that must not be reached from the server unless private networks are
+/// allowed: loopback, private, link-local, unspecified, broadcast and carrier-grade NAT
+/// addresses, and the names `localhost`, `*.localhost` and `*.internal`.
+pub fn is_private_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Ipv4(ip) => is_private_ip((*ip).into()),
+        url::Host::Ipv6(ip) => is_private_ip((*ip).into()),
+        url::Host::Domain(name) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost") || name.ends_with(".internal")
+        }
+    }
+}
+
+/// True for an address on a loopback, private, link-local or otherwise non-public network.
+pub fn is_private_ip(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(ip) => {
             ip.is_loopback()
                 || ip.is_private()
                 || ip.is_link_local()
@@ -351,20 +376,12 @@ pub fn validate_base_url(
                 || ip.is_broadcast()
                 || ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64 // carrier-grade NAT
         }
-        Some(url::Host::Ipv6(ip)) => {
+        std::net::IpAddr::V6(ip) => {
             ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00 // unique local
                 || (ip.segments()[0] & 0xffc0) == 0xfe80 // link local
-                || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback() || v4.is_private())
+                || ip.to_ipv4_mapped().is_some_and(|v4| is_private_ip(v4.into()))
         }
-        Some(url::Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost") || name.ends_with(".internal")
-        }
-    };
-    if private && !allow_private {
-        return Err(err("points at a private or loopback address"));
     }
-    Ok(parsed)
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod registry;
 pub mod settings;
 pub mod slack;
 pub mod stripe;
+pub mod webhook;
 pub mod zendesk;
 
 pub use error::{ConnectorError, ErrorKind};

@@ -19,12 +19,14 @@ mod connections;
 mod schedules;
 mod sessions;
 mod slots;
+mod webhooks;
 
 pub use access::*;
 pub use connections::*;
 pub use schedules::*;
 pub use sessions::*;
 pub use slots::*;
+pub use webhooks::*;
 
 /// The prefix every API key secret starts with, so leaked keys are recognisable by scanners.
 pub const API_KEY_PREFIX: &str = "lbk_";
@@ -395,7 +397,9 @@ pub async fn finish_job(
 
 /// Ends a job that did not succeed: `failed`, or `cancelled` when `cancelled`, with its snapshot
 /// if that is still being written (never one with a manifest), and logs it as `actor`. Once: a
-/// job that already finished keeps its first outcome. Returns whether this call ended the job.
+/// job that already finished keeps its first outcome. A failure notifies the account's webhooks
+/// (`job.failed`, written to the outbox in the same transaction). Returns whether this call ended
+/// the job.
 pub async fn end_job_unsuccessfully(
     db: &sea_orm::DatabaseConnection,
     job: &job::Model,
@@ -435,6 +439,9 @@ pub async fn end_job_unsuccessfully(
             details,
         )
         .await?;
+        if !cancelled {
+            enqueue_job_event(&txn, &job.id, JOB_FAILED).await?;
+        }
     }
     txn.commit().await?;
     Ok(ended)

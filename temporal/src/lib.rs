@@ -5,6 +5,7 @@ mod client;
 pub mod dev_server;
 mod jobs;
 mod schedules;
+mod webhooks;
 
 pub use client::{
     TemporalSettings, TlsFiles, connect, connect_with_retry, ensure_search_attributes,
@@ -19,6 +20,7 @@ pub use schedules::{
     scheduled_workflow_id, set_schedule_paused, trigger_schedule, update_schedule,
 };
 pub use temporalio_client::Client;
+pub use webhooks::start_webhook_delivery;
 
 /// Errors talking to Temporal.
 #[derive(Debug, thiserror::Error)]

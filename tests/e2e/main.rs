@@ -16,3 +16,4 @@ mod operator;
 mod platforms;
 mod queue;
 mod schedules;
+mod webhooks;

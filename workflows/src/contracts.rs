@@ -274,3 +274,37 @@ activity_contract!(
     /// Marks the job failed (or cancelled) with its reason.
     FailJob, "backup.fail", FailInput => ()
 );
+
+/// The input of `WebhookDeliveryWorkflow` and its activities: one delivery row.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DeliveryInput {
+    pub delivery_id: String,
+}
+
+/// What became of a delivery.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct DeliveryResult {
+    /// `delivered`, `failed`, or `abandoned` (its webhook was deleted or disabled meanwhile).
+    pub status: String,
+    /// Attempts made, this one included.
+    pub attempts: u32,
+    /// The receiver's last status code, when it answered.
+    pub status_code: Option<u16>,
+}
+
+/// The input of `webhook.give_up`: a delivery whose retries ran out, and the last failure.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct GiveUpInput {
+    pub delivery_id: String,
+    pub error: String,
+}
+
+activity_contract!(
+    /// One attempt at a delivery: signs and POSTs its payload and records the attempt on the
+    /// row. A 2xx is delivered; anything else fails the attempt, to be retried with backoff.
+    DeliverWebhook, "webhook.deliver", DeliveryInput => DeliveryResult
+);
+activity_contract!(
+    /// Marks a delivery whose retries ran out as failed.
+    GiveUpDelivery, "webhook.give_up", GiveUpInput => ()
+);

@@ -8,8 +8,10 @@ pub mod backup;
 pub mod contracts;
 pub mod queue;
 pub mod search;
+pub mod webhooks;
 
 pub use backup::BackupWorkflow;
+pub use webhooks::WebhookDeliveryWorkflow;
 
 /// Task queue for backups and syncs.
 pub const QUEUE_BACKUP: &str = "listbackup-backup";

@@ -1,7 +1,8 @@
 //! `backup.finalize` and `backup.fail`: closing a job either way.
 //!
 //! The manifest is written last: a snapshot whose manifest exists is complete, and the
-//! database follows the manifest, never the other way round.
+//! database follows the manifest, never the other way round. The job's final transition, its
+//! activity-log entry and its webhook deliveries (`job.succeeded`, `job.failed`) commit together.
 
 use crate::{
     context::WorkerContext,
@@ -139,6 +140,9 @@ pub async fn finalize(
         )
         .await
         .map_err(db)?;
+        repo::enqueue_job_event(&txn, &job.id, repo::JOB_SUCCEEDED)
+            .await
+            .map_err(db)?;
     }
     txn.commit().await.map_err(db)?;
     tracing::info!(job_id = %job.id, account_id = %manifest.account_id, source_id = %manifest.source_id, snapshot_id = %manifest.snapshot_id, records = manifest.records, stored_bytes = manifest.stored_bytes, "snapshot complete");

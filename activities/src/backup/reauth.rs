@@ -22,8 +22,8 @@ pub async fn mark(
         return Ok(());
     };
     let error = waiting.then_some(input.error.as_str());
-    // A retried attempt finds the job already moved: nothing to do twice. The transition and
-    // its log entry commit together.
+    // A retried attempt finds the job already moved: nothing to do twice. The transition, its
+    // log entry and its webhook deliveries commit together.
     let txn = w.db.begin().await.map_err(db)?;
     let moved = if !waiting && input.requeue {
         // It gave its job slot up while it waited: it queues for one again.
@@ -51,5 +51,10 @@ pub async fn mark(
     )
     .await
     .map_err(db)?;
+    if waiting {
+        repo::enqueue_job_event(&txn, &job.id, repo::JOB_NEEDS_REAUTH)
+            .await
+            .map_err(db)?;
+    }
     txn.commit().await.map_err(db)
 }

@@ -1,11 +1,12 @@
 //! Tenant isolation and roles, verb by verb: another tenant's objects and a parent's objects are
-//! a 404 with no data; a viewer changes nothing; an operator manages neither members nor keys.
+//! a 404 with no data; a viewer changes nothing; an operator manages neither members nor keys
+//! nor webhooks (which only an admin may read).
 
 use crate::harness::*;
 use entities::{
     JobKind, activity_log, api_key, connection, job, membership, oauth_state, repo, schedule,
     sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, QueryOrder, Set},
-    source, source_group, source_group_member,
+    source, source_group, source_group_member, webhook, webhook_delivery,
 };
 use serde_json::{Value, json};
 
@@ -73,6 +74,29 @@ fn account_calls(
             format!("{a}/connections/oauth/start"),
             Some(json!({"platform": "keap", "name": "planted"})),
         ),
+        ("GET", format!("{a}/webhooks"), None),
+        (
+            "POST",
+            format!("{a}/webhooks"),
+            Some(json!({"url": "https://mallory.example.com/", "events": ["job.failed"]})),
+        ),
+    ]
+}
+
+/// Operations on a webhook, addressed by its own id: all an admin's, reading included.
+fn webhook_calls(webhook: &str) -> Vec<(&'static str, String, Option<Value>)> {
+    let w = format!("/v1/webhooks/{webhook}");
+    vec![
+        ("GET", w.clone(), None),
+        (
+            "PATCH",
+            w.clone(),
+            Some(json!({"url": "https://mallory.example.com/"})),
+        ),
+        ("DELETE", w.clone(), None),
+        ("GET", format!("{w}/deliveries"), None),
+        ("POST", format!("{w}/test"), None),
+        ("POST", format!("{w}/rotate-secret"), None),
     ]
 }
 
@@ -174,6 +198,7 @@ struct Tenant {
     connection: String,
     schedule: String,
     snapshot: String,
+    webhook: String,
 }
 
 async fn tenant(app: &App, email: &str) -> Tenant {
@@ -227,6 +252,17 @@ async fn tenant(app: &App, email: &str) -> Tenant {
     )
     .await
     .ok(204);
+    let webhook = app
+        .post(
+            &format!("/v1/accounts/{}/webhooks", owner.account_id),
+            &owner.access,
+            json!({"url": "https://hooks.example.com/", "events": ["job.failed"]}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The snapshot the job wrote, complete (its objects are never reached: access comes first).
     entities::snapshot::ActiveModel {
         id: Set(job.snapshot_id.clone()),
@@ -257,6 +293,7 @@ async fn tenant(app: &App, email: &str) -> Tenant {
         connection: conn.id,
         schedule,
         snapshot: job.snapshot_id,
+        webhook,
     }
 }
 
@@ -276,6 +313,10 @@ async fn fingerprint(app: &App) -> (Vec<u64>, Vec<String>) {
             .await
             .unwrap(),
         oauth_state::Entity::find().count(&app.db).await.unwrap(),
+        webhook_delivery::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
     ];
     let mut state: Vec<String> = source::Entity::find()
         .all(&app.db)
@@ -299,6 +340,15 @@ async fn fingerprint(app: &App) -> (Vec<u64>, Vec<String>) {
             .unwrap()
             .into_iter()
             .map(|c| format!("{c:?}")),
+    );
+    state.extend(
+        webhook::Entity::find()
+            .order_by_asc(webhook::Column::Id)
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|w| format!("{w:?}")),
     );
     state.extend(
         schedule::Entity::find()
@@ -340,6 +390,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
         calls.extend(object_calls(&b.job, &b.source, &b.schedule, &b.snapshot));
         calls.extend(group_calls(&b.group, &b.source));
         calls.extend(connection_calls(&b.connection));
+        calls.extend(webhook_calls(&b.webhook));
         // Another tenant's member and key, addressed through an account the caller does reach.
         let own = &a.sub;
         calls.push((
@@ -363,6 +414,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
             calls.extend(object_calls(&a.job, &a.source, &a.schedule, &a.snapshot));
             calls.extend(group_calls(&a.group, &a.source));
             calls.extend(connection_calls(&a.connection));
+            calls.extend(webhook_calls(&a.webhook));
         }
         // B's source put in a group the caller reaches: not a source of that account.
         if who == "A's owner" || who == "A's owner key" {
@@ -443,7 +495,10 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
         account_calls(account, &a.owner.id, &a.key_id)
             .into_iter()
             .filter(|(method, path, _)| {
-                *method != "GET" || path.ends_with("/api-keys") || path.ends_with("/activity")
+                *method != "GET"
+                    || path.ends_with("/api-keys")
+                    || path.ends_with("/activity")
+                    || path.ends_with("/webhooks")
             })
             .collect::<Vec<_>>()
     };
@@ -460,6 +515,7 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             .into_iter()
             .filter(|(m, _, _)| *m != "GET"),
     );
+    viewer_calls.extend(webhook_calls(&a.webhook));
     for (who, token) in [("viewer", &viewer.access), ("viewer key", &viewer_key)] {
         for (method, path, body) in &viewer_calls {
             let r = app.call(method, path, Some(token), body.clone()).await;
@@ -512,6 +568,7 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
                 .into_iter()
                 .filter(|(m, path, _)| *m != "GET" && !path.ends_with("/test")),
         );
+        calls.extend(webhook_calls(&a.webhook));
         for (method, path, body) in calls {
             let r = app.call(method, &path, Some(token), body).await;
             assert_eq!(r.status, 403, "{who}: {method} {path}: {}", r.body);

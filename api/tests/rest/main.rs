@@ -23,3 +23,4 @@ mod sources;
 mod sqlite;
 mod system;
 mod throttling;
+mod webhooks;

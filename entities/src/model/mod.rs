@@ -18,6 +18,8 @@ pub mod source;
 pub mod source_group;
 pub mod source_group_member;
 pub mod user;
+pub mod webhook;
+pub mod webhook_delivery;
 
 mod enums;
 pub use enums::{JobKind, JobStatus, Role, SnapshotStatus};

@@ -134,8 +134,8 @@ pub enum AccountInUse {
     Sources,
 }
 
-/// Deletes an account that has no sub-accounts and no sources, with its memberships, API keys
-/// and connections. The activity log is kept. Run it in a transaction.
+/// Deletes an account that has no sub-accounts and no sources, with its memberships, API keys,
+/// connections and webhooks. The activity log is kept. Run it in a transaction.
 pub async fn delete_account(
     db: &impl ConnectionTrait,
     account_id: &str,
@@ -170,6 +170,7 @@ pub async fn delete_account(
         .filter(connection::Column::AccountId.eq(account_id))
         .exec(db)
         .await?;
+    super::delete_account_webhooks(db, account_id).await?;
     account::Entity::delete_by_id(account_id).exec(db).await?;
     Ok(Ok(()))
 }

@@ -3,7 +3,8 @@
 //! A run a Temporal Schedule starts has no API request in front of it: its first activity claims
 //! a job row here. The rule of one active job per source holds for scheduled runs too — the
 //! partial unique index on `jobs` decides — and a run that finds the source busy is skipped and
-//! recorded (on the schedule and in the activity log) instead of queued.
+//! recorded (on the schedule, in the activity log, and as a `schedule.missed` webhook event)
+//! instead of queued.
 
 use crate::model::*;
 use chrono::{DateTime, Utc};
@@ -102,6 +103,20 @@ pub async fn claim_scheduled_run(
                 json!({"source_id": src.id, "active_job_id": active.id, "workflow_id": workflow_id}),
             )
             .await?;
+            let mut subject = serde_json::Map::new();
+            subject.insert(
+                "schedule".into(),
+                json!({
+                    "id": sched.id,
+                    "source_id": src.id,
+                    "kind": sched.kind,
+                    "cron": sched.cron,
+                    "timezone": sched.timezone,
+                    "active_job_id": active.id,
+                    "workflow_id": workflow_id,
+                }),
+            );
+            super::enqueue_event(&txn, &sched.account_id, super::SCHEDULE_MISSED, subject).await?;
             record_last_run(&txn, sched, now, RUN_SKIPPED, Some(active.id.clone())).await?;
             txn.commit().await?;
             return Ok(ScheduledRun::Skipped(active.id));

@@ -2,6 +2,7 @@
 
 mod access;
 mod slots;
+mod webhooks;
 
 use entities::{JobKind, JobStatus, Role, job, repo, snapshot_part};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait};
@@ -223,6 +224,7 @@ async fn repository_on_sqlite() {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("repo.db").display());
     let other = entities::connect(&url).await.unwrap();
     slots::suite(&db, &other).await;
+    webhooks::suite(&db).await;
 }
 
 #[tokio::test]
@@ -236,5 +238,6 @@ async fn repository_on_postgres() {
     let other = entities::connect(&url).await.unwrap();
     slots::suite(&db, &other).await;
     other.close().await.unwrap();
+    webhooks::suite(&db).await;
     entities::testing::drop_database(db, &name).await.unwrap();
 }
