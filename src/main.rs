@@ -217,6 +217,7 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
     let extract = config::extract_settings()?;
     let client = temporal::connect_with_retry(&temporal_settings, Duration::from_secs(30)).await?;
     let ctx = activities::WorkerContext {
+        budgets: activities::RateBudgets::new(db.clone()),
         db,
         store,
         master,

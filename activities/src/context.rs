@@ -1,5 +1,6 @@
 //! What every activity needs, built once per worker process.
 
+use crate::budgets::RateBudgets;
 use connectors::http::HttpClient;
 use sea_orm::DatabaseConnection;
 use std::{sync::Arc, time::Duration};
@@ -34,6 +35,9 @@ pub struct WorkerContext {
     pub db: DatabaseConnection,
     pub store: ObjectStore,
     pub master: Arc<MasterKey>,
+    /// The base client; each connector paces it with its connection's [`RateBudgets`].
     pub http: HttpClient,
+    /// Request budgets held for every worker process together.
+    pub budgets: Arc<RateBudgets>,
     pub extract: ExtractSettings,
 }

@@ -5,9 +5,11 @@
 //! activity is idempotent: running it again after a crash or a retry converges on the same state.
 
 mod backup;
+pub mod budgets;
 mod context;
 mod failure;
 pub mod tokens;
 
 pub use backup::BackupActivities;
+pub use budgets::RateBudgets;
 pub use context::{ExtractSettings, WorkerContext};

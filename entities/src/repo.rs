@@ -16,11 +16,13 @@ use sha2::{Digest, Sha256};
 
 mod access;
 mod connections;
+mod rate_budgets;
 mod schedules;
 mod sessions;
 
 pub use access::*;
 pub use connections::*;
+pub use rate_budgets::*;
 pub use schedules::*;
 pub use sessions::*;
 

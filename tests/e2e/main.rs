@@ -13,3 +13,4 @@ mod harness;
 mod oauth;
 mod platforms;
 mod schedules;
+mod shared_budget;
