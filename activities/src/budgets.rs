@@ -140,8 +140,7 @@ impl DbPacer {
         if slots.left == 0 {
             let count = self.waiting.load(Ordering::SeqCst).clamp(1, self.max_batch);
             let reserved =
-                entities::repo::reserve_rate_slots(&self.db, &self.key, count, self.period)
-                    .await?;
+                entities::repo::reserve_rate_slots(&self.db, &self.key, count, self.period).await?;
             let wait = u64::try_from(reserved.first.saturating_sub(reserved.now)).unwrap_or(0);
             *slots = Slots {
                 next: Instant::now() + Duration::from_micros(wait),
@@ -265,9 +264,8 @@ mod tests {
                                     .await
                                     .unwrap();
                             let period = period.as_micros() as i64;
-                            slots.extend(
-                                (0..i64::from(count)).map(|i| reserved.first + i * period),
-                            );
+                            slots
+                                .extend((0..i64::from(count)).map(|i| reserved.first + i * period));
                         }
                         slots
                     }));
@@ -280,7 +278,11 @@ mod tests {
             let per_pool: u32 = (0..6u32)
                 .flat_map(|task| (0..15u32).map(move |n| (task + n) % 4 + 1))
                 .sum();
-            assert_eq!(slots.len(), 2 * per_pool as usize, "disjoint slots, none lost");
+            assert_eq!(
+                slots.len(),
+                2 * per_pool as usize,
+                "disjoint slots, none lost"
+            );
             assert_within(slots, limit);
         })
         .await;

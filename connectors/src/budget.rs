@@ -116,8 +116,7 @@ struct LocalPacer(Option<DefaultDirectRateLimiter>);
 impl LocalPacer {
     fn new(period: Duration) -> Self {
         Self(
-            Quota::with_period(period)
-                .map(|q| RateLimiter::direct(q.allow_burst(NonZeroU32::MIN))),
+            Quota::with_period(period).map(|q| RateLimiter::direct(q.allow_burst(NonZeroU32::MIN))),
         )
     }
 }

@@ -164,10 +164,13 @@ impl SlackConnector {
             // jitter, now and then land two in one slot of Slack's window.
             None => Method::ALL
                 .map(|m| {
-                    http.paced(m.name(), RateLimit {
-                        requests: m.per_minute(config.non_marketplace_app),
-                        per: config.tier_window.mul_f64(1.05),
-                    })
+                    http.paced(
+                        m.name(),
+                        RateLimit {
+                            requests: m.per_minute(config.non_marketplace_app),
+                            per: config.tier_window.mul_f64(1.05),
+                        },
+                    )
                 })
                 .to_vec(),
         };
