@@ -237,6 +237,7 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
         tracing::warn!(error = %e, "could not register the search attributes");
     }
     let ctx = activities::WorkerContext {
+        budgets: activities::RateBudgets::new(db.clone()),
         db,
         store,
         master,

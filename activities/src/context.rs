@@ -1,5 +1,6 @@
 //! What every activity needs, built once per worker process.
 
+use crate::budgets::RateBudgets;
 use connectors::{http::HttpClient, webhook::WebhookPolicy};
 use sea_orm::DatabaseConnection;
 use std::{sync::Arc, time::Duration};
@@ -40,7 +41,10 @@ pub struct WorkerContext {
     pub db: DatabaseConnection,
     pub store: ObjectStore,
     pub master: Arc<MasterKey>,
+    /// The base client; each connector paces it with its connection's [`RateBudgets`].
     pub http: HttpClient,
+    /// Request budgets held for every worker process together.
+    pub budgets: Arc<RateBudgets>,
     pub extract: ExtractSettings,
     /// Which webhook URLs notifications may be sent to.
     pub webhooks: WebhookPolicy,

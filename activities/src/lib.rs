@@ -6,11 +6,13 @@
 //! after a crash or a retry converges on the same state.
 
 mod backup;
+pub mod budgets;
 mod context;
 mod failure;
 pub mod tokens;
 mod webhooks;
 
 pub use backup::BackupActivities;
+pub use budgets::RateBudgets;
 pub use context::{ExtractSettings, WorkerContext};
 pub use webhooks::WebhookActivities;

@@ -1,16 +1,13 @@
 //! The HTTP client every connector shares: timeouts, retry with exponential backoff and jitter
 //! on temporary failures, and the platform's `Retry-After` honoured over our own backoff.
 
-use crate::error::{ConnectorError, ErrorKind};
-use backon::{ExponentialBuilder, Retryable};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use reqwest::{Response, StatusCode, header::HeaderMap};
-use std::{
-    collections::HashMap,
-    num::NonZeroU32,
-    sync::{Arc, Mutex, OnceLock, PoisonError, Weak},
-    time::Duration,
+use crate::{
+    budget::{Budget, BudgetStore, LocalBudgets, Pacer},
+    error::{ConnectorError, ErrorKind},
 };
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::{Response, StatusCode, header::HeaderMap};
+use std::{sync::Arc, time::Duration};
 
 /// Retry settings. The defaults ride out a platform's short outages and rate-limit windows;
 /// anything longer fails the attempt and is retried by Temporal from the last checkpoint.
@@ -49,10 +46,10 @@ impl RateLimit {
         }
     }
 
-    fn limiter(self) -> Option<DefaultDirectRateLimiter> {
-        let period = self.per.checked_div(self.requests.max(1))?;
-        // A burst of one spaces requests evenly: the platform sees a steady rate, never a spike.
-        Quota::with_period(period).map(|q| RateLimiter::direct(q.allow_burst(NonZeroU32::MIN)))
+    /// The spacing of evenly paced requests (a burst of one: the platform sees a steady rate,
+    /// never a spike); `None` for a limit that does not pace at all.
+    pub fn period(self) -> Option<Duration> {
+        Some(self.per / self.requests.max(1)).filter(|p| !p.is_zero())
     }
 }
 
@@ -61,8 +58,12 @@ impl RateLimit {
 pub struct HttpClient {
     inner: reqwest::Client,
     retry: RetrySettings,
-    /// Paces requests to the platform's documented rate (proactive); 429s are the reactive side.
-    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    /// Pace requests to the platform's documented rates (proactive); 429s are the reactive
+    /// side. Each try waits for every one of them, the slowest first, so that the slot of the
+    /// fastest is taken just before the request goes out rather than spent early.
+    pacers: Vec<(Duration, Arc<dyn Pacer>)>,
+    /// Where budgets are held: in this process, or for every worker together.
+    budgets: Arc<dyn BudgetStore>,
     /// Whether user-supplied base URLs may point at loopback or private addresses (sandboxes,
     /// tests). Off in production: a base URL must never reach into the server's own network.
     allow_private_networks: bool,
@@ -72,7 +73,7 @@ impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClient")
             .field("retry", &self.retry)
-            .field("paced", &self.limiter.is_some())
+            .field("budgets", &self.pacers.len())
             .finish()
     }
 }
@@ -89,7 +90,8 @@ impl HttpClient {
         Self {
             inner,
             retry,
-            limiter: None,
+            pacers: Vec::new(),
+            budgets: Arc::new(LocalBudgets),
             allow_private_networks: false,
         }
     }
@@ -114,37 +116,36 @@ impl HttpClient {
         validate_base_url(platform, url, self.allow_private_networks)
     }
 
-    /// The same client, pacing its requests to `limit`. Each connector gets its own budget.
-    pub fn paced(&self, limit: RateLimit) -> Self {
-        Self {
-            limiter: limit.limiter().map(Arc::new),
-            ..self.clone()
-        }
+    /// The same client, keeping its budgets in `budgets` (e.g. one store for every worker).
+    pub fn with_budgets(mut self, budgets: Arc<dyn BudgetStore>) -> Self {
+        self.budgets = budgets;
+        self
     }
 
-    /// The same client, pacing its requests to `limit` together with every other client of
-    /// this process paced with the same `budget` key and limit: for platforms whose limit
-    /// belongs to an account and is shared by all its keys and connections (ActiveCampaign).
+    /// The same client, also pacing its requests to the connection's budget `budget` at
+    /// `limit`. A client paced twice (HubSpot's searches) waits for both budgets.
+    pub fn paced(&self, budget: &str, limit: RateLimit) -> Self {
+        self.paced_by(&Budget::connection(budget), limit)
+    }
+
+    /// The same client, also pacing its requests to `limit` together with every other client
+    /// paced with the same `budget` name: for platforms whose limit belongs to an account or an
+    /// app key and is shared by all its connections (ActiveCampaign, Keap).
     pub fn paced_shared(&self, budget: &str, limit: RateLimit) -> Self {
-        type Budgets = HashMap<(String, RateLimit), Weak<DefaultDirectRateLimiter>>;
-        static BUDGETS: OnceLock<Mutex<Budgets>> = OnceLock::new();
-        let mut budgets = BUDGETS
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        // Budgets nobody holds any more are dropped, so the map stays as small as the set of
-        // live connections.
-        budgets.retain(|_, limiter| limiter.strong_count() > 0);
-        let key = (budget.to_owned(), limit);
-        let limiter = budgets.get(&key).and_then(Weak::upgrade).or_else(|| {
-            let limiter = Arc::new(limit.limiter()?);
-            budgets.insert(key, Arc::downgrade(&limiter));
-            Some(limiter)
-        });
-        Self {
-            limiter,
-            ..self.clone()
+        self.paced_by(&Budget::shared(budget), limit)
+    }
+
+    fn paced_by(&self, budget: &Budget, limit: RateLimit) -> Self {
+        let mut paced = self.clone();
+        if let Some(period) = limit.period() {
+            paced
+                .pacers
+                .push((period, self.budgets.pacer(budget, period)));
+            paced
+                .pacers
+                .sort_by_key(|(period, _)| std::cmp::Reverse(*period));
         }
+        paced
     }
 
     /// The retry settings this client was built with.
@@ -217,8 +218,10 @@ impl HttpClient {
         B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         C: Fn(StatusCode, &HeaderMap, &str) -> ConnectorError,
     {
-        if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
+        for (_, pacer) in &self.pacers {
+            pacer.until_ready().await.map_err(|e| {
+                ConnectorError::new(platform, ErrorKind::Unavailable, e.to_string())
+            })?;
         }
         let response = build(&self.inner)
             .send()

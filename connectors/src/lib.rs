@@ -9,6 +9,7 @@
 //! `models`, `docs.md`).
 
 pub mod activecampaign;
+pub mod budget;
 pub mod dropbox;
 pub mod error;
 pub mod gohighlevel;

@@ -184,13 +184,13 @@ pub fn build_with_tokens(
         "stripe" => {
             let config = stripe::StripeConfig::from_values(credentials, config)?;
             http.base_url("stripe", &config.base_url)?;
-            let http = http.paced(config.rate_limit);
+            let http = http.paced("requests", config.rate_limit);
             Ok(Arc::new(stripe::StripeConnector::new(config, http)))
         }
         "mailchimp" => {
             let config = mailchimp::MailchimpConfig::from_values(credentials, config)?;
             http.base_url("mailchimp", &config.base_url)?;
-            let http = http.paced(config.rate_limit);
+            let http = http.paced("requests", config.rate_limit);
             Ok(Arc::new(mailchimp::MailchimpConnector::new(config, http)))
         }
         "activecampaign" => {
@@ -205,14 +205,14 @@ pub fn build_with_tokens(
         "zendesk" => {
             let config = zendesk::ZendeskConfig::from_values(credentials, config)?;
             http.base_url("zendesk", &config.base_url)?;
-            let http = http.paced(config.rate_limit);
+            let http = http.paced("requests", config.rate_limit);
             Ok(Arc::new(zendesk::ZendeskConnector::new(config, http)))
         }
         "hubspot" => {
             let config = hubspot::HubSpotConfig::from_values(credentials, config)?;
             http.base_url("hubspot", &config.base_url)?;
             // Every request is paced to the general budget; searches also to their own.
-            let http = http.paced(config.rate_limit);
+            let http = http.paced("requests", config.rate_limit);
             Ok(Arc::new(hubspot::HubSpotConnector::new(config, http)))
         }
         other => Err(ConnectorError::new(

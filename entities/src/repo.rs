@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 mod access;
 mod connections;
+mod rate_budgets;
 mod schedules;
 mod sessions;
 mod slots;
@@ -23,6 +24,7 @@ mod webhooks;
 
 pub use access::*;
 pub use connections::*;
+pub use rate_budgets::*;
 pub use schedules::*;
 pub use sessions::*;
 pub use slots::*;

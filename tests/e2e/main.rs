@@ -16,4 +16,5 @@ mod operator;
 mod platforms;
 mod queue;
 mod schedules;
+mod shared_budget;
 mod webhooks;

@@ -219,8 +219,14 @@ async fn open_source(
             )),
             _ => None,
         };
+    // Rate budgets live in the database, so all jobs and workers of the connection (and of
+    // its account or app key) pace against one schedule.
+    let http = w
+        .http
+        .clone()
+        .with_budgets(w.budgets.for_connection(&conn.id));
     let connector =
-        connectors::build_with_tokens(&conn.platform, &credentials, &conn.config, &w.http, tokens)
+        connectors::build_with_tokens(&conn.platform, &credentials, &conn.config, &http, tokens)
             .map_err(connector)?;
     Ok(OpenedSource {
         connector,

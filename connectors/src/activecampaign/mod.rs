@@ -8,7 +8,7 @@
 //! `limit` + `offset` until a short page or `meta.total` (a string). Contacts and deals sync
 //! incrementally with `filters[updated_after]=<highest udate/mdate seen>`; lists, campaigns and
 //! automations are read in full. The 5 requests/s budget belongs to the account, so every
-//! connection to one account in this process shares one pacer (see `docs.md`).
+//! connection to one account shares one budget (see `docs.md`).
 
 mod client;
 mod config;

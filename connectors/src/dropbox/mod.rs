@@ -65,6 +65,6 @@ pub fn build(
     )?;
     let store = oauth::token_store(PLATFORM, credentials, tokens)?;
     let session = OAuthSession::new(PLATFORM, app, store);
-    let http = http.paced(settings.rate_limit);
+    let http = http.paced("requests", settings.rate_limit);
     Ok(Arc::new(DropboxConnector::new(settings, http, session)))
 }

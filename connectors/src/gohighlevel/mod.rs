@@ -56,6 +56,6 @@ pub fn build(
     let app = oauth::oauth_app(PLATFORM, config, http, (AUTHORIZE_URL, TOKEN_URL), true)?;
     let store = oauth::token_store(PLATFORM, credentials, tokens)?;
     let session = OAuthSession::new(PLATFORM, app, store);
-    let http = http.paced(settings.rate_limit);
+    let http = http.paced("requests", settings.rate_limit);
     Ok(Arc::new(GoHighLevelConnector::new(settings, http, session)))
 }

@@ -3,15 +3,13 @@
 use super::{config::HubSpotConfig, models, properties, streams};
 use crate::{
     Connector, ConnectorError, ErrorKind, Page, PageRequest, PlatformInfo, Record,
-    http::{HttpClient, RateLimit, classify_status},
+    http::{HttpClient, classify_status},
 };
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{StatusCode, header::HeaderMap};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::{
     collections::HashMap,
-    num::NonZeroU32,
     sync::{Arc, Mutex},
 };
 
@@ -21,8 +19,8 @@ pub struct HubSpotConnector {
     pub(super) config: HubSpotConfig,
     /// Paced to the general budget; every request goes through it.
     http: HttpClient,
-    /// Search requests also wait here: HubSpot's search budget is lower than the general one.
-    search_pacer: Option<DefaultDirectRateLimiter>,
+    /// `http` also paced to the search budget, which is lower than the general one.
+    search_http: HttpClient,
     /// Every property name per object type, read once.
     pub(super) properties: Mutex<HashMap<String, Arc<Vec<String>>>>,
 }
@@ -30,11 +28,11 @@ pub struct HubSpotConnector {
 impl HubSpotConnector {
     /// `http` should already be paced to `config.rate_limit` (the registry does that).
     pub fn new(config: HubSpotConfig, http: HttpClient) -> Self {
-        let search_pacer = pacer(config.search_rate_limit);
+        let search_http = http.paced("search", config.search_rate_limit);
         Self {
             config,
             http,
-            search_pacer,
+            search_http,
             properties: Mutex::default(),
         }
     }
@@ -64,13 +62,10 @@ impl HubSpotConnector {
         object: &str,
         body: &Value,
     ) -> Result<models::ListResponse, ConnectorError> {
-        if let Some(pacer) = &self.search_pacer {
-            pacer.until_ready().await;
-        }
         let url = format!("{}/crm/v3/objects/{object}/search", self.config.base_url);
         let token = &self.config.access_token;
         let response = self
-            .http
+            .search_http
             .send(
                 PLATFORM,
                 |c| c.post(&url).bearer_auth(token).json(body),
@@ -202,11 +197,6 @@ async fn decode<T: DeserializeOwned>(
             format!("{what} answer is not what HubSpot documents: {e}"),
         )
     })
-}
-
-fn pacer(limit: RateLimit) -> Option<DefaultDirectRateLimiter> {
-    let period = limit.per.checked_div(limit.requests.max(1))?;
-    Quota::with_period(period).map(|q| RateLimiter::direct(q.allow_burst(NonZeroU32::MIN)))
 }
 
 /// HubSpot errors are `{"status": "error", "message", "category", …}`. The status decides

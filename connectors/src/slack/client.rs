@@ -157,17 +157,20 @@ impl SlackConnector {
     pub fn new(config: SlackConfig, auth: Auth, http: &HttpClient) -> Self {
         let budgets = match config.requests_per_second {
             Some(limit) => {
-                let shared = http.paced(limit);
+                let shared = http.paced("requests", limit);
                 Method::ALL.map(|_| shared.clone()).to_vec()
             }
             // 5% under each tier: requests spaced exactly at the limit would, with network
             // jitter, now and then land two in one slot of Slack's window.
             None => Method::ALL
                 .map(|m| {
-                    http.paced(RateLimit {
-                        requests: m.per_minute(config.non_marketplace_app),
-                        per: config.tier_window.mul_f64(1.05),
-                    })
+                    http.paced(
+                        m.name(),
+                        RateLimit {
+                            requests: m.per_minute(config.non_marketplace_app),
+                            per: config.tier_window.mul_f64(1.05),
+                        },
+                    )
                 })
                 .to_vec(),
         };

@@ -8,21 +8,19 @@ use super::{
 };
 use crate::{
     Connector, ConnectorError, ErrorKind, Page, PageRequest, PlatformInfo, Record,
-    http::{HttpClient, RateLimit, classify_status},
+    http::{HttpClient, classify_status},
 };
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{StatusCode, header::HeaderMap};
 use serde_json::value::RawValue;
-use std::{num::NonZeroU32, sync::Arc};
 
 pub(super) const PLATFORM: &str = "zendesk";
 
 pub struct ZendeskConnector {
     pub(super) config: ZendeskConfig,
     http: HttpClient,
-    /// Paces incremental export requests to their own, much smaller budget; the account's
-    /// budget (`http`'s pacing) applies to them as well.
-    export_pace: Option<Arc<DefaultDirectRateLimiter>>,
+    /// `http` also paced to the incremental exports' own, much smaller budget: the account's
+    /// budget applies to them as well.
+    export_http: HttpClient,
 }
 
 impl std::fmt::Debug for ZendeskConnector {
@@ -34,19 +32,13 @@ impl std::fmt::Debug for ZendeskConnector {
     }
 }
 
-fn limiter(limit: RateLimit) -> Option<Arc<DefaultDirectRateLimiter>> {
-    let period = limit.per.checked_div(limit.requests.max(1))?;
-    Quota::with_period(period)
-        .map(|q| Arc::new(RateLimiter::direct(q.allow_burst(NonZeroU32::MIN))))
-}
-
 impl ZendeskConnector {
     pub fn new(config: ZendeskConfig, http: HttpClient) -> Self {
-        let export_pace = limiter(config.export_rate_limit);
+        let export_http = http.paced("export", config.export_rate_limit);
         Self {
             config,
             http,
-            export_pace,
+            export_http,
         }
     }
 
@@ -56,9 +48,26 @@ impl ZendeskConnector {
         path: &str,
         query: &[(String, String)],
     ) -> Result<models::Body, ConnectorError> {
+        self.get_with(&self.http, path, query).await
+    }
+
+    /// Like [`get`](Self::get), paced to the export budget as well.
+    pub(super) async fn get_export(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<models::Body, ConnectorError> {
+        self.get_with(&self.export_http, path, query).await
+    }
+
+    async fn get_with(
+        &self,
+        http: &HttpClient,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<models::Body, ConnectorError> {
         let url = format!("{}{path}", self.config.base_url);
-        let response = self
-            .http
+        let response = http
             .send(
                 PLATFORM,
                 |c| {
@@ -83,18 +92,6 @@ impl ZendeskConnector {
                 format!("{path} is not a Zendesk page: {e}"),
             )
         })
-    }
-
-    /// Like [`get`](Self::get), after waiting for the export budget.
-    pub(super) async fn get_export(
-        &self,
-        path: &str,
-        query: &[(String, String)],
-    ) -> Result<models::Body, ConnectorError> {
-        if let Some(pace) = &self.export_pace {
-            pace.until_ready().await;
-        }
-        self.get(path, query).await
     }
 
     /// One cursor-paginated page of `path`: its records (under `key`) and the cursor of the

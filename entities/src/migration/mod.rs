@@ -11,6 +11,7 @@ mod m0006_sign_in;
 mod m0007_connections_oauth;
 mod m0008_sources_groups_idempotency;
 mod m0009_schedules_activity;
+mod m0010_rate_budgets;
 mod m0011_webhooks;
 
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_connections_oauth::Migration),
             Box::new(m0008_sources_groups_idempotency::Migration),
             Box::new(m0009_schedules_activity::Migration),
+            Box::new(m0010_rate_budgets::Migration),
             Box::new(m0011_webhooks::Migration),
         ]
     }

@@ -10,6 +10,7 @@ pub mod idempotency_key;
 pub mod job;
 pub mod membership;
 pub mod oauth_state;
+pub mod rate_budget;
 pub mod refresh_token;
 pub mod schedule;
 pub mod snapshot;
