@@ -220,8 +220,7 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
         db,
         store,
         master,
-        http: connectors::http::HttpClient::default()
-            .allowing_private_networks(config::allow_private_networks(false)?),
+        http: config::platform_http(false)?,
         extract,
     };
     let stop = CancellationToken::new();

@@ -11,5 +11,6 @@ mod files;
 mod fuzz;
 mod harness;
 mod oauth;
+mod outages;
 mod platforms;
 mod schedules;
