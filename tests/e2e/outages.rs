@@ -121,7 +121,8 @@ async fn a_backup_survives_postgres_ending_every_connection_twice() {
         get_job(&stack, &tenant, &job_id)
             .await
             .expect("the job is readable right after the kill");
-        get_ok(&stack, &tenant, "/v1/jobs").await;
+        let jobs = format!("/v1/accounts/{}/jobs", tenant.account_id);
+        get_ok(&stack, &tenant, &jobs).await;
         get_ok(
             &stack,
             &tenant,
