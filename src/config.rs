@@ -311,10 +311,8 @@ pub fn connections(
     allow_private_default: bool,
 ) -> Result<api::ConnectionSettings, ConfigError> {
     let public_url = var("LISTBACKUP_PUBLIC_URL").unwrap_or_else(|| format!("http://{listen}"));
-    let http = connectors::http::HttpClient::default()
-        .allowing_private_networks(allow_private_networks(allow_private_default)?);
     Ok(api::ConnectionSettings::new(public_url)
-        .with_http(http)
+        .with_http(platform_http(allow_private_default)?)
         .with_webhook_allowed_hosts(webhook_allowed_hosts()))
 }
 
@@ -336,6 +334,30 @@ pub fn webhook_policy(
         allow_private_networks(allow_private_default)?,
         webhook_allowed_hosts(),
     ))
+}
+
+/// The HTTP client for platform requests, API and workers alike: the retry settings
+/// ([`platform_retry`]), the private-network policy and `LISTBACKUP_PLATFORM_TIMEOUT_SECS`, how
+/// long one try of a request may take (default 120); a try that runs out is retried like a
+/// network failure.
+pub fn platform_http(
+    allow_private_default: bool,
+) -> Result<connectors::http::HttpClient, ConfigError> {
+    let default = connectors::http::DEFAULT_TIMEOUT.as_secs();
+    let secs: u64 = parsed(
+        "LISTBACKUP_PLATFORM_TIMEOUT_SECS",
+        default,
+        "a whole number of seconds",
+    )?;
+    if secs == 0 || secs > 3600 {
+        return Err(ConfigError::Invalid {
+            var: "LISTBACKUP_PLATFORM_TIMEOUT_SECS",
+            reason: "must be between 1 and 3600".into(),
+        });
+    }
+    Ok(connectors::http::HttpClient::new(platform_retry()?)
+        .with_timeout(Duration::from_secs(secs))
+        .allowing_private_networks(allow_private_networks(allow_private_default)?))
 }
 
 /// Whether connection base URLs may point at loopback or private networks (sandboxes, tests).

@@ -129,8 +129,7 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         store: store.clone(),
         master: master.clone(),
         // The dev stack's sandbox listens on loopback.
-        http: connectors::http::HttpClient::new(config::platform_retry()?)
-            .allowing_private_networks(config::allow_private_networks(true)?),
+        http: config::platform_http(true)?,
         budgets: activities::RateBudgets::new(db.clone()),
         extract,
         webhooks: config::webhook_policy(true)?,

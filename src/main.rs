@@ -241,8 +241,7 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
         db,
         store,
         master,
-        http: connectors::http::HttpClient::new(config::platform_retry()?)
-            .allowing_private_networks(config::allow_private_networks(false)?),
+        http: config::platform_http(false)?,
         extract,
         webhooks: config::webhook_policy(false)?,
     };

@@ -53,11 +53,15 @@ impl RateLimit {
     }
 }
 
+/// How long one try of a platform request may take, answer included, unless configured.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// A shared, cheap-to-clone HTTP client.
 #[derive(Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
     retry: RetrySettings,
+    timeout: Duration,
     /// Pace requests to the platform's documented rates (proactive); 429s are the reactive
     /// side. Each try waits for every one of them, the slowest first, so that the slot of the
     /// fastest is taken just before the request goes out rather than spent early.
@@ -73,6 +77,7 @@ impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClient")
             .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
             .field("budgets", &self.pacers.len())
             .finish()
     }
@@ -80,20 +85,30 @@ impl std::fmt::Debug for HttpClient {
 
 impl HttpClient {
     pub fn new(retry: RetrySettings) -> Self {
-        let inner = reqwest::Client::builder()
-            .user_agent(concat!("ListBackup/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
         Self {
-            inner,
+            inner: reqwest_client(DEFAULT_TIMEOUT),
             retry,
+            timeout: DEFAULT_TIMEOUT,
             pacers: Vec::new(),
             budgets: Arc::new(LocalBudgets),
             allow_private_networks: false,
         }
+    }
+
+    /// The same client, giving each try of a request `timeout` from connecting to the end of the
+    /// answer ([`DEFAULT_TIMEOUT`] unless set). A try that runs out is retried like a network
+    /// failure. Call it before [`paced`](Self::paced): it starts a new connection pool.
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self {
+            inner: reqwest_client(timeout),
+            timeout,
+            ..self
+        }
+    }
+
+    /// How long one try of a request may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Whether base URLs on loopback or private networks are allowed (sandboxes, tests).
@@ -170,6 +185,22 @@ impl HttpClient {
         C: Fn(StatusCode, &HeaderMap, &str) -> ConnectorError,
     {
         self.retrying(platform, || self.attempt(platform, &build, &classify))
+            .await
+    }
+
+    /// [`send`](Self::send), reading the whole answer within each try: an answer cut off
+    /// mid-body (a reset connection, a timeout) is retried like any network failure.
+    pub async fn send_bytes<B, C>(
+        &self,
+        platform: &'static str,
+        build: B,
+        classify: C,
+    ) -> Result<bytes::Bytes, ConnectorError>
+    where
+        B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        C: Fn(StatusCode, &HeaderMap, &str) -> ConnectorError,
+    {
+        self.send_read(platform, build, classify, |_, _| Ok(()))
             .await
     }
 
@@ -284,14 +315,30 @@ impl Default for HttpClient {
     }
 }
 
+fn reqwest_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("ListBackup/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// Sending, or reading an answer's bytes, failed. reqwest reports a body cut off mid-answer as
+/// a "decode" error, but no content decoding is enabled here, so every such failure is the
+/// transport's (a reset connection, a timeout): temporary. Parsing the bytes is the caller's.
+/// The message carries the causes ("operation timed out", "connection reset"), which reqwest's
+/// own message leaves out.
 fn network_error(platform: &'static str, e: &reqwest::Error) -> ConnectorError {
     // The URL may carry query parameters but never credentials (those travel in headers).
-    let kind = if e.is_decode() {
-        ErrorKind::Decode
-    } else {
-        ErrorKind::Network
-    };
-    ConnectorError::new(platform, kind, format!("request failed: {e}"))
+    let mut message = format!("request failed: {e}");
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        message.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    ConnectorError::new(platform, ErrorKind::Network, message)
 }
 
 /// `Retry-After` as seconds (the form platforms use for 429/503).

@@ -41,6 +41,11 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false);
+    // A pooled connection is pinged before each use and replaced if the server ended it
+    // (a restart, a failover, `pg_terminate_backend`), so such a loss fails no request that
+    // starts after it; only a statement running at that moment fails (and is retried by its
+    // activity, or answered 500 by the API).
+    opts.test_before_acquire(true);
     if url.starts_with("sqlite:") {
         // SQLite serialises writers; one connection avoids "database is locked" between pool members.
         opts.max_connections(1);

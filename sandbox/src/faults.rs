@@ -1,4 +1,4 @@
-//! Fault injection: throttling, server errors and slow answers on demand.
+//! Fault injection: throttling, server errors, cut connections and slow answers on demand.
 //!
 //! Faults are counted, not random ("every Nth request"), so a test that sets a
 //! plan sees the same failures on every run. The counter restarts whenever a
@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 /// The faults the sandbox injects into platform requests (control endpoints are never faulted).
 ///
 /// An `every` of `Some(0)` or a `max_requests_per_sec` of `Some(0)` means "off", like `None`.
-/// When a request is due both a 429 and a 500, the 429 wins.
+/// When a request is due several faults, the first in this order wins: 429 with `Retry-After`,
+/// 429 without, the token bucket's 429, a server error, a reset. Slow answers combine with any.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultPlan {
@@ -22,10 +23,25 @@ pub struct FaultPlan {
     pub rate_limit_every: Option<u32>,
     /// The `Retry-After` seconds sent with `rate_limit_every` throttling.
     pub retry_after_secs: u64,
-    /// Every Nth platform request answers 500.
+    /// Every Nth platform request answers 429 without `Retry-After`, leaving the wait to the client.
+    pub bare_rate_limit_every: Option<u32>,
+    /// Every Nth platform request answers a server error.
     pub server_error_every: Option<u32>,
+    /// The statuses injected server errors cycle through, in order (default `[500]`; anything
+    /// outside 500–599 is sent as 500).
+    pub server_error_statuses: Vec<u16>,
+    /// Every Nth platform request gets the real status and headers and half the body, then the
+    /// connection is closed.
+    pub reset_every: Option<u32>,
+    /// How many consecutive requests each `*_every` fault above hits: the last `burst` of every
+    /// N requests (default 1; a burst as long as N faults every request).
+    pub burst: u32,
     /// Latency added to every platform request, faulted or not.
     pub delay_ms: u64,
+    /// Every Nth platform request is held `slow_ms` longer (on top of `delay_ms`), e.g. past
+    /// a client's timeout.
+    pub slow_every: Option<u32>,
+    pub slow_ms: u64,
     /// A token bucket of this many requests per second (burst of one second's worth);
     /// requests over it answer 429 with the whole seconds until the next token.
     pub max_requests_per_sec: Option<u32>,
@@ -39,8 +55,14 @@ impl Default for FaultPlan {
         Self {
             rate_limit_every: None,
             retry_after_secs: 1,
+            bare_rate_limit_every: None,
             server_error_every: None,
+            server_error_statuses: vec![500],
+            reset_every: None,
+            burst: 1,
             delay_ms: 0,
+            slow_every: None,
+            slow_ms: 0,
             max_requests_per_sec: None,
         }
     }
@@ -49,14 +71,26 @@ impl Default for FaultPlan {
 /// A failure to inject instead of the real answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Fault {
-    RateLimited { retry_after_secs: u64 },
-    ServerError,
+    /// 429; `Retry-After` is sent when `retry_after_secs` is `Some`.
+    RateLimited { retry_after_secs: Option<u64> },
+    /// A 5xx of this status.
+    ServerError { status: u16 },
+}
+
+impl Fault {
+    /// The HTTP status of an injected server error (always 5xx, see [`FaultPlan`]).
+    pub(crate) fn status_code(status: u16) -> poem::http::StatusCode {
+        poem::http::StatusCode::from_u16(status)
+            .unwrap_or(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
+    }
 }
 
 /// What to do with one platform request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Decision {
     pub(crate) fault: Option<Fault>,
+    /// Send the real answer cut off mid-body (never together with a `fault`).
+    pub(crate) reset: bool,
     pub(crate) delay: Duration,
 }
 
@@ -71,6 +105,8 @@ struct GateState {
     plan: FaultPlan,
     /// Platform requests seen since the plan was set.
     seen: u64,
+    /// Server errors injected since the plan was set (picks the next status of the cycle).
+    server_errors: usize,
     bucket: Option<TokenBucket>,
 }
 
@@ -83,6 +119,7 @@ impl GateState {
         Self {
             plan,
             seen: 0,
+            server_errors: 0,
             bucket,
         }
     }
@@ -116,22 +153,42 @@ impl FaultGate {
         state.seen += 1;
         let n = state.seen;
         let plan = &state.plan;
-        let delay = Duration::from_millis(plan.delay_ms);
-        let server_error = is_nth(plan.server_error_every, n);
-        let fault = if is_nth(plan.rate_limit_every, n) {
+        let due = |every| is_due(every, plan.burst, n);
+        let mut delay = Duration::from_millis(plan.delay_ms);
+        if due(plan.slow_every) {
+            delay += Duration::from_millis(plan.slow_ms);
+        }
+        let server_error = due(plan.server_error_every);
+        let reset = due(plan.reset_every);
+        let fault = if due(plan.rate_limit_every) {
             Some(Fault::RateLimited {
-                retry_after_secs: plan.retry_after_secs,
+                retry_after_secs: Some(plan.retry_after_secs),
+            })
+        } else if due(plan.bare_rate_limit_every) {
+            Some(Fault::RateLimited {
+                retry_after_secs: None,
             })
         } else if let Some(wait) = state.bucket.as_mut().and_then(|b| b.take(now).err()) {
             Some(Fault::RateLimited {
-                retry_after_secs: whole_seconds_at_least_one(wait),
+                retry_after_secs: Some(whole_seconds_at_least_one(wait)),
             })
         } else if server_error {
-            Some(Fault::ServerError)
+            let statuses = &state.plan.server_error_statuses;
+            let status = statuses
+                .get(state.server_errors % statuses.len().max(1))
+                .copied()
+                .filter(|s| (500..600).contains(s))
+                .unwrap_or(500);
+            state.server_errors += 1;
+            Some(Fault::ServerError { status })
         } else {
             None
         };
-        Decision { fault, delay }
+        Decision {
+            reset: reset && fault.is_none(),
+            fault,
+            delay,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
@@ -141,8 +198,12 @@ impl FaultGate {
     }
 }
 
-fn is_nth(every: Option<u32>, n: u64) -> bool {
-    matches!(every, Some(every) if every > 0 && n.is_multiple_of(u64::from(every)))
+/// Whether request `n` (from 1) is one of the last `burst` of its window of `every` requests.
+fn is_due(every: Option<u32>, burst: u32, n: u64) -> bool {
+    let Some(every) = every.filter(|&e| e > 0).map(u64::from) else {
+        return false;
+    };
+    (n - 1) % every >= every.saturating_sub(u64::from(burst.max(1)))
 }
 
 /// `Retry-After` carries whole seconds; rounding down to 0 would invite an immediate retry.
@@ -221,7 +282,7 @@ mod tests {
         });
         let now = Instant::now();
         let limited = Some(Fault::RateLimited {
-            retry_after_secs: 7,
+            retry_after_secs: Some(7),
         });
         assert_eq!(
             faults(&gate, 6, now),
@@ -240,9 +301,9 @@ mod tests {
         });
         let got = faults(&gate, 6, Instant::now());
         let limited = Some(Fault::RateLimited {
-            retry_after_secs: 1,
+            retry_after_secs: Some(1),
         });
-        let error = Some(Fault::ServerError);
+        let error = Some(Fault::ServerError { status: 500 });
         assert_eq!(got, vec![None, limited, error, limited, None, limited]);
     }
 
@@ -273,7 +334,7 @@ mod tests {
         assert_eq!(
             got[4],
             Some(Fault::RateLimited {
-                retry_after_secs: 1
+                retry_after_secs: Some(1)
             })
         );
         // A quarter second later one token is back, and only one.
@@ -292,6 +353,57 @@ mod tests {
         let decision = gate.decide_at(Instant::now());
         assert_eq!(decision.delay, Duration::from_millis(25));
         assert!(decision.fault.is_some());
+    }
+
+    #[test]
+    fn bursts_bare_429s_status_cycle_resets_and_slow_answers() {
+        let gate = gate(FaultPlan {
+            bare_rate_limit_every: Some(5),
+            server_error_every: Some(4),
+            server_error_statuses: vec![502, 503, 200],
+            reset_every: Some(3),
+            burst: 2,
+            slow_every: Some(6),
+            slow_ms: 40,
+            ..FaultPlan::default()
+        });
+        let now = Instant::now();
+        let decisions: Vec<Decision> = (0..10).map(|_| gate.decide_at(now)).collect();
+        let bare = Some(Fault::RateLimited {
+            retry_after_secs: None,
+        });
+        let error = |status| Some(Fault::ServerError { status });
+        // Request n is due a fault of period N when (n-1) % N >= N - 2.
+        assert_eq!(
+            decisions.iter().map(|d| d.fault).collect::<Vec<_>>(),
+            vec![
+                None,
+                None,
+                error(502),
+                bare,
+                bare,
+                None,
+                error(503),
+                error(500), // 200 is not a server error: sent as 500
+                bare,
+                bare,
+            ]
+        );
+        let resets: Vec<bool> = decisions.iter().map(|d| d.reset).collect();
+        assert_eq!(
+            resets,
+            vec![
+                false, true, false, false, false, true, false, false, false, false
+            ]
+        );
+        let slow: Vec<bool> = decisions.iter().map(|d| !d.delay.is_zero()).collect();
+        assert_eq!(
+            slow,
+            vec![
+                false, false, false, false, true, true, false, false, false, false
+            ]
+        );
+        assert_eq!(decisions[4].delay, Duration::from_millis(40));
     }
 
     #[test]

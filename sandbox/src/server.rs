@@ -227,6 +227,10 @@ where
                     Err(err) => err.into_response(),
                 },
             };
+            if decision.reset {
+                sandbox.stats_counters().record_reset();
+                return Ok(cut_short(response).await);
+            }
             sandbox.stats_counters().record(response.status());
             Ok::<_, poem::Error>(response)
         }
@@ -234,10 +238,35 @@ where
 }
 
 fn with_retry_after(mut response: Response, fault: Fault) -> Response {
-    if let Fault::RateLimited { retry_after_secs } = fault {
-        response
-            .headers_mut()
-            .insert("retry-after", retry_after_secs.into());
+    if let Fault::RateLimited {
+        retry_after_secs: Some(secs),
+    } = fault
+    {
+        response.headers_mut().insert("retry-after", secs.into());
     }
     response
+}
+
+/// The answer's status and headers and the first half of its body, then the connection is
+/// closed: the client sees the answer end mid-body.
+async fn cut_short(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let body = body.into_bytes().await.unwrap_or_default();
+    let half = body.slice(..body.len() / 2);
+    // The header announces the whole body, so however the server winds the connection down
+    // after the stream's error, it cannot end the answer cleanly: it closes.
+    parts
+        .headers
+        .insert(poem::http::header::CONTENT_LENGTH, body.len().into());
+    let reset = io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        "sandbox: connection reset by the fault plan",
+    );
+    // A pause before the error lets the server flush what it has: the client gets the head.
+    let cut = futures::stream::once(async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Err(reset)
+    });
+    let chunks = futures::stream::StreamExt::chain(futures::stream::iter([Ok(half)]), cut);
+    Response::from_parts(parts, poem::Body::from_bytes_stream(chunks))
 }

@@ -23,6 +23,8 @@ pub struct Stats {
     pub unauthorized: u64,
     /// Any other 4xx: bad parameters, unknown ids, unknown paths.
     pub bad_requests: u64,
+    /// Answers cut off mid-body by `reset_every`, whatever their status.
+    pub resets: u64,
 }
 
 /// Lock-free counters behind [`Stats`]; requests on many connections update them at once.
@@ -34,6 +36,7 @@ pub(crate) struct StatsCounters {
     server_errors: AtomicU64,
     unauthorized: AtomicU64,
     bad_requests: AtomicU64,
+    resets: AtomicU64,
     /// Platform requests received and not answered yet (not part of [`Stats`]: a gauge).
     in_flight: AtomicU64,
 }
@@ -76,6 +79,12 @@ impl StatsCounters {
         class.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts one answer cut off mid-body.
+    pub(crate) fn record_reset(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.resets.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
         Stats {
             requests: self.requests.load(Ordering::Relaxed),
@@ -84,6 +93,7 @@ impl StatsCounters {
             server_errors: self.server_errors.load(Ordering::Relaxed),
             unauthorized: self.unauthorized.load(Ordering::Relaxed),
             bad_requests: self.bad_requests.load(Ordering::Relaxed),
+            resets: self.resets.load(Ordering::Relaxed),
         }
     }
 
@@ -95,6 +105,7 @@ impl StatsCounters {
             &self.server_errors,
             &self.unauthorized,
             &self.bad_requests,
+            &self.resets,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -121,6 +132,7 @@ mod tests {
                 server_errors: 2,
                 unauthorized: 1,
                 bad_requests: 3,
+                resets: 0,
             }
         );
         counters.reset();

@@ -103,15 +103,29 @@ impl EmbeddedS3 {
         secret_access_key: &str,
     ) -> Result<(Self, PutLog), StorageError> {
         let log = PutLog::default();
-        let server = Self::serve(
+        let server =
+            Self::start_recording_into(root, addr, access_key_id, secret_access_key, &log).await?;
+        Ok((server, log))
+    }
+
+    /// Like [`start_recording`](Self::start_recording), adding to an existing `log`: serving a
+    /// stopped endpoint's folder again on its address (as a store back from an outage) keeps
+    /// one log of everything written.
+    pub async fn start_recording_into(
+        root: &Path,
+        addr: SocketAddr,
+        access_key_id: &str,
+        secret_access_key: &str,
+        log: &PutLog,
+    ) -> Result<Self, StorageError> {
+        Self::serve(
             root,
             addr,
             access_key_id,
             secret_access_key,
             Some(log.clone()),
         )
-        .await?;
-        Ok((server, log))
+        .await
     }
 
     async fn serve(

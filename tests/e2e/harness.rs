@@ -246,6 +246,47 @@ impl Stack {
         matches!(self.workers[n].child.try_wait(), Ok(None))
     }
 
+    /// Stops the embedded S3 endpoint, as an outage of the store would.
+    pub async fn stop_s3(&mut self) {
+        if let Some(s3) = self.s3.take() {
+            s3.shutdown().await;
+        }
+    }
+
+    /// Serves the stopped endpoint's folder again on its address, logging to the same `puts`.
+    pub async fn restart_s3(&mut self) -> anyhow::Result<()> {
+        let endpoint = self.s3_config.endpoint.as_deref().context("an endpoint")?;
+        let addr = endpoint.trim_start_matches("http://").parse()?;
+        let objects = self.tmp.path().join("objects");
+        let s3 = EmbeddedS3::start_recording_into(
+            &objects,
+            addr,
+            "test-key",
+            "test-secret-key",
+            &self.puts,
+        );
+        self.s3 = Some(s3.await?);
+        Ok(())
+    }
+
+    /// Ends every server connection to the test database (Postgres only), as a database
+    /// restart or failover would; returns how many there were.
+    pub async fn terminate_db_connections(&self) -> anyhow::Result<usize> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let name = self.pg_name.as_deref().context("a Postgres stack")?;
+        let admin = entities::connect(&entities::testing::admin_url()).await?;
+        let ended = admin
+            .query_all_raw(Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                [name.into()],
+            ))
+            .await?;
+        admin.close().await?;
+        Ok(ended.len())
+    }
+
     pub fn worker_log(&self, n: usize) -> String {
         std::fs::read_to_string(&self.workers[n].log_path).unwrap_or_default()
     }

@@ -13,6 +13,7 @@ mod fuzz;
 mod harness;
 mod oauth;
 mod operator;
+mod outages;
 mod platforms;
 mod queue;
 mod schedules;

@@ -38,9 +38,9 @@ impl ActiveCampaignConnector {
         query: Vec<(&'static str, String)>,
     ) -> Result<models::ListPage, ConnectorError> {
         let url = format!("{}/{stream}", self.api_root);
-        let response = self
+        let bytes = self
             .http
-            .send(
+            .send_bytes(
                 PLATFORM,
                 |c| {
                     c.get(&url)
@@ -50,13 +50,6 @@ impl ActiveCampaignConnector {
                 classify,
             )
             .await?;
-        let bytes = response.bytes().await.map_err(|e| {
-            ConnectorError::new(
-                PLATFORM,
-                ErrorKind::Network,
-                format!("reading {stream} page: {e}"),
-            )
-        })?;
         models::list_page(stream, &bytes).map_err(|e| {
             ConnectorError::new(
                 PLATFORM,

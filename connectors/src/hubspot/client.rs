@@ -45,15 +45,15 @@ impl HubSpotConnector {
     ) -> Result<T, ConnectorError> {
         let url = format!("{}/crm/v3/{path}", self.config.base_url);
         let token = &self.config.access_token;
-        let response = self
+        let bytes = self
             .http
-            .send(
+            .send_bytes(
                 PLATFORM,
                 |c| c.get(&url).bearer_auth(token).query(query),
                 classify,
             )
             .await?;
-        decode(response, path).await
+        decode(&bytes, path)
     }
 
     /// `POST {base}/crm/v3/objects/{object}/search` with `body`, paced to the search budget.
@@ -64,15 +64,15 @@ impl HubSpotConnector {
     ) -> Result<models::ListResponse, ConnectorError> {
         let url = format!("{}/crm/v3/objects/{object}/search", self.config.base_url);
         let token = &self.config.access_token;
-        let response = self
+        let bytes = self
             .search_http
-            .send(
+            .send_bytes(
                 PLATFORM,
                 |c| c.post(&url).bearer_auth(token).json(body),
                 classify,
             )
             .await?;
-        decode(response, object).await
+        decode(&bytes, object)
     }
 
     async fn read_list(&self, stream: &str, request: &PageRequest) -> Result<Page, ConnectorError> {
@@ -179,18 +179,8 @@ pub(super) fn records(
         .collect()
 }
 
-async fn decode<T: DeserializeOwned>(
-    response: reqwest::Response,
-    what: &str,
-) -> Result<T, ConnectorError> {
-    let bytes = response.bytes().await.map_err(|e| {
-        ConnectorError::new(
-            PLATFORM,
-            ErrorKind::Network,
-            format!("reading {what} page: {e}"),
-        )
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, ConnectorError> {
+    serde_json::from_slice(bytes).map_err(|e| {
         ConnectorError::new(
             PLATFORM,
             ErrorKind::Decode,

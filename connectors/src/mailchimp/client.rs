@@ -43,9 +43,9 @@ impl MailchimpConnector {
         query: &[(&str, String)],
     ) -> Result<T, ConnectorError> {
         let url = format!("{}{path}", self.config.base_url);
-        let response = self
+        let bytes = self
             .http
-            .send(
+            .send_bytes(
                 PLATFORM,
                 |c| {
                     let request = c.get(&url).query(query);
@@ -58,9 +58,6 @@ impl MailchimpConnector {
                 classify,
             )
             .await?;
-        let bytes = response.bytes().await.map_err(|e| {
-            ConnectorError::new(PLATFORM, ErrorKind::Network, format!("reading {path}: {e}"))
-        })?;
         serde_json::from_slice(&bytes).map_err(|e| decode_error(path, e))
     }
 

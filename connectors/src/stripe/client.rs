@@ -26,21 +26,14 @@ impl StripeConnector {
         query: Vec<(String, String)>,
     ) -> Result<models::ListResponse, ConnectorError> {
         let url = format!("{}/v1/{stream}", self.config.base_url);
-        let response = self
+        let bytes = self
             .http
-            .send(
+            .send_bytes(
                 PLATFORM,
                 |c| c.get(&url).bearer_auth(&self.config.api_key).query(&query),
                 classify,
             )
             .await?;
-        let bytes = response.bytes().await.map_err(|e| {
-            ConnectorError::new(
-                PLATFORM,
-                ErrorKind::Network,
-                format!("reading {stream} page: {e}"),
-            )
-        })?;
         serde_json::from_slice(&bytes).map_err(|e| {
             ConnectorError::new(
                 PLATFORM,

@@ -67,8 +67,8 @@ impl ZendeskConnector {
         query: &[(String, String)],
     ) -> Result<models::Body, ConnectorError> {
         let url = format!("{}{path}", self.config.base_url);
-        let response = http
-            .send(
+        let bytes = http
+            .send_bytes(
                 PLATFORM,
                 |c| {
                     let request = c.get(&url).query(query);
@@ -82,9 +82,6 @@ impl ZendeskConnector {
                 classify,
             )
             .await?;
-        let bytes = response.bytes().await.map_err(|e| {
-            ConnectorError::new(PLATFORM, ErrorKind::Network, format!("reading {path}: {e}"))
-        })?;
         serde_json::from_slice(&bytes).map_err(|e| {
             ConnectorError::new(
                 PLATFORM,

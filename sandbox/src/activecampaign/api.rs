@@ -45,8 +45,8 @@ pub(crate) fn fault_response(fault: Fault) -> Response {
             StatusCode::TOO_MANY_REQUESTS,
             "Too Many Requests: the account allows 5 requests per second.",
         ),
-        Fault::ServerError => message(
-            StatusCode::INTERNAL_SERVER_ERROR,
+        Fault::ServerError { status } => message(
+            Fault::status_code(status),
             "Internal Server Error (sandbox: injected by the fault plan)",
         ),
     }

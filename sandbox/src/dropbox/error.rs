@@ -94,9 +94,13 @@ impl DropboxError {
 
     pub(crate) fn from_fault(fault: Fault) -> Self {
         match fault {
-            Fault::RateLimited { retry_after_secs } => Self::too_many_requests(retry_after_secs),
-            Fault::ServerError => Self {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
+            // A bare 429 keeps Dropbox's body (which always names a wait) but drops the header.
+            Fault::RateLimited { retry_after_secs } => Self {
+                retry_after_secs,
+                ..Self::too_many_requests(retry_after_secs.unwrap_or(1))
+            },
+            Fault::ServerError { status } => Self {
+                status: Fault::status_code(status),
                 body: Body::Text("Internal Server Error".into()),
                 retry_after_secs: None,
             },
@@ -147,7 +151,7 @@ mod tests {
         let expired = DropboxError::rejected_token(TokenRejection::Expired);
         assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
         let limited = DropboxError::from_fault(Fault::RateLimited {
-            retry_after_secs: 3,
+            retry_after_secs: Some(3),
         });
         assert_eq!(limited.retry_after_secs, Some(3));
         assert!(matches!(

@@ -105,9 +105,8 @@ pub(crate) fn fault_response(fault: Fault) -> Response {
                 .with_budget(Budget::exhausted())
                 .into_response()
         }
-        Fault::ServerError => {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
-                .into_response()
+        Fault::ServerError { status } => {
+            ApiError::new(Fault::status_code(status), "Internal server error").into_response()
         }
     }
 }

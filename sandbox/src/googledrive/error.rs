@@ -170,8 +170,8 @@ impl DriveError {
                 "Rate Limit Exceeded",
             )
             .usage_limits(),
-            Fault::ServerError => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
+            Fault::ServerError { status } => Self::new(
+                Fault::status_code(status),
                 "internalError",
                 "Internal Error",
             ),

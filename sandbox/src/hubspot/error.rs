@@ -88,8 +88,8 @@ impl ApiError {
                     "You have reached your ten_secondly_rolling limit.",
                 )
             },
-            Fault::ServerError => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
+            Fault::ServerError { status } => Self::new(
+                Fault::status_code(status),
                 "INTERNAL_ERROR",
                 "internal error (sandbox: injected by the fault plan)",
             ),
@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn faults_render_in_hubspot_shape() {
         let limited = ApiError::from_fault(Fault::RateLimited {
-            retry_after_secs: 1,
+            retry_after_secs: Some(1),
         });
         assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(limited.to_json()["category"], "RATE_LIMITS");
@@ -140,7 +140,7 @@ mod tests {
             "INVALID_AUTHENTICATION"
         );
         assert_eq!(
-            ApiError::from_fault(Fault::ServerError)
+            ApiError::from_fault(Fault::ServerError { status: 500 })
                 .into_response()
                 .status(),
             StatusCode::INTERNAL_SERVER_ERROR

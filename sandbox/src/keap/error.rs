@@ -119,8 +119,8 @@ impl KeapError {
                 "Rate limit quota violation. Quota limit  exceeded.",
                 "policies.ratelimit.QuotaViolation",
             ),
-            Fault::ServerError => Self::gateway(
-                StatusCode::INTERNAL_SERVER_ERROR,
+            Fault::ServerError { status } => Self::gateway(
+                Fault::status_code(status),
                 "Internal Server Error",
                 "messaging.adaptors.http.flow.InternalServerError",
             ),

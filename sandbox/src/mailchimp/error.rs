@@ -90,8 +90,8 @@ impl ApiError {
                 "Too Many Requests",
                 "You have exceeded the limit of 10 simultaneous connections.",
             ),
-            Fault::ServerError => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
+            Fault::ServerError { status } => Self::new(
+                Fault::status_code(status),
                 "Internal Server Error",
                 "An unexpected internal error has occurred. (Sandbox: injected by the fault plan.)",
             ),
@@ -146,11 +146,11 @@ mod tests {
         assert_eq!(json["type"], ERROR_DOC);
         assert_eq!(json["instance"].as_str().map(str::len), Some(36));
         let limited = ApiError::from_fault(Fault::RateLimited {
-            retry_after_secs: 1,
+            retry_after_secs: Some(1),
         });
         assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(
-            ApiError::from_fault(Fault::ServerError)
+            ApiError::from_fault(Fault::ServerError { status: 500 })
                 .into_response()
                 .status(),
             StatusCode::INTERNAL_SERVER_ERROR

@@ -30,8 +30,8 @@ pub(crate) fn fault_response(fault: Fault) -> Response {
             StatusCode::TOO_MANY_REQUESTS,
             &json!({"ok": false, "error": "ratelimited"}),
         ),
-        Fault::ServerError => json_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
+        Fault::ServerError { status } => json_response(
+            Fault::status_code(status),
             &json!({"ok": false, "error": "internal_error"}),
         ),
     }

@@ -118,8 +118,8 @@ impl ApiError {
                      https://stripe.com/docs/rate-limits.",
                 )
             },
-            Fault::ServerError => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
+            Fault::ServerError { status } => Self::new(
+                Fault::status_code(status),
                 "api_error",
                 "Something went wrong on Stripe's end. (Sandbox: injected by the fault plan.)",
             ),
@@ -224,14 +224,14 @@ mod tests {
     #[test]
     fn faults_render_as_stripe_errors() {
         let limited = ApiError::from_fault(Fault::RateLimited {
-            retry_after_secs: 1,
+            retry_after_secs: Some(1),
         });
         assert_eq!(
             limited.clone().into_response().status(),
             StatusCode::TOO_MANY_REQUESTS
         );
         assert_eq!(limited.to_json()["error"]["type"], "rate_limit_error");
-        let failed = ApiError::from_fault(Fault::ServerError);
+        let failed = ApiError::from_fault(Fault::ServerError { status: 500 });
         assert_eq!(
             failed.clone().into_response().status(),
             StatusCode::INTERNAL_SERVER_ERROR

@@ -59,8 +59,8 @@ impl ApiError {
                 retry_after_secs: None,
                 ..Self::rate_limited(0)
             },
-            Fault::ServerError => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
+            Fault::ServerError { status } => Self::new(
+                Fault::status_code(status),
                 "InternalError",
                 "Something went wrong on our end",
             ),

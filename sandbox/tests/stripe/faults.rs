@@ -122,3 +122,68 @@ async fn token_bucket_throttles_bursts() {
     assert!(limited > 0);
     assert_eq!(harness.sandbox.stats().rate_limited, limited);
 }
+
+#[tokio::test]
+async fn bare_429s_cycling_5xx_resets_and_slow_answers() {
+    let harness = Harness::with_seed(35).await;
+    harness.sandbox.set_faults(FaultPlan {
+        bare_rate_limit_every: Some(4),
+        server_error_every: Some(3),
+        server_error_statuses: vec![502, 503],
+        reset_every: Some(5),
+        ..FaultPlan::default()
+    });
+    let ok = StatusCode::OK;
+    let mut seen = Vec::new();
+    for n in 1..=6 {
+        let request = harness
+            .client
+            .get(harness.url("/v1/customers?limit=3"))
+            .bearer_auth(crate::KEY);
+        let response = request.send().await.expect("the answer starts");
+        let status = response.status();
+        let retry_after = response.headers().get("retry-after").cloned();
+        let body = response.bytes().await;
+        if n == 5 {
+            assert_eq!(status, ok, "a reset keeps the real status");
+            assert!(body.is_err(), "request 5 is cut off mid-body: {body:?}");
+            continue;
+        }
+        assert!(body.is_ok(), "request {n} reads whole");
+        assert!(retry_after.is_none(), "request {n}: no Retry-After");
+        seen.push(status);
+    }
+    assert_eq!(
+        seen,
+        vec![
+            ok,
+            ok,
+            StatusCode::BAD_GATEWAY,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::SERVICE_UNAVAILABLE
+        ]
+    );
+    let stats = harness.sandbox.stats();
+    assert_eq!(
+        (
+            stats.requests,
+            stats.resets,
+            stats.rate_limited,
+            stats.server_errors
+        ),
+        (6, 1, 1, 2)
+    );
+
+    harness.sandbox.set_faults(FaultPlan {
+        slow_every: Some(2),
+        slow_ms: 1500,
+        ..FaultPlan::default()
+    });
+    assert_eq!(harness.get("/v1/customers").await.status, ok);
+    let started = Instant::now();
+    assert_eq!(harness.get("/v1/customers").await.status, ok);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "request 2 is"
+    );
+}

@@ -278,6 +278,36 @@ async fn shutdown_stops_listening() {
 }
 
 #[tokio::test]
+async fn a_restart_on_the_same_address_serves_the_objects_and_keeps_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, log) = EmbeddedS3::start_recording(dir.path(), LOOPBACK, AK, SK)
+        .await
+        .expect("start");
+    let addr = server.addr();
+    // One client throughout, as a worker keeps its own across an outage of the store.
+    let store = ObjectStore::new(&S3Config::local(server.endpoint(), "bkt", AK, SK));
+    store.ensure_bucket().await.expect("bucket");
+    store
+        .put("a/before", Bytes::from_static(b"1"))
+        .await
+        .expect("put");
+    server.shutdown().await;
+    assert!(store.get("a/before").await.is_err(), "the store is down");
+
+    let server = EmbeddedS3::start_recording_into(dir.path(), addr, AK, SK, &log)
+        .await
+        .expect("restart on the same address");
+    assert_eq!(server.addr(), addr);
+    assert_eq!(&store.get("a/before").await.expect("get")[..], b"1");
+    store
+        .put("a/after", Bytes::from_static(b"2"))
+        .await
+        .expect("put");
+    assert_eq!(log.keys(), vec!["a/before", "a/after"]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn bind_conflict_is_an_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let first = EmbeddedS3::start(dir.path(), LOOPBACK, AK, SK)
