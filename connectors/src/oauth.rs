@@ -162,6 +162,10 @@ impl std::fmt::Debug for OAuthApp {
     }
 }
 
+/// How many tokens obtained by other callers' refreshes one request tries before it counts a
+/// 401 as the grant's refusal.
+const MAX_TAKEN_OVER_TOKENS: usize = 3;
+
 /// The access token of one connection, kept fresh.
 pub struct OAuthSession {
     platform: &'static str,
@@ -196,7 +200,7 @@ impl OAuthSession {
             None => self.store.load().await?,
         };
         let tokens = if tokens.needs_refresh(REFRESH_MARGIN_SECS) {
-            self.refresh(&tokens).await?
+            self.refresh(&tokens).await?.0
         } else {
             tokens
         };
@@ -208,19 +212,26 @@ impl OAuthSession {
     /// After a 401 with `rejected`: refresh once (unless that already happened) and return the
     /// token to retry with.
     pub async fn after_unauthorized(&self, rejected: &str) -> Result<String, ConnectorError> {
+        self.reauthorize(rejected).await.map(|(token, _)| token)
+    }
+
+    /// [`after_unauthorized`](Self::after_unauthorized), also telling whether this session
+    /// exchanged the refresh token itself (`true`) or took up a token obtained by another
+    /// caller's refresh (`false`), which may have died since.
+    async fn reauthorize(&self, rejected: &str) -> Result<(String, bool), ConnectorError> {
         let mut current = self.current.lock().await;
         let tokens = match current.take() {
             Some(t) => t,
             None => self.store.load().await?,
         };
-        let tokens = if tokens.access_token == rejected {
+        let (tokens, exchanged) = if tokens.access_token == rejected {
             self.refresh(&tokens).await?
         } else {
-            tokens
+            (tokens, false)
         };
         let access = tokens.access_token.clone();
         *current = Some(tokens);
-        Ok(access)
+        Ok((access, exchanged))
     }
 
     /// Runs `send` with a usable access token. After a 401 it refreshes once (unless that
@@ -231,27 +242,43 @@ impl OAuthSession {
         F: Fn(String) -> Fut,
         Fut: std::future::Future<Output = Result<T, ConnectorError>>,
     {
-        let token = self.access_token().await?;
-        match send(token.clone()).await {
-            Err(e) if e.status == Some(401) => {
-                let fresh = self.after_unauthorized(&token).await?;
-                send(fresh).await.map_err(|mut e| {
-                    if e.status == Some(401) {
+        let mut token = self.access_token().await?;
+        // A 401 on a token this session refreshed itself means the grant is gone. A token taken
+        // over from another caller's refresh (another job of the connection) may have expired
+        // since, so it earns one more refresh: without this, two expiries close together would
+        // send jobs to `needs_reauth` with a working grant.
+        let mut own_refresh = false;
+        for round in 0.. {
+            match send(token.clone()).await {
+                Err(mut e) if e.status == Some(401) => {
+                    if own_refresh || round == MAX_TAKEN_OVER_TOKENS {
                         e.message = format!(
                             "{}; refused again after a token refresh: reconnect the connection",
                             e.message
                         );
+                        return Err(e);
                     }
-                    e
-                })
+                    (token, own_refresh) = self.reauthorize(&token).await?;
+                }
+                other => return other,
             }
-            other => other,
         }
+        unreachable!("the loop returns")
     }
 
-    async fn refresh(&self, stale: &TokenSet) -> Result<TokenSet, ConnectorError> {
-        let refresh: RefreshFn<'_> = Box::new(move |old| Box::pin(self.exchange(old)));
-        self.store.refresh_once(stale, refresh).await
+    /// Refreshes `stale` through the store; also tells whether this call made the exchange
+    /// (`false`: another caller had refreshed already, and its tokens are returned).
+    async fn refresh(&self, stale: &TokenSet) -> Result<(TokenSet, bool), ConnectorError> {
+        let exchanged = std::sync::atomic::AtomicBool::new(false);
+        let flag = &exchanged;
+        let refresh: RefreshFn<'_> = Box::new(move |old| {
+            Box::pin(async move {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                self.exchange(old).await
+            })
+        });
+        let tokens = self.store.refresh_once(stale, refresh).await?;
+        Ok((tokens, exchanged.load(std::sync::atomic::Ordering::Relaxed)))
     }
 
     async fn exchange(&self, old: TokenSet) -> Result<TokenSet, ConnectorError> {

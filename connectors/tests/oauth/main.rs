@@ -93,3 +93,59 @@ async fn a_401_refreshes_once_and_a_revoked_grant_is_unauthorized() {
     assert!(!err.is_temporary());
     assert!(err.to_string().contains("reconnect"), "{err}");
 }
+
+/// Two jobs of one connection: one refreshes after an expiry, then that token expires too
+/// before the other job uses it. The other job's request refreshes again instead of taking the
+/// second 401 for a revoked grant, and each expiry costs exactly one refresh.
+#[tokio::test]
+async fn a_token_taken_over_from_another_refresh_that_died_since_is_refreshed_again() {
+    let (sb, running, store, first) = setup(TokenPolicy {
+        access_ttl_secs: 3600,
+        rotate_refresh_tokens: true,
+    })
+    .await;
+    let app = OAuthApp {
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        authorize_url: format!("{}/oauth/keap/authorize", running.base_url()),
+        token_url: format!("{}/oauth/keap/token", running.base_url()),
+        credentials_in_body: false,
+    };
+    let second = OAuthSession::new("keap", app, store.clone());
+    let send = |token: String| {
+        let sb = sb.clone();
+        async move {
+            sb.oauth().check("keap", &token).map_err(|_| {
+                let mut e = connectors::ConnectorError::new(
+                    "keap",
+                    ErrorKind::Unauthorized,
+                    "HTTP 401: invalid access token",
+                );
+                e.status = Some(401);
+                e
+            })
+        }
+    };
+    first.authorized(send).await.unwrap();
+    second.authorized(send).await.unwrap();
+    assert_eq!(sb.oauth().refresh_count(), 0);
+
+    // Expiry 1: the first job refreshes. Expiry 2 before the second job's next request.
+    sb.oauth().advance(3601);
+    first.authorized(send).await.unwrap();
+    assert_eq!(sb.oauth().refresh_count(), 1);
+    sb.oauth().advance(3601);
+    second
+        .authorized(send)
+        .await
+        .expect("not taken for a revoked grant");
+    assert_eq!(sb.oauth().refresh_count(), 2, "one refresh per expiry");
+    first.authorized(send).await.unwrap();
+    assert_eq!(sb.oauth().refresh_count(), 2);
+
+    // A revoked grant still fails at once.
+    sb.oauth().revoke_all("keap");
+    let err = second.authorized(send).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unauthorized, "{err}");
+    assert!(err.to_string().contains("reconnect"), "{err}");
+}
