@@ -47,18 +47,11 @@ impl GoHighLevelConnector {
                     .header("Accept", "application/json")
             }
         };
-        let token = self.session.access_token().await?;
-        let response = match self
-            .http
-            .send(PLATFORM, versioned(token.clone()), classify)
-            .await
-        {
-            Err(e) if e.kind == ErrorKind::Unauthorized => {
-                let fresh = self.session.after_unauthorized(&token).await?;
-                self.http.send(PLATFORM, versioned(fresh), classify).await?
-            }
-            other => other?,
-        };
+        // A 401 refreshes the token (see `OAuthSession::authorized`) and tries again.
+        let response = self
+            .session
+            .authorized(|token| self.http.send(PLATFORM, versioned(token), classify))
+            .await?;
         let bytes = response.bytes().await.map_err(|e| {
             ConnectorError::new(PLATFORM, ErrorKind::Network, format!("reading {what}: {e}"))
         })?;
