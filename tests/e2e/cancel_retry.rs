@@ -1,11 +1,11 @@
 //! Cancelling a running backup keeps what is committed; retrying continues the same snapshot.
 
 use crate::harness::*;
-use entities::{SnapshotStatus, snapshot, snapshot_part};
+use entities::{SnapshotStatus, snapshot};
 use sandbox::{FaultPlan, SandboxConfig};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 async fn post(stack: &Stack, tenant: &Tenant, path: &str, body: Value) -> (u16, Value) {
     let r = http()
@@ -46,21 +46,7 @@ async fn a_cancelled_backup_is_retried_from_its_committed_parts() {
     .await;
     assert_eq!(status, 409, "{body}");
 
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while snapshot_part::Entity::find()
-        .filter(snapshot_part::Column::SnapshotId.eq(snapshot_id.as_str()))
-        .count(&stack.db)
-        .await
-        .unwrap()
-        < 2
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no parts committed in time\n{}",
-            stack.worker_log(0)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_parts(&stack, &snapshot_id, 2).await;
     let (status, body) = post(
         &stack,
         &tenant,

@@ -4,9 +4,7 @@
 //! orphaned or stored twice and the job's counts right.
 
 use crate::harness::*;
-use entities::snapshot_part;
 use sandbox::{FaultPlan, SandboxConfig};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use storage::{layout, manifest::Manifest};
@@ -202,15 +200,6 @@ async fn assert_exact_backup(stack: &Stack, tenant: &Tenant, job: &Value, snapsh
     let dataset = stripe_records(&stack.sandbox);
     assert_eq!(manifest.records, dataset, "manifest records");
     assert_eq!(job["records"], dataset, "job records: {job}");
-}
-
-/// Parts of the snapshot recorded in the database.
-async fn committed_parts(stack: &Stack, snapshot_id: &str) -> u64 {
-    snapshot_part::Entity::find()
-        .filter(snapshot_part::Column::SnapshotId.eq(snapshot_id))
-        .count(&stack.db)
-        .await
-        .unwrap()
 }
 
 /// Successful PUTs of stream parts so far.

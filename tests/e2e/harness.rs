@@ -694,3 +694,30 @@ pub async fn add_keap_source(stack: &Stack, tenant: &Tenant) -> anyhow::Result<S
         .add_source(tenant, "keap", credentials, settings)
         .await
 }
+
+/// Parts of the snapshot recorded in the database.
+pub async fn committed_parts(stack: &Stack, snapshot_id: &str) -> u64 {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    entities::snapshot_part::Entity::find()
+        .filter(entities::snapshot_part::Column::SnapshotId.eq(snapshot_id))
+        .count(&stack.db)
+        .await
+        .expect("counting parts")
+}
+
+/// Waits until at least `n` parts of the snapshot are committed; returns how many are.
+pub async fn wait_for_parts(stack: &Stack, snapshot_id: &str, n: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let committed = committed_parts(stack, snapshot_id).await;
+        if committed >= n {
+            return committed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{committed} of {n} parts committed in time\n{}",
+            stack.worker_log(0)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -3,13 +3,10 @@
 //! for ever, blocking its source.
 
 use crate::harness::*;
-use entities::{job, snapshot_part};
+use entities::job;
 use sandbox::{FaultPlan, SandboxConfig};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use std::{
-    process::Command,
-    time::{Duration, Instant},
-};
+use sea_orm::EntityTrait;
+use std::{process::Command, time::Duration};
 
 /// Runs `temporal workflow <args>` against the stack's server, as an operator would.
 fn temporal_workflow(stack: &Stack, args: &[&str]) {
@@ -30,24 +27,6 @@ fn temporal_workflow(stack: &Stack, args: &[&str]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-async fn wait_for_parts(stack: &Stack, snapshot_id: &str, parts: u64) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while snapshot_part::Entity::find()
-        .filter(snapshot_part::Column::SnapshotId.eq(snapshot_id))
-        .count(&stack.db)
-        .await
-        .unwrap()
-        < parts
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no parts committed in time\n{}",
-            stack.worker_log(0)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn job_row(stack: &Stack, job_id: &str) -> job::Model {

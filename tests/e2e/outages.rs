@@ -4,14 +4,9 @@
 //! outside the manifest. (An access token expiring mid-run and a revoked grant are in `oauth`.)
 
 use crate::harness::*;
-use entities::snapshot_part;
 use sandbox::{FaultPlan, SandboxConfig};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
-use std::{
-    collections::BTreeSet,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeSet, time::Duration};
 
 fn customers(seed: u64, n: u64) -> SandboxConfig {
     SandboxConfig::new(seed)
@@ -24,27 +19,6 @@ async fn snapshot_of(stack: &Stack, tenant: &Tenant, job_id: &str) -> String {
         .as_str()
         .expect("a snapshot")
         .to_owned()
-}
-
-/// Waits until at least `n` parts of the snapshot are committed; returns how many are.
-async fn wait_for_parts(stack: &Stack, snapshot_id: &str, n: u64) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let committed = snapshot_part::Entity::find()
-            .filter(snapshot_part::Column::SnapshotId.eq(snapshot_id))
-            .count(&stack.db)
-            .await
-            .expect("counting parts");
-        if committed >= n {
-            return committed;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{committed} of {n} parts committed in time\n{}",
-            stack.worker_log(0)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The job has the dataset's count, its snapshot is exactly the dataset, and the store holds
