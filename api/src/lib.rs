@@ -39,6 +39,8 @@ pub mod spec;
 mod state;
 pub mod throttle;
 pub mod tokens;
+mod verification_schedules;
+mod verifications;
 mod webhooks;
 
 pub use auth::AuthSettings;
@@ -105,7 +107,12 @@ type Apis = (
     schedules::SchedulesApi,
     activity_log::ActivityLogApi,
     // poem-openapi implements `OpenApi` for tuples of up to 16: later APIs nest.
-    (snapshots::SnapshotsApi, webhooks::WebhooksApi),
+    (
+        snapshots::SnapshotsApi,
+        webhooks::WebhooksApi,
+        verifications::VerificationsApi,
+        verification_schedules::VerificationSchedulesApi,
+    ),
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -125,7 +132,12 @@ fn service() -> OpenApiService<Apis, ()> {
         job_lists::JobListsApi,
         schedules::SchedulesApi,
         activity_log::ActivityLogApi,
-        (snapshots::SnapshotsApi, webhooks::WebhooksApi),
+        (
+            snapshots::SnapshotsApi,
+            webhooks::WebhooksApi,
+            verifications::VerificationsApi,
+            verification_schedules::VerificationSchedulesApi,
+        ),
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(
         "Back up SaaS platform data into S3 storage you control. Every backup runs as a durable \

@@ -19,5 +19,9 @@ pub mod manifest;
 pub mod object_store;
 pub mod part;
 pub mod reader;
+pub mod verify;
+
+#[cfg(test)]
+mod test_store;
 
 pub use error::StorageError;
