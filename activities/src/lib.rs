@@ -8,6 +8,7 @@
 mod backup;
 pub mod budgets;
 mod context;
+mod export;
 mod failure;
 pub mod tokens;
 mod verify;
@@ -16,5 +17,6 @@ mod webhooks;
 pub use backup::BackupActivities;
 pub use budgets::RateBudgets;
 pub use context::{ExtractSettings, WorkerContext};
+pub use export::ExportActivities;
 pub use verify::VerifyActivities;
 pub use webhooks::WebhookActivities;

@@ -16,6 +16,7 @@ pub mod auth;
 mod backups;
 mod connections;
 pub mod error;
+mod exports;
 mod health;
 pub mod idempotency;
 pub mod input;
@@ -112,6 +113,7 @@ type Apis = (
         webhooks::WebhooksApi,
         verifications::VerificationsApi,
         verification_schedules::VerificationSchedulesApi,
+        exports::ExportsApi,
     ),
 );
 
@@ -137,6 +139,7 @@ fn service() -> OpenApiService<Apis, ()> {
             webhooks::WebhooksApi,
             verifications::VerificationsApi,
             verification_schedules::VerificationSchedulesApi,
+            exports::ExportsApi,
         ),
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 mod access;
 mod connections;
+mod exports;
 mod rate_budgets;
 mod schedules;
 mod sessions;
@@ -25,6 +26,7 @@ mod webhooks;
 
 pub use access::*;
 pub use connections::*;
+pub use exports::*;
 pub use rate_budgets::*;
 pub use schedules::*;
 pub use sessions::*;

@@ -13,6 +13,7 @@
 pub mod blob;
 pub mod embedded;
 mod error;
+pub mod export;
 pub mod keys;
 pub mod layout;
 pub mod manifest;

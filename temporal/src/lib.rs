@@ -3,6 +3,7 @@
 
 mod client;
 pub mod dev_server;
+mod export;
 mod jobs;
 mod schedules;
 mod verify;
@@ -12,6 +13,7 @@ pub use client::{
     TemporalSettings, TlsFiles, connect, connect_with_retry, ensure_search_attributes,
     unreachable_client,
 };
+pub use export::start_export;
 pub use jobs::{
     RunState, RunStatus, backup_history_json, backup_progress, cancel_backup, check_health,
     find_runs, run_state, signal_reauthorized, start_backup, web_ui_link,

@@ -5,6 +5,7 @@ pub mod activity_log;
 pub mod api_key;
 pub mod blob;
 pub mod connection;
+pub mod export;
 pub mod file_fingerprint;
 pub mod idempotency_key;
 pub mod job;
