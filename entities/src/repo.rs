@@ -15,16 +15,20 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 mod access;
+mod blob_sweep;
 mod connections;
 mod rate_budgets;
+mod retention;
 mod schedules;
 mod sessions;
 mod slots;
 mod webhooks;
 
 pub use access::*;
+pub use blob_sweep::*;
 pub use connections::*;
 pub use rate_budgets::*;
+pub use retention::*;
 pub use schedules::*;
 pub use sessions::*;
 pub use slots::*;
