@@ -188,7 +188,8 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         println!("\nstopping…");
         stopper.cancel();
     });
-    let worker_result = worker::run(client, ctx, workflows::QUEUE_BACKUP, stop.clone()).await;
+    let queues = worker::SERVED_QUEUES.map(str::to_owned);
+    let worker_result = worker::run_queues(client, ctx, &queues, stop.clone()).await;
     stop.cancel();
     let _ = api_task.await;
     if let Some(s) = sandbox_server {

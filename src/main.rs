@@ -25,7 +25,11 @@ enum Command {
     /// Run a worker that executes backup workflows and activities.
     Worker {
         /// Task queues to poll, comma separated.
-        #[arg(long, value_delimiter = ',', default_value = "listbackup-backup")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "listbackup-backup,listbackup-maintenance"
+        )]
         queues: Vec<String>,
     },
     /// Run everything locally: Temporal dev server, embedded S3, SQLite, API and worker.
@@ -216,12 +220,6 @@ async fn serve() -> anyhow::Result<()> {
 }
 
 async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
-    let [queue] = queues.as_slice() else {
-        anyhow::bail!(
-            "--queues: this version serves one queue per worker process ({})",
-            worker::SERVED_QUEUES.join(", ")
-        );
-    };
     let db = entities::connect(&config::database_url(None)?)
         .await
         .context("opening the database")?;
@@ -251,7 +249,7 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
         dev::wait_for_shutdown_signal().await;
         stopper.cancel();
     });
-    worker::run(client, ctx, queue, stop).await
+    worker::run_queues(client, ctx, &queues, stop).await
 }
 
 async fn restore(snapshot: String, out: PathBuf, data_dir: PathBuf) -> anyhow::Result<()> {

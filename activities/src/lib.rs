@@ -9,10 +9,12 @@ mod backup;
 pub mod budgets;
 mod context;
 mod failure;
+mod retention;
 pub mod tokens;
 mod webhooks;
 
 pub use backup::BackupActivities;
 pub use budgets::RateBudgets;
 pub use context::{ExtractSettings, WorkerContext};
+pub use retention::RetentionActivities;
 pub use webhooks::WebhookActivities;

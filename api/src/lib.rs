@@ -30,6 +30,8 @@ mod platforms;
 mod reauth;
 pub mod reconcile;
 pub mod retention;
+mod retention_policies;
+mod retention_runs;
 pub mod schedules;
 mod session;
 mod snapshots;
@@ -83,6 +85,8 @@ pub enum ApiTags {
     Snapshots,
     /// Webhooks: signed notifications of job outcomes and missed scheduled runs.
     Webhooks,
+    /// Retention: policies that expire old snapshots, and the runs that delete them.
+    Retention,
 }
 
 /// The API version shown in the spec.
@@ -105,7 +109,12 @@ type Apis = (
     schedules::SchedulesApi,
     activity_log::ActivityLogApi,
     // poem-openapi implements `OpenApi` for tuples of up to 16: later APIs nest.
-    (snapshots::SnapshotsApi, webhooks::WebhooksApi),
+    (
+        snapshots::SnapshotsApi,
+        webhooks::WebhooksApi,
+        retention_policies::RetentionPoliciesApi,
+        retention_runs::RetentionRunsApi,
+    ),
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -125,7 +134,12 @@ fn service() -> OpenApiService<Apis, ()> {
         job_lists::JobListsApi,
         schedules::SchedulesApi,
         activity_log::ActivityLogApi,
-        (snapshots::SnapshotsApi, webhooks::WebhooksApi),
+        (
+            snapshots::SnapshotsApi,
+            webhooks::WebhooksApi,
+            retention_policies::RetentionPoliciesApi,
+            retention_runs::RetentionRunsApi,
+        ),
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(
         "Back up SaaS platform data into S3 storage you control. Every backup runs as a durable \

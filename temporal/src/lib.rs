@@ -4,6 +4,7 @@
 mod client;
 pub mod dev_server;
 mod jobs;
+mod retention;
 mod schedules;
 mod webhooks;
 
@@ -14,6 +15,9 @@ pub use client::{
 pub use jobs::{
     RunState, RunStatus, backup_history_json, backup_progress, cancel_backup, check_health,
     find_runs, run_state, signal_reauthorized, start_backup, web_ui_link,
+};
+pub use retention::{
+    RETENTION_KIND, delete_retention_schedule, ensure_retention_schedule, start_retention,
 };
 pub use schedules::{
     ScheduleDefinition, ScheduleStatus, create_schedule, delete_schedule, describe_schedule,

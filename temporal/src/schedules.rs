@@ -61,7 +61,10 @@ pub struct ScheduleStatus {
     pub missed_catchup_window: i64,
 }
 
-fn rpc(operation: &'static str, status: &temporalio_client::tonic::Status) -> TemporalError {
+pub(crate) fn rpc(
+    operation: &'static str,
+    status: &temporalio_client::tonic::Status,
+) -> TemporalError {
     match status.code() {
         Code::InvalidArgument => TemporalError::InvalidSchedule(status.message().to_owned()),
         Code::NotFound => TemporalError::ScheduleNotFound(status.message().to_owned()),

@@ -7,10 +7,12 @@
 pub mod backup;
 pub mod contracts;
 pub mod queue;
+pub mod retention;
 pub mod search;
 pub mod webhooks;
 
 pub use backup::BackupWorkflow;
+pub use retention::RetentionWorkflow;
 pub use webhooks::WebhookDeliveryWorkflow;
 
 /// Task queue for backups and syncs.
