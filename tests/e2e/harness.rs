@@ -695,6 +695,21 @@ pub async fn add_keap_source(stack: &Stack, tenant: &Tenant) -> anyhow::Result<S
         .await
 }
 
+/// A Dropbox source of `tenant` on the sandbox, connected through its authorization server.
+pub async fn add_dropbox_source(stack: &Stack, tenant: &Tenant) -> anyhow::Result<String> {
+    let base = stack.sandbox_url();
+    let settings = json!({
+        "base_url": base,
+        "content_url": base,
+        "requests_per_second": 50,
+        "oauth_app": sandbox_oauth_app(&base, "dropbox"),
+    });
+    let credentials = sandbox_grant(&stack.sandbox, "dropbox");
+    stack
+        .add_source(tenant, "dropbox", credentials, settings)
+        .await
+}
+
 /// Parts of the snapshot recorded in the database.
 pub async fn committed_parts(stack: &Stack, snapshot_id: &str) -> u64 {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
