@@ -22,7 +22,7 @@ struct Cli {
 enum Command {
     /// Run the REST API.
     Serve,
-    /// Run a worker that executes backup workflows and activities.
+    /// Run a worker that executes backup and retention workflows and activities.
     Worker {
         /// Task queues to poll, comma separated.
         #[arg(

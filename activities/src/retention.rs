@@ -15,7 +15,7 @@ use crate::{
     context::WorkerContext,
     failure::{db, not_found, storage, temporary},
 };
-use entities::{blob, repo, retention_run, snapshot};
+use entities::{account, blob, repo, retention_run, snapshot};
 use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::json;
 use std::{collections::HashSet, sync::Arc, time::Instant};
@@ -78,6 +78,12 @@ impl RetentionActivities {
 }
 
 async fn plan(w: &WorkerContext, input: PlanInput) -> Result<RetentionPlan, ActivityError> {
+    // A schedule left behind by a deleted account has nothing to do.
+    account::Entity::find_by_id(&input.account_id)
+        .one(&w.db)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| not_found("account", &input.account_id))?;
     let run = match &input.run_id {
         Some(id) => retention_run::Entity::find_by_id(id)
             .one(&w.db)

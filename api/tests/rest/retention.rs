@@ -427,3 +427,24 @@ async fn a_run_that_cannot_start_is_recorded_as_failed() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn deleting_a_source_deletes_its_policy() {
+    let app = App::spawn().await;
+    let owner = app.register("gone@example.com").await;
+    let acct = owner.account_id.clone();
+    let src = stripe_source(&app, &owner).await;
+    repo::put_retention_policy(&app.db, repo::policy_row(&acct, Some(&src), last(4)))
+        .await
+        .unwrap();
+    app.delete(&format!("/v1/sources/{src}"), &owner.access)
+        .await
+        .ok(204);
+    assert!(
+        repo::retention_policy(&app.db, &src)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    app.shutdown().await;
+}
