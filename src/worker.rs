@@ -7,14 +7,15 @@
 //! different `--queues`.
 
 use activities::{
-    BackupActivities, ExportActivities, VerifyActivities, WebhookActivities, WorkerContext,
+    BackupActivities, ExportActivities, RetentionActivities, VerifyActivities, WebhookActivities,
+    WorkerContext,
 };
 use temporal::Client;
 use temporalio_sdk::{Worker, WorkerOptions, runtime::RuntimeOptions};
 use tokio_util::sync::CancellationToken;
 use workflows::{
     BackupWorkflow, ExportWorkflow, QUEUE_BACKUP, QUEUE_EXPORT, QUEUE_MAINTENANCE,
-    VerifyAccountWorkflow, VerifyWorkflow, WebhookDeliveryWorkflow,
+    RetentionWorkflow, VerifyAccountWorkflow, VerifyWorkflow, WebhookDeliveryWorkflow,
 };
 
 /// Task queues that have work registered in this version.
@@ -39,7 +40,9 @@ fn queue_options(queue: &str, ctx: &WorkerContext) -> anyhow::Result<WorkerOptio
         QUEUE_MAINTENANCE => options
             .register_workflow::<VerifyWorkflow>()?
             .register_workflow::<VerifyAccountWorkflow>()?
+            .register_workflow::<RetentionWorkflow>()?
             .register_activities(VerifyActivities::new(ctx.clone()))
+            .register_activities(RetentionActivities::new(ctx.clone()))
             .build(),
         other => anyhow::bail!(
             "task queue `{other}` has no work in this version (known: {})",

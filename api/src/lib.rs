@@ -31,6 +31,8 @@ mod platforms;
 mod reauth;
 pub mod reconcile;
 pub mod retention;
+mod retention_policies;
+mod retention_runs;
 pub mod schedules;
 mod session;
 mod snapshots;
@@ -86,6 +88,8 @@ pub enum ApiTags {
     Snapshots,
     /// Webhooks: signed notifications of job outcomes and missed scheduled runs.
     Webhooks,
+    /// Retention: policies that expire old snapshots, and the runs that delete them.
+    Retention,
 }
 
 /// The API version shown in the spec.
@@ -114,6 +118,8 @@ type Apis = (
         verifications::VerificationsApi,
         verification_schedules::VerificationSchedulesApi,
         exports::ExportsApi,
+        retention_policies::RetentionPoliciesApi,
+        retention_runs::RetentionRunsApi,
     ),
 );
 
@@ -140,6 +146,8 @@ fn service() -> OpenApiService<Apis, ()> {
             verifications::VerificationsApi,
             verification_schedules::VerificationSchedulesApi,
             exports::ExportsApi,
+            retention_policies::RetentionPoliciesApi,
+            retention_runs::RetentionRunsApi,
         ),
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(

@@ -17,6 +17,7 @@ mod operator;
 mod outages;
 mod platforms;
 mod queue;
+mod retention;
 mod schedules;
 mod shared_budget;
 mod synthetic;

@@ -233,6 +233,7 @@ macro_rules! activity_contract {
         }
     };
 }
+pub(crate) use activity_contract;
 
 activity_contract!(
     /// A scheduled run's first step: creates its job row, or records that the run is skipped
