@@ -22,8 +22,8 @@ use poem_openapi::{
     types::Example,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, Set, TransactionTrait,
 };
 use serde_json::json;
 use storage::keys::{AccountKey, MasterKey};
@@ -271,6 +271,55 @@ pub enum ExportAccountKeyResponse {
 }
 error_responses!(ExportAccountKeyResponse { 403 => Forbidden, 404 => NotFound, 409 => Conflict });
 
+/// Hands the account's encryption over to a key only the customer holds.
+#[derive(Object, Debug, Clone)]
+#[oai(deny_unknown_fields, example)]
+pub struct UseCustomerKey {
+    /// The customer's age recipient (`age1…`): every part and file written from now on is
+    /// encrypted to it.
+    pub recipient: String,
+    /// Must be `true`: the service discards its own key of this account and can no longer
+    /// decrypt any of its snapshots. Export that key first (`GET …/encryption-key`) to keep the
+    /// snapshots written so far readable.
+    pub discard_service_key: bool,
+}
+
+impl Example for UseCustomerKey {
+    fn example() -> Self {
+        Self {
+            recipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p".into(),
+            discard_service_key: true,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum UseCustomerKeyResponse {
+    /// The account now holds its own key (`customer_held_key: true`).
+    #[oai(status = 200)]
+    Ok(Json<AccountView>),
+    /// The body cannot be read (`invalid_request`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorEnvelope>),
+    /// Handing the key over needs owner.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
+    /// No such account (or not yours).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    /// A job of the account is queued or running (`jobs_active`): its snapshot would mix keys.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorEnvelope>),
+    /// `recipient` is not an age recipient, or `discard_service_key` is not `true`
+    /// (`invalid_field`).
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorEnvelope>),
+    /// An internal error; quote the request id.
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+}
+error_responses!(UseCustomerKeyResponse { 400 => BadRequest, 403 => Forbidden, 404 => NotFound, 409 => Conflict, 422 => Unprocessable });
+
 /// Creates an account with a fresh age identity sealed under the master key. A sibling with
 /// the same name is a 409 `duplicate_name`.
 pub async fn insert_account(
@@ -475,6 +524,76 @@ impl AccountsApi {
             .await?;
             txn.commit().await?;
             Ok(UpdateAccountResponse::Ok(Json(view(acct, role))))
+        })
+        .await
+    }
+
+    /// Hands the account's encryption over to a key only the customer holds: from now on every
+    /// part and file is encrypted to `recipient`, and the service's own key of the account is
+    /// discarded, so the service can no longer decrypt. Reading snapshots through the API then
+    /// needs the identity in `X-Listbackup-Identity`; exports need the service's key and are
+    /// refused. Refused while a job of the account is queued or running. Needs owner.
+    #[oai(
+        path = "/v1/accounts/:account_id/encryption-key",
+        method = "put",
+        operation_id = "useCustomerKey"
+    )]
+    async fn use_customer_key(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        account_id: Path<String>,
+        body: Json<UseCustomerKey>,
+    ) -> UseCustomerKeyResponse {
+        respond(async {
+            let role = auth.0.require(&account_id, Role::Owner)?;
+            let acct = find(&state, &auth.0, &account_id).await?;
+            let recipient = storage::keys::parse_recipient(&body.recipient)
+                .map_err(|_| {
+                    ApiError::invalid_field(
+                        "recipient",
+                        "`recipient` must be an age X25519 recipient (age1…)",
+                    )
+                })?
+                .to_string();
+            if !body.discard_service_key {
+                return Err(ApiError::invalid_field(
+                    "discard_service_key",
+                    "`discard_service_key` must be true: the service's key of this account is \
+                     discarded (export it first to keep older snapshots readable)",
+                ));
+            }
+            let txn = state.db.begin().await?;
+            let active = entities::job::Entity::find()
+                .filter(entities::job::Column::AccountId.eq(acct.id.as_str()))
+                .filter(entities::job::Column::Status.is_in(entities::JobStatus::ACTIVE))
+                .count(&txn)
+                .await?;
+            if active > 0 {
+                return Err(ApiError::conflict(
+                    "jobs_active",
+                    format!(
+                        "account {} has {active} queued or running job(s); hand the key over once they have finished",
+                        acct.id
+                    ),
+                ));
+            }
+            let previous = acct.encryption_recipient.clone();
+            let mut model = acct.into_active_model();
+            model.encryption_recipient = Set(recipient.clone());
+            model.encryption_identity_sealed = Set(None);
+            let acct = model.update(&txn).await?;
+            activity::record(
+                &txn,
+                &auth.0,
+                &acct.id,
+                "account.key_handed_over",
+                ("account", &acct.id),
+                json!({"recipient": recipient, "previous_recipient": previous}),
+            )
+            .await?;
+            txn.commit().await?;
+            Ok(UseCustomerKeyResponse::Ok(Json(view(acct, role))))
         })
         .await
     }

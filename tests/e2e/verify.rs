@@ -6,9 +6,7 @@
 use crate::harness::*;
 use crate::webhooks::{Inbox, received, receiver, wait_for};
 use bytes::Bytes;
-use entities::account;
 use sandbox::SandboxConfig;
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde_json::{Value, json};
 use std::{
     collections::BTreeSet,
@@ -227,16 +225,20 @@ async fn damaged_and_missing_objects_fail_verification_by_name_and_alert() {
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(problems(&failed), vec![(blob_key, "missing".to_owned())]);
 
-    // The account holds its own key: nothing can be decrypted, and the flipped byte is still
-    // found by its sha256.
-    let mut acct = account::Entity::find_by_id(&tenant.account_id)
-        .one(&stack.db)
+    // The account hands its key over to the customer: the service can decrypt nothing, and the
+    // flipped byte is still found by its sha256.
+    let customer = storage::keys::AccountKey::generate();
+    let r = http()
+        .put(format!(
+            "{}/v1/accounts/{}/encryption-key",
+            stack.api_base, tenant.account_id
+        ))
+        .bearer_auth(&tenant.api_key)
+        .json(&json!({"recipient": customer.recipient(), "discard_service_key": true}))
+        .send()
         .await
-        .unwrap()
-        .unwrap()
-        .into_active_model();
-    acct.encryption_identity_sealed = Set(None);
-    acct.update(&stack.db).await.unwrap();
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let sealed_only = verify(&stack, &tenant, &stripe).await;
     assert_eq!(sealed_only["decrypted"], false);
     assert_eq!(sealed_only["records_counted"], 0);
@@ -248,6 +250,32 @@ async fn damaged_and_missing_objects_fail_verification_by_name_and_alert() {
             (deleted, "missing".to_owned()),
         ]
     );
+
+    // A backup since is encrypted to the customer's key alone; it verifies by sha256.
+    let job = start_backup(&stack, &tenant).await.unwrap();
+    let job = expect_success(&stack, &tenant, &job, Duration::from_secs(240), 0).await;
+    let fresh = job["snapshot_id"].as_str().unwrap().to_owned();
+    let fresh_manifest = manifest(&stack, &tenant, &fresh).await;
+    assert_eq!(
+        fresh_manifest["encryption"]["recipient"],
+        customer.recipient()
+    );
+    let first = &fresh_manifest["streams"][0]["parts"][0];
+    let body = stack
+        .store
+        .get(first["key"].as_str().unwrap())
+        .await
+        .unwrap();
+    let plain =
+        storage::part::open_part(customer.identity(), &body).expect("the customer's key opens it");
+    assert_eq!(
+        plain.iter().filter(|b| **b == b'\n').count() as u64,
+        first["records"].as_u64().unwrap()
+    );
+    assert!(storage::part::open_part(tenant.key.identity(), &body).is_err());
+    let passed = verify(&stack, &tenant, &fresh).await;
+    assert_eq!(passed["status"], "passed", "{passed}");
+    assert_eq!(passed["decrypted"], false);
 
     // Passed verifications send nothing; each failed one is announced once.
     let deadline = Instant::now() + Duration::from_secs(60);

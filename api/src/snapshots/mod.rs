@@ -27,7 +27,7 @@ use entities::{Role, SnapshotStatus, account, blob, snapshot, source};
 use poem::{http::StatusCode, web::Data};
 use poem_openapi::{
     ApiResponse, Enum, OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -304,24 +304,59 @@ fn stream<'m>(
     })
 }
 
-/// The account's identity, unsealed with the master key, checked against the manifest.
+/// The header an account that holds its own key sends its age identity in, to read its
+/// snapshots through the API. The identity is used for this request only, in memory: never
+/// stored, logged or passed on.
+pub const IDENTITY_HEADER: &str = "X-Listbackup-Identity";
+
+/// The identity to decrypt `manifest` with: the account's own, unsealed with the master key;
+/// or, for an account that holds its own key, the one `provided` in [`IDENTITY_HEADER`]. Either
+/// must be the key the snapshot is encrypted to.
 async fn account_identity(
     state: &AppState,
     manifest: &Manifest,
+    provided: Option<&str>,
 ) -> Result<age::x25519::Identity, ApiError> {
     let acct = account::Entity::find_by_id(&manifest.account_id)
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::internal("the snapshot's account is gone"))?;
-    let sealed = acct.encryption_identity_sealed.ok_or_else(|| {
-        ApiError::conflict(
-            "key_not_held",
-            "this account holds its own key: download the parts from the object store and \
-             decrypt them with `age -d -i <your key>`",
-        )
-    })?;
-    let key = AccountKey::open_with(&state.master, &sealed).map_err(ApiError::internal)?;
-    reader::check_recipient(manifest, key.identity()).map_err(ApiError::internal)?;
+    let key = match (acct.encryption_identity_sealed, provided) {
+        (Some(sealed), _) => {
+            AccountKey::open_with(&state.master, &sealed).map_err(ApiError::internal)?
+        }
+        (None, Some(text)) => AccountKey::parse(text).map_err(|_| {
+            ApiError::bad_param(
+                IDENTITY_HEADER,
+                format!("`{IDENTITY_HEADER}` must be an age identity (AGE-SECRET-KEY-1…)"),
+            )
+        })?,
+        (None, None) => {
+            return Err(ApiError::conflict(
+                "key_not_held",
+                format!(
+                    "this account holds its own key: send it in `{IDENTITY_HEADER}` (it is used for \
+                     this request only), or download the parts from the object store and decrypt \
+                     them with `age -d -i <your key>`"
+                ),
+            ));
+        }
+    };
+    if reader::check_recipient(manifest, key.identity()).is_err() {
+        if provided.is_some() {
+            return Err(ApiError::bad_param(
+                IDENTITY_HEADER,
+                format!(
+                    "snapshot {} is encrypted to {}, not to the key sent in `{IDENTITY_HEADER}`",
+                    manifest.snapshot_id, manifest.encryption.recipient
+                ),
+            ));
+        }
+        return Err(ApiError::internal(format!(
+            "snapshot {} is not encrypted to the account's key",
+            manifest.snapshot_id
+        )));
+    }
     Ok(key.identity().clone())
 }
 
@@ -471,10 +506,16 @@ impl SnapshotsApi {
         method = "get",
         operation_id = "getStreamRecords"
     )]
+    // One argument per request parameter: the operation has that many.
+    #[allow(clippy::too_many_arguments)]
     async fn records(
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        /// For an account that holds its own key: its age identity, used for this request
+        /// only.
+        #[oai(name = "X-Listbackup-Identity")]
+        key: Header<Option<String>>,
         snapshot_id: Path<String>,
         stream: Path<String>,
         /// Records per page, 1 to 1000 (default 100).
@@ -488,7 +529,7 @@ impl SnapshotsApi {
             let entry = self::stream(&manifest, &stream)?;
             let (limit, start) =
                 records::parse_request(&snap.id, entry, limit.0, cursor.0.as_deref())?;
-            let identity = account_identity(&state, &manifest).await?;
+            let identity = account_identity(&state, &manifest, key.0.as_deref()).await?;
             let page = records::read_page(&state.store, &identity, entry, start, limit)
                 .await
                 .map_err(storage_error)?;
@@ -523,6 +564,10 @@ impl SnapshotsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        /// For an account that holds its own key: its age identity, used for this request
+        /// only.
+        #[oai(name = "X-Listbackup-Identity")]
+        key: Header<Option<String>>,
         snapshot_id: Path<String>,
         stream: Path<String>,
         /// `jsonl` (default) or `jsonl.zst`.
@@ -533,7 +578,7 @@ impl SnapshotsApi {
                 let snap = find_snapshot(&state, &auth.0, &snapshot_id).await?;
                 let manifest = complete_manifest(&state, &snap).await?;
                 let entry = self::stream(&manifest, &stream)?;
-                let identity = account_identity(&state, &manifest).await?;
+                let identity = account_identity(&state, &manifest, key.0.as_deref()).await?;
                 let format = format.0.unwrap_or_default();
                 let (zstd, extension, content_type) = match format {
                     DownloadFormat::Jsonl => (false, "jsonl", payload::NDJSON),
@@ -570,6 +615,10 @@ impl SnapshotsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        /// For an account that holds its own key: its age identity, used for this request
+        /// only.
+        #[oai(name = "X-Listbackup-Identity")]
+        key: Header<Option<String>>,
         snapshot_id: Path<String>,
         sha256: Path<String>,
     ) -> GetFileResponse {
@@ -599,7 +648,7 @@ impl SnapshotsApi {
                 .one(&state.db)
                 .await?
                 .ok_or_else(missing)?;
-            let identity = account_identity(&state, &manifest).await?;
+            let identity = account_identity(&state, &manifest, key.0.as_deref()).await?;
             let object = download::Object::Blob {
                 key: row.key,
                 stored_bytes: row.stored_bytes.max(0) as u64,

@@ -351,9 +351,22 @@ impl App {
         path: &str,
         token: Option<&str>,
     ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        self.get_raw_with(path, token, &[]).await
+    }
+
+    /// [`App::get_raw`] with extra request headers.
+    pub async fn get_raw_with(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
         let mut req = self.http.get(format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         let resp = req.send().await.expect("the API answers");
         let status = resp.status().as_u16();

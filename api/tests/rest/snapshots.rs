@@ -46,17 +46,18 @@ async fn source_with_job(
     app: &App,
     account_id: &str,
 ) -> (entities::source::Model, entities::job::Model) {
+    // A connection of its own per snapshot: names are unique in an account.
     let conn = repo::create_connection(
         &app.db,
         account_id,
         "stripe",
-        "Stripe",
+        &format!("Stripe {}", entities::new_id()),
         "sealed".into(),
         json!({}),
     )
     .await
     .unwrap();
-    let source = repo::create_source(&app.db, &conn, "all", &[])
+    let source = repo::create_source(&app.db, &conn, &conn.name, &[])
         .await
         .unwrap();
     let job = repo::create_job(&app.db, &source, JobKind::Backup)
@@ -926,5 +927,150 @@ async fn verification_schedules_check_their_input_roles_and_the_workflow_service
     app.call("DELETE", &path, Some(&ada.access), None)
         .await
         .error(404, "not_found");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_account_that_holds_its_own_key_reads_with_the_identity_it_sends() {
+    let app = App::spawn_with_objects().await;
+    let ada = app.register("ada@example.com").await;
+    let adam = app
+        .member(&ada, &ada.account_id, "adam@example.com", "admin")
+        .await;
+    let old = store_snapshot(&app, &ada.account_id, &specs()).await;
+    let key_path = format!("/v1/accounts/{}/encryption-key", ada.account_id);
+    let service_identity = app.get(&key_path, &ada.access).await.ok(200)["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let customer = AccountKey::generate();
+    let hand_over = json!({"recipient": customer.recipient(), "discard_service_key": true});
+
+    // Refused: not confirmed, not a recipient, not the owner, a job in progress.
+    let r = app
+        .call(
+            "PUT",
+            &key_path,
+            Some(&ada.access),
+            Some(json!({"recipient": customer.recipient(), "discard_service_key": false})),
+        )
+        .await;
+    r.error(422, "invalid_field");
+    assert_eq!(r.field(), "discard_service_key");
+    let r = app
+        .call(
+            "PUT",
+            &key_path,
+            Some(&ada.access),
+            Some(json!({"recipient": "age1nope", "discard_service_key": true})),
+        )
+        .await;
+    r.error(422, "invalid_field");
+    assert_eq!(r.field(), "recipient");
+    app.call(
+        "PUT",
+        &key_path,
+        Some(&adam.access),
+        Some(hand_over.clone()),
+    )
+    .await
+    .error(403, "forbidden");
+    let source = entities::source::Entity::find_by_id(old.source_id.as_str())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let job = repo::create_job(&app.db, &source, JobKind::Sync)
+        .await
+        .unwrap();
+    app.call("PUT", &key_path, Some(&ada.access), Some(hand_over.clone()))
+        .await
+        .error(409, "jobs_active");
+    repo::finish_job(&app.db, &job.id, JobStatus::Cancelled, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get(&format!("/v1/accounts/{}", ada.account_id), &ada.access)
+            .await
+            .ok(200)["customer_held_key"],
+        false,
+        "refused calls changed nothing"
+    );
+
+    // Handed over: the service has no key left to give.
+    let r = app
+        .call("PUT", &key_path, Some(&ada.access), Some(hand_over))
+        .await;
+    assert_eq!(r.ok(200)["customer_held_key"], true);
+    assert_eq!(r.body["encryption_recipient"], customer.recipient());
+    app.get(&key_path, &ada.access)
+        .await
+        .error(409, "key_not_held");
+    assert!(
+        app.logged(
+            &ada.account_id,
+            &format!("user:{}", ada.id),
+            "account.key_handed_over",
+            &ada.account_id
+        )
+        .await
+    );
+
+    // Older snapshots read with the identity they were written to, sent with the request.
+    let records = format!(
+        "/v1/snapshots/{}/streams/customers/records?limit=1000",
+        old.snapshot_id
+    );
+    app.get(&records, &ada.access)
+        .await
+        .error(409, "key_not_held");
+    let header = "X-Listbackup-Identity";
+    let (status, _, body) = app
+        .get_raw_with(&records, Some(&ada.access), &[(header, &service_identity)])
+        .await;
+    assert_eq!(status, 200);
+    assert!(body == old.jsonl[0].1, "the old snapshot with its own key");
+    let customer_identity = customer.to_secret_string();
+    for wrong in [customer_identity.as_str(), "AGE-SECRET-KEY-1NOPE"] {
+        let (status, _, body) = app
+            .get_raw_with(&records, Some(&ada.access), &[(header, wrong)])
+            .await;
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+        let error: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(error["error"]["details"]["field"], header);
+        assert!(
+            !String::from_utf8_lossy(&body).contains(wrong),
+            "the key is never echoed"
+        );
+    }
+
+    // A snapshot written since is encrypted to the customer's key.
+    let new = store_snapshot(&app, &ada.account_id, &specs()).await;
+    let download = format!(
+        "/v1/snapshots/{}/streams/invoices/download",
+        new.snapshot_id
+    );
+    let (status, _, body) = app
+        .get_raw_with(
+            &download,
+            Some(&ada.access),
+            &[(header, &customer_identity)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(body == new.jsonl[1].1);
+    let (status, _, _) = app
+        .get_raw_with(&download, Some(&ada.access), &[(header, &service_identity)])
+        .await;
+    assert_eq!(status, 400, "the old key does not open the new snapshot");
+
+    // Exports need the service's key.
+    app.post(
+        &format!("/v1/accounts/{}/exports", ada.account_id),
+        &ada.access,
+        json!({"snapshot_ids": [new.snapshot_id]}),
+    )
+    .await
+    .error(409, "key_not_held");
     app.shutdown().await;
 }
