@@ -633,8 +633,8 @@ pub async fn assert_source_snapshot(
     Ok(manifest)
 }
 
-/// Asserts that every object written or left under the snapshot is one of its manifest's parts
-/// or the manifest itself: nothing orphaned, nothing stored twice under different keys.
+/// Asserts that every object written or left under the snapshot is one of its manifest's parts,
+/// their indexes, or the manifest itself: nothing orphaned, nothing stored twice under different keys.
 pub async fn assert_no_stray_objects(
     stack: &Stack,
     tenant: &Tenant,
@@ -644,10 +644,17 @@ pub async fn assert_no_stray_objects(
     let prefix = storage::layout::snapshot_prefix(&tenant.account_id, &tenant.source_id, snapshot);
     let manifest_key =
         storage::layout::manifest_key(&tenant.account_id, &tenant.source_id, snapshot);
-    let known: std::collections::HashSet<&str> = (manifest.streams.iter())
-        .flat_map(|s| s.parts.iter().map(|p| p.key.as_str()))
+    let known: std::collections::HashSet<&str> = (manifest.object_keys())
         .chain([manifest_key.as_str()])
         .collect();
+    for (stream, part) in manifest.parts() {
+        anyhow::ensure!(
+            part.index.is_some(),
+            "{}: {} has no index",
+            stream.name,
+            part.key
+        );
+    }
     let stored = stack.store.list(&prefix).await?;
     let written = stack.puts.keys();
     for key in stored

@@ -164,6 +164,7 @@ async fn store_snapshot(app: &App, account_id: &str, streams: &[StreamSpec]) -> 
                 } else {
                     Vec::new()
                 },
+                index: None,
             });
         }
         manifest_streams.push(ManifestStream {
@@ -173,6 +174,7 @@ async fn store_snapshot(app: &App, account_id: &str, streams: &[StreamSpec]) -> 
             stored_bytes: parts.iter().map(|p| p.stored_bytes).sum(),
             cursor: Some(json!({"created": 1_700_000_000})),
             parts,
+            full: None,
         });
         jsonl.push((spec.name.to_owned(), all));
     }
