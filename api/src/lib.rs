@@ -105,7 +105,11 @@ type Apis = (
     schedules::SchedulesApi,
     activity_log::ActivityLogApi,
     // poem-openapi implements `OpenApi` for tuples of up to 16: later APIs nest.
-    (snapshots::SnapshotsApi, webhooks::WebhooksApi),
+    (
+        snapshots::SnapshotsApi,
+        snapshots::PointInTimeApi,
+        webhooks::WebhooksApi,
+    ),
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -125,7 +129,11 @@ fn service() -> OpenApiService<Apis, ()> {
         job_lists::JobListsApi,
         schedules::SchedulesApi,
         activity_log::ActivityLogApi,
-        (snapshots::SnapshotsApi, webhooks::WebhooksApi),
+        (
+            snapshots::SnapshotsApi,
+            snapshots::PointInTimeApi,
+            webhooks::WebhooksApi,
+        ),
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(
         "Back up SaaS platform data into S3 storage you control. Every backup runs as a durable \
