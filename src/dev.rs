@@ -188,7 +188,7 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         println!("\nstopping…");
         stopper.cancel();
     });
-    let worker_result = worker::run(client, ctx, workflows::QUEUE_BACKUP, stop.clone()).await;
+    let worker_result = worker::run(client, ctx, &worker::SERVED_QUEUES, stop.clone()).await;
     stop.cancel();
     let _ = api_task.await;
     if let Some(s) = sandbox_server {

@@ -24,8 +24,13 @@ enum Command {
     Serve,
     /// Run a worker that executes backup workflows and activities.
     Worker {
-        /// Task queues to poll, comma separated.
-        #[arg(long, value_delimiter = ',', default_value = "listbackup-backup")]
+        /// Task queues to poll, comma separated: `listbackup-backup` (backups, syncs, webhook
+        /// deliveries), `listbackup-maintenance` (verification). Default: both.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "listbackup-backup,listbackup-maintenance"
+        )]
         queues: Vec<String>,
     },
     /// Run everything locally: Temporal dev server, embedded S3, SQLite, API and worker.
@@ -216,12 +221,13 @@ async fn serve() -> anyhow::Result<()> {
 }
 
 async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
-    let [queue] = queues.as_slice() else {
+    let queues: Vec<&str> = queues.iter().map(String::as_str).collect();
+    if let Some(unknown) = queues.iter().find(|q| !worker::SERVED_QUEUES.contains(q)) {
         anyhow::bail!(
-            "--queues: this version serves one queue per worker process ({})",
+            "--queues: `{unknown}` is not a task queue of this version (known: {})",
             worker::SERVED_QUEUES.join(", ")
         );
-    };
+    }
     let db = entities::connect(&config::database_url(None)?)
         .await
         .context("opening the database")?;
@@ -251,7 +257,7 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
         dev::wait_for_shutdown_signal().await;
         stopper.cancel();
     });
-    worker::run(client, ctx, queue, stop).await
+    worker::run(client, ctx, &queues, stop).await
 }
 
 async fn restore(snapshot: String, out: PathBuf, data_dir: PathBuf) -> anyhow::Result<()> {

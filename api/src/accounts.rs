@@ -218,8 +218,12 @@ pub enum DeleteAccountResponse {
     /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
+    /// The workflow service, which holds the account's verification schedule, is unavailable;
+    /// nothing was deleted.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorEnvelope>),
 }
-error_responses!(DeleteAccountResponse { 403 => Forbidden, 404 => NotFound, 409 => Conflict });
+error_responses!(DeleteAccountResponse { 403 => Forbidden, 404 => NotFound, 409 => Conflict, 503 => Unavailable });
 
 /// The account's decryption key, for restoring its snapshots with standard tools.
 #[derive(Object, Debug, Clone)]
@@ -502,6 +506,12 @@ impl AccountsApi {
                     format!("account {} still has {what}; delete them first", acct.id),
                 ));
             }
+            crate::verification_schedules::delete_for_account(
+                &txn,
+                &state.temporal.client,
+                &acct.id,
+            )
+            .await?;
             // The log outlives the account: on its parent, or on the account's own id.
             let logged_on = acct.parent_id.as_deref().unwrap_or(&acct.id);
             activity::record(

@@ -39,6 +39,8 @@ pub mod spec;
 mod state;
 pub mod throttle;
 pub mod tokens;
+mod verification_schedules;
+mod verifications;
 mod webhooks;
 
 pub use auth::AuthSettings;
@@ -109,6 +111,8 @@ type Apis = (
         snapshots::SnapshotsApi,
         snapshots::PointInTimeApi,
         webhooks::WebhooksApi,
+        verifications::VerificationsApi,
+        verification_schedules::VerificationSchedulesApi,
     ),
 );
 
@@ -133,6 +137,8 @@ fn service() -> OpenApiService<Apis, ()> {
             snapshots::SnapshotsApi,
             snapshots::PointInTimeApi,
             webhooks::WebhooksApi,
+            verifications::VerificationsApi,
+            verification_schedules::VerificationSchedulesApi,
         ),
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(

@@ -20,6 +20,7 @@ mod rate_budgets;
 mod schedules;
 mod sessions;
 mod slots;
+mod verifications;
 mod webhooks;
 
 pub use access::*;
@@ -28,6 +29,7 @@ pub use rate_budgets::*;
 pub use schedules::*;
 pub use sessions::*;
 pub use slots::*;
+pub use verifications::*;
 pub use webhooks::*;
 
 /// The prefix every API key secret starts with, so leaked keys are recognisable by scanners.

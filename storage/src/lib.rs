@@ -23,5 +23,9 @@ pub mod object_store;
 pub mod part;
 pub mod pit;
 pub mod reader;
+pub mod verify;
+
+#[cfg(test)]
+mod test_store;
 
 pub use error::StorageError;

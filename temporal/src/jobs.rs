@@ -46,11 +46,21 @@ pub async fn start_backup(
             input.platform
         ))
         .build();
-    match client
+    let started = client
         .start_workflow(BackupWorkflow::run, input.clone(), options)
-        .await
-    {
-        Ok(handle) => Ok(handle.run_id().unwrap_or_default().to_owned()),
+        .await;
+    run_id_of(started, workflow_id, |h| h.run_id().map(str::to_owned))
+}
+
+/// The run id of a workflow just started, or why it was not: a workflow id already used is
+/// [`TemporalError::AlreadyStarted`].
+pub(crate) fn run_id_of<H>(
+    started: Result<H, WorkflowStartError>,
+    workflow_id: &str,
+    run_id: impl FnOnce(&H) -> Option<String>,
+) -> Result<String, TemporalError> {
+    match started {
+        Ok(handle) => Ok(run_id(&handle).unwrap_or_default()),
         Err(WorkflowStartError::AlreadyStarted { .. }) => {
             Err(TemporalError::AlreadyStarted(workflow_id.to_owned()))
         }

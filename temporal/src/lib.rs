@@ -5,6 +5,7 @@ mod client;
 pub mod dev_server;
 mod jobs;
 mod schedules;
+mod verify;
 mod webhooks;
 
 pub use client::{
@@ -16,10 +17,12 @@ pub use jobs::{
     find_runs, run_state, signal_reauthorized, start_backup, web_ui_link,
 };
 pub use schedules::{
-    ScheduleDefinition, ScheduleStatus, create_schedule, delete_schedule, describe_schedule,
-    scheduled_workflow_id, set_schedule_paused, trigger_schedule, update_schedule,
+    ScheduleDefinition, ScheduleStatus, ScheduledRun, create_schedule, delete_schedule,
+    describe_schedule, scheduled_workflow_id, set_schedule_paused, trigger_schedule,
+    update_schedule,
 };
 pub use temporalio_client::Client;
+pub use verify::start_verification;
 pub use webhooks::start_webhook_delivery;
 
 /// Errors talking to Temporal.

@@ -1,6 +1,7 @@
-//! Temporal Schedules behind ListBackup's source schedules: one Temporal Schedule per schedule
+//! Temporal Schedules behind ListBackup's schedules: one Temporal Schedule per source schedule
 //! row, whose action starts `BackupWorkflow` with the schedule's id in its input (the run claims
-//! its job row first; see `workflows::backup`). Overlap policy Skip, a catch-up window, jitter.
+//! its job row first; see `workflows::backup`), and one per account verification schedule,
+//! whose action starts `VerifyAccountWorkflow`. Overlap policy Skip, a catch-up window, jitter.
 //!
 //! Created with the raw `CreateSchedule` call (the SDK's high-level action carries no search
 //! attributes or memo), so scheduled runs are filterable in the Web UI like API-started ones.
@@ -26,7 +27,12 @@ use temporalio_common::{
     },
     search_attributes::SearchAttributes,
 };
-use workflows::{QUEUE_BACKUP, contracts::BackupInput, search};
+use workflows::{
+    QUEUE_BACKUP, QUEUE_MAINTENANCE,
+    contracts::{BackupInput, VerifyPassInput},
+    search,
+    verify::{VERIFY_KIND, pass_workflow_id},
+};
 
 /// `SCHEDULE_OVERLAP_POLICY_SKIP`: a run due while the previous one still runs is skipped.
 const OVERLAP_SKIP: i32 = 1;
@@ -43,8 +49,78 @@ pub struct ScheduleDefinition {
     pub jitter: Duration,
     pub catchup_window: Duration,
     pub paused: bool,
-    /// The input of every run: `schedule_id` set, `job_id` empty.
-    pub input: BackupInput,
+    /// What every run starts.
+    pub run: ScheduledRun,
+}
+
+/// What each run of a schedule starts.
+#[derive(Debug, Clone)]
+pub enum ScheduledRun {
+    /// A backup or sync of a source: `schedule_id` set, `job_id` empty.
+    Backup(BackupInput),
+    /// A verification pass over an account's newest snapshots.
+    VerifyAccount(VerifyPassInput),
+}
+
+/// The parts of a run's start request that depend on what it runs.
+struct RunStart {
+    workflow_id: String,
+    workflow_type: &'static str,
+    queue: &'static str,
+    input: temporalio_common::protos::temporal::api::common::v1::Payload,
+    execution_timeout: Duration,
+    attributes: SearchAttributes,
+    memo: Vec<(&'static str, String)>,
+}
+
+fn encode<T: AsJsonPayloadExt + ?Sized>(
+    value: &T,
+    what: &'static str,
+) -> Result<temporalio_common::protos::temporal::api::common::v1::Payload, TemporalError> {
+    value.as_json_payload().map_err(|e| TemporalError::Rpc {
+        operation: what,
+        message: e.to_string(),
+    })
+}
+
+impl ScheduledRun {
+    fn start(&self) -> Result<RunStart, TemporalError> {
+        Ok(match self {
+            Self::Backup(input) => {
+                let schedule_id = input.schedule_id.clone().unwrap_or_default();
+                RunStart {
+                    workflow_id: scheduled_workflow_id(&input.source_id, &schedule_id),
+                    workflow_type: "BackupWorkflow",
+                    queue: QUEUE_BACKUP,
+                    input: encode(input, "encode schedule input")?,
+                    // The same bound as an API-started backup (see `jobs::start_backup`).
+                    execution_timeout: Duration::from_secs(30 * 24 * 3600),
+                    attributes: SearchAttributes::new([
+                        search::ACCOUNT_ID.value_set(input.account_id.clone()),
+                        search::SOURCE_ID.value_set(input.source_id.clone()),
+                        search::PLATFORM.value_set(input.platform.clone()),
+                        search::JOB_KIND.value_set(input.kind.as_str().to_owned()),
+                    ]),
+                    memo: vec![
+                        ("account_id", input.account_id.clone()),
+                        ("schedule_id", schedule_id),
+                    ],
+                }
+            }
+            Self::VerifyAccount(input) => RunStart {
+                workflow_id: pass_workflow_id(&input.account_id),
+                workflow_type: "VerifyAccountWorkflow",
+                queue: QUEUE_MAINTENANCE,
+                input: encode(input, "encode schedule input")?,
+                execution_timeout: Duration::from_secs(7 * 24 * 3600),
+                attributes: SearchAttributes::new([
+                    search::ACCOUNT_ID.value_set(input.account_id.clone()),
+                    search::JOB_KIND.value_set(VERIFY_KIND.to_owned()),
+                ]),
+                memo: vec![("account_id", input.account_id.clone())],
+            },
+        })
+    }
 }
 
 /// What Temporal says about a schedule now.
@@ -90,34 +166,12 @@ pub fn scheduled_workflow_id(source_id: &str, schedule_id: &str) -> String {
 fn build(
     def: &ScheduleDefinition,
 ) -> Result<(proto::Schedule, Memo, SearchAttributes), TemporalError> {
-    let input = &def.input;
-    let payload = input.as_json_payload().map_err(|e| TemporalError::Rpc {
-        operation: "encode schedule input",
-        message: e.to_string(),
-    })?;
-    let attributes = SearchAttributes::new([
-        search::ACCOUNT_ID.value_set(input.account_id.clone()),
-        search::SOURCE_ID.value_set(input.source_id.clone()),
-        search::PLATFORM.value_set(input.platform.clone()),
-        search::JOB_KIND.value_set(input.kind.as_str().to_owned()),
-    ]);
-    let memo_value = |v: &str| {
-        v.as_json_payload().map_err(|e| TemporalError::Rpc {
-            operation: "encode schedule memo",
-            message: e.to_string(),
-        })
-    };
-    let memo = Memo {
-        fields: [
-            ("account_id".to_owned(), memo_value(&input.account_id)?),
-            (
-                "schedule_id".to_owned(),
-                memo_value(input.schedule_id.as_deref().unwrap_or_default())?,
-            ),
-        ]
-        .into(),
-    };
-    let schedule_id = input.schedule_id.clone().unwrap_or_default();
+    let run = def.run.start()?;
+    let mut fields = std::collections::HashMap::new();
+    for (name, value) in &run.memo {
+        fields.insert((*name).to_owned(), encode(value, "encode schedule memo")?);
+    }
+    let memo = Memo { fields };
     let schedule = proto::Schedule {
         spec: Some(proto::ScheduleSpec {
             cron_string: vec![def.cron.clone()],
@@ -130,19 +184,18 @@ fn build(
         action: Some(proto::ScheduleAction {
             action: Some(proto::schedule_action::Action::StartWorkflow(
                 NewWorkflowExecutionInfo {
-                    workflow_id: scheduled_workflow_id(&input.source_id, &schedule_id),
+                    workflow_id: run.workflow_id,
                     workflow_type: Some(WorkflowType {
-                        name: "BackupWorkflow".into(),
+                        name: run.workflow_type.into(),
                     }),
                     task_queue: Some(TaskQueue {
-                        name: QUEUE_BACKUP.into(),
+                        name: run.queue.into(),
                         ..Default::default()
                     }),
-                    input: Some(payload.into()),
-                    // The same bound as an API-started backup (see `jobs::start_backup`).
-                    workflow_execution_timeout: Duration::from_secs(30 * 24 * 3600).try_into().ok(),
+                    input: Some(run.input.into()),
+                    workflow_execution_timeout: run.execution_timeout.try_into().ok(),
                     memo: Some(memo.clone()),
-                    search_attributes: Some(attributes.clone().into_proto()),
+                    search_attributes: Some(run.attributes.clone().into_proto()),
                     ..Default::default()
                 },
             )),
@@ -158,7 +211,7 @@ fn build(
             ..Default::default()
         }),
     };
-    Ok((schedule, memo, attributes))
+    Ok((schedule, memo, run.attributes))
 }
 
 /// Creates the Temporal Schedule. Temporal refusing the spec is

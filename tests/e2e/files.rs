@@ -5,7 +5,6 @@ use crate::harness::*;
 use entities::blob;
 use sandbox::SandboxConfig;
 use sea_orm::{EntityTrait, PaginatorTrait};
-use serde_json::json;
 use std::time::Duration;
 
 fn blob_puts(stack: &Stack) -> usize {
@@ -23,21 +22,7 @@ async fn unchanged_files_are_neither_downloaded_nor_uploaded_again() {
         .await
         .expect("stack");
     let tenant = stack.provision().await.expect("provision");
-    let base = stack.sandbox_url();
-    let source_id = stack
-        .add_source(
-            &tenant,
-            "dropbox",
-            sandbox_grant(&stack.sandbox, "dropbox"),
-            json!({
-                "base_url": base,
-                "content_url": base,
-                "requests_per_second": 50,
-                "oauth_app": sandbox_oauth_app(&base, "dropbox"),
-            }),
-        )
-        .await
-        .unwrap();
+    let source_id = add_dropbox_source(&stack, &tenant).await.unwrap();
     stack.spawn_worker().expect("worker");
     let dropbox = stack.sandbox.dropbox();
     let files = dropbox

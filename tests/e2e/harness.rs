@@ -671,6 +671,29 @@ pub async fn assert_no_stray_objects(
     Ok(())
 }
 
+/// The connection settings of a Dropbox source on the sandbox at `base`.
+pub fn dropbox_config(base: &str) -> Value {
+    json!({
+        "base_url": base,
+        "content_url": base,
+        "requests_per_second": 50,
+        "oauth_app": sandbox_oauth_app(base, "dropbox"),
+    })
+}
+
+/// Adds a Dropbox source on the sandbox to the tenant's account.
+pub async fn add_dropbox_source(stack: &Stack, tenant: &Tenant) -> anyhow::Result<String> {
+    let base = stack.sandbox_url();
+    stack
+        .add_source(
+            tenant,
+            "dropbox",
+            sandbox_grant(&stack.sandbox, "dropbox"),
+            dropbox_config(&base),
+        )
+        .await
+}
+
 /// Connection credentials for a fresh grant from the sandbox's authorization server.
 pub fn sandbox_grant(sandbox: &Sandbox, platform: &str) -> Value {
     let issued = sandbox.oauth().issue(platform);

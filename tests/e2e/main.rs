@@ -18,4 +18,5 @@ mod platforms;
 mod queue;
 mod schedules;
 mod shared_budget;
+mod verify;
 mod webhooks;

@@ -111,12 +111,7 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
             }
             (
                 sandbox_grant(sb, "dropbox"),
-                json!({
-                    "base_url": base,
-                    "content_url": base,
-                    "requests_per_second": 50,
-                    "oauth_app": sandbox_oauth_app(base, "dropbox"),
-                }),
+                dropbox_config(base),
                 expected(platform, |s| match s {
                     "files" => sb.dropbox().entries(),
                     _ => vec![sb.dropbox().account().clone()],

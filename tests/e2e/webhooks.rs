@@ -20,12 +20,12 @@ use tokio_util::sync::CancellationToken;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     headers: HeaderMap,
     body: String,
 }
 
-type Inbox = Arc<Mutex<Vec<Received>>>;
+pub(crate) type Inbox = Arc<Mutex<Vec<Received>>>;
 
 #[handler]
 fn receive(headers: &HeaderMap, body: String, inbox: Data<&Inbox>) -> &'static str {
@@ -37,7 +37,7 @@ fn receive(headers: &HeaderMap, body: String, inbox: Data<&Inbox>) -> &'static s
 }
 
 /// Serves `inbox` on `port` until `stop` is cancelled.
-async fn receiver(port: u16, inbox: Inbox, stop: CancellationToken) {
+pub(crate) async fn receiver(port: u16, inbox: Inbox, stop: CancellationToken) {
     let app = Route::new().at("/hook", post(receive)).data(inbox);
     Server::new(TcpListener::bind(format!("127.0.0.1:{port}")))
         .run_with_graceful_shutdown(app, stop.cancelled_owned(), None)
@@ -53,7 +53,7 @@ fn header<'a>(r: &'a Received, name: &str) -> &'a str {
 }
 
 /// The notifications of `event` received so far, each checked against `secret`.
-fn received(inbox: &Inbox, event: &str, secret: &str) -> Vec<Value> {
+pub(crate) fn received(inbox: &Inbox, event: &str, secret: &str) -> Vec<Value> {
     let inbox = inbox.lock().unwrap().clone();
     inbox
         .iter()
@@ -78,7 +78,12 @@ fn received(inbox: &Inbox, event: &str, secret: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn wait_for(inbox: &Inbox, event: &str, secret: &str, patience: Duration) -> Vec<Value> {
+pub(crate) async fn wait_for(
+    inbox: &Inbox,
+    event: &str,
+    secret: &str,
+    patience: Duration,
+) -> Vec<Value> {
     let deadline = Instant::now() + patience;
     loop {
         let got = received(inbox, event, secret);

@@ -308,3 +308,170 @@ activity_contract!(
     /// Marks a delivery whose retries ran out as failed.
     GiveUpDelivery, "webhook.give_up", GiveUpInput => ()
 );
+
+/// The input of `VerifyWorkflow`: one verification row and the snapshot it checks.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct VerifyInput {
+    pub verification_id: String,
+    pub account_id: String,
+    pub source_id: String,
+    pub snapshot_id: String,
+}
+
+/// A damaged or missing object, as a verification reports it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct VerifyProblem {
+    /// The object key (a part, a blob, or the manifest).
+    pub key: String,
+    /// `missing`, `checksum_mismatch`, `unreadable` or `record_count_mismatch`.
+    pub kind: String,
+    pub detail: String,
+}
+
+/// What `verify.plan` found in the manifest: the groups of objects to check.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct VerifyPlan {
+    /// The streams, with their number of parts.
+    pub streams: Vec<(String, u64)>,
+    /// Distinct blobs the parts refer to.
+    pub blobs: u64,
+    /// Parts are decrypted and counted (the service holds the account's key); otherwise only
+    /// their stored bytes are checked.
+    pub decrypt: bool,
+    /// Problems with the manifest itself (missing, unreadable): nothing else can be checked.
+    pub problems: Vec<VerifyProblem>,
+}
+
+/// Which objects `verify.objects` checks: the parts of one stream, or the blobs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyGroup {
+    Stream(String),
+    Blobs,
+}
+
+/// The input of `verify.objects`: a group, from the object at index `start` on.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct VerifyObjectsInput {
+    pub verification_id: String,
+    pub snapshot_id: String,
+    pub group: VerifyGroup,
+    pub start: u64,
+    pub decrypt: bool,
+}
+
+/// Counts of a verification, added up chunk by chunk.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct VerifyTally {
+    pub objects: u64,
+    pub bytes: u64,
+    pub records: u64,
+    /// The first problems found.
+    pub problems: Vec<VerifyProblem>,
+    /// Every problem found (`problems` stops at [`MAX_VERIFY_PROBLEMS`]).
+    pub problem_count: u64,
+}
+
+/// How many problems a verification carries in its history and its row.
+pub const MAX_VERIFY_PROBLEMS: usize = 100;
+
+impl VerifyTally {
+    /// Adds `other` in, keeping at most [`MAX_VERIFY_PROBLEMS`] problems.
+    pub fn add(&mut self, other: VerifyTally) {
+        self.objects += other.objects;
+        self.bytes += other.bytes;
+        self.records += other.records;
+        self.problem_count += other.problem_count;
+        let room = MAX_VERIFY_PROBLEMS.saturating_sub(self.problems.len());
+        self.problems.extend(other.problems.into_iter().take(room));
+    }
+
+    /// Records one problem.
+    pub fn problem(&mut self, problem: VerifyProblem) {
+        self.add(VerifyTally {
+            problems: vec![problem],
+            problem_count: 1,
+            ..VerifyTally::default()
+        });
+    }
+}
+
+/// What one `verify.objects` call checked, and where the next call starts (`None`: the group
+/// is done).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct VerifyChunk {
+    pub tally: VerifyTally,
+    pub next: Option<u64>,
+}
+
+/// The input of `verify.finish`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FinishVerifyInput {
+    pub verification_id: String,
+    pub decrypted: bool,
+    pub tally: VerifyTally,
+    /// Why the verification could not be completed.
+    pub error: Option<String>,
+}
+
+/// The result of `VerifyWorkflow` (and live progress through its `progress` query).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct VerifyProgress {
+    /// `planning`, `checking`, then `passed`, `failed` or `error`.
+    pub phase: String,
+    pub objects: u64,
+    /// Objects to check in all, once planned.
+    pub total: u64,
+    pub bytes: u64,
+    pub records: u64,
+    pub problem_count: u64,
+}
+
+activity_contract!(
+    /// Reads the snapshot's manifest and says what there is to check.
+    PlanVerification, "verify.plan", VerifyInput => VerifyPlan
+);
+activity_contract!(
+    /// Checks objects of one group for a while (size, sha256, and with the key: decryption,
+    /// decompression, record counts, blob contents); returns what it found and where to go on.
+    VerifyObjects, "verify.objects", VerifyObjectsInput => VerifyChunk
+);
+activity_contract!(
+    /// Records the outcome on the verification, once, and announces a failure to webhooks.
+    FinishVerification, "verify.finish", FinishVerifyInput => ()
+);
+
+/// The input of `VerifyAccountWorkflow`: a scheduled verification pass over one account.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct VerifyPassInput {
+    pub account_id: String,
+}
+
+/// One verification a pass runs, as a child `VerifyWorkflow`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PassVerification {
+    pub workflow_id: String,
+    pub platform: String,
+    pub input: VerifyInput,
+}
+
+/// What `verify.start_pass` created: the verifications of the pass, one per snapshot.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct PassPlan {
+    pub verifications: Vec<PassVerification>,
+}
+
+/// The result of `VerifyAccountWorkflow`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct PassResult {
+    pub verifications: u64,
+    pub passed: u64,
+    /// Verifications that found damage or could not be completed.
+    pub not_passed: u64,
+}
+
+activity_contract!(
+    /// Creates the verifications of a scheduled pass: for each source of the account, its
+    /// newest complete snapshot and the snapshots it builds on, back to the last full one.
+    StartVerifyPass, "verify.start_pass", VerifyPassInput => PassPlan
+);

@@ -8,9 +8,11 @@ pub mod backup;
 pub mod contracts;
 pub mod queue;
 pub mod search;
+pub mod verify;
 pub mod webhooks;
 
 pub use backup::BackupWorkflow;
+pub use verify::{VerifyAccountWorkflow, VerifyWorkflow};
 pub use webhooks::WebhookDeliveryWorkflow;
 
 /// Task queue for backups and syncs.

@@ -13,7 +13,7 @@
 //! without its row; a repeated delete finishes one whose database step failed. A row whose
 //! Temporal Schedule has gone missing is recreated from the row by the next change.
 
-mod spec;
+pub(crate) mod spec;
 
 use crate::{
     ApiTags,
@@ -40,7 +40,7 @@ use sea_orm::{
 };
 use serde_json::json;
 use std::time::Duration;
-use temporal::{ScheduleDefinition, TemporalError};
+use temporal::{ScheduleDefinition, ScheduledRun, TemporalError};
 use workflows::contracts::{BackupInput, BackupKind};
 
 /// How many upcoming run times a schedule shows.
@@ -356,7 +356,7 @@ fn unavailable(e: &TemporalError) -> ApiError {
 
 /// A Temporal failure as the API answers it: a spec Temporal refuses names `cron` (everything
 /// else about it was checked before); anything else means Temporal cannot be reached.
-fn temporal_error(e: TemporalError) -> ApiError {
+pub(crate) fn temporal_error(e: TemporalError) -> ApiError {
     match e {
         TemporalError::InvalidSchedule(message) => ApiError::invalid_field(
             "cron",
@@ -397,7 +397,7 @@ fn definition(row: &schedule::Model, platform: &str) -> ScheduleDefinition {
         jitter: Duration::from_secs(row.jitter_secs.max(0) as u64),
         catchup_window: Duration::from_secs(row.catchup_window_secs.max(0) as u64),
         paused: row.paused,
-        input: BackupInput {
+        run: ScheduledRun::Backup(BackupInput {
             job_id: String::new(),
             account_id: row.account_id.clone(),
             source_id: row.source_id.clone(),
@@ -410,7 +410,7 @@ fn definition(row: &schedule::Model, platform: &str) -> ScheduleDefinition {
             skip_streams: Vec::new(),
             reauth_wait_secs: None,
             schedule_id: Some(row.id.clone()),
-        },
+        }),
     }
 }
 
@@ -423,7 +423,10 @@ async fn platform_of(state: &AppState, row: &schedule::Model) -> Result<String, 
 }
 
 /// Makes the Temporal Schedule match `def`, recreating it if it has gone missing.
-async fn apply(client: &temporal::Client, def: &ScheduleDefinition) -> Result<(), TemporalError> {
+pub(crate) async fn apply(
+    client: &temporal::Client,
+    def: &ScheduleDefinition,
+) -> Result<(), TemporalError> {
     match temporal::update_schedule(client, def).await {
         Err(TemporalError::ScheduleNotFound(_)) => temporal::create_schedule(client, def).await,
         other => other,
@@ -438,7 +441,7 @@ async fn revert(state: &AppState, def: &ScheduleDefinition) {
     }
 }
 
-fn ui_link(temporal: &TemporalAccess, schedule_id: &str) -> String {
+pub(crate) fn ui_link(temporal: &TemporalAccess, schedule_id: &str) -> String {
     let link = temporal::web_ui_link(&temporal.ui_base, &temporal.namespace, schedule_id);
     link.replacen("/workflows/", "/schedules/", 1)
 }

@@ -38,6 +38,7 @@ use storage::{StorageError, keys::AccountKey, manifest::Manifest, reader};
 
 pub use payload::{Ndjson, StreamFile, WithZstd};
 pub use pit::PointInTimeApi;
+pub(crate) use views::status_name;
 pub use views::{ManifestView, SnapshotView, StreamView};
 
 /// A snapshot's status, to filter lists by.
@@ -251,12 +252,23 @@ async fn find_snapshot(
     caller: &Caller,
     id: &str,
 ) -> Result<snapshot::Model, ApiError> {
+    find_snapshot_as(state, caller, id, Role::Viewer).await
+}
+
+/// The snapshot `id` if the caller reaches its account with `role` or above: 404 when not
+/// reached, 403 with a lower role.
+pub(crate) async fn find_snapshot_as(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    role: Role,
+) -> Result<snapshot::Model, ApiError> {
     let snap = snapshot::Entity::find_by_id(id)
         .one(&state.db)
         .await?
         .filter(|s| caller.reaches(&s.account_id))
         .ok_or_else(|| ApiError::not_found("snapshot", id))?;
-    caller.require(&snap.account_id, Role::Viewer)?;
+    caller.require(&snap.account_id, role)?;
     Ok(snap)
 }
 

@@ -463,16 +463,7 @@ async fn each_documented_error() {
     }
 
     // A snapshot being written has no point in time yet.
-    let source = entities::source::Entity::find_by_id(chain.source_id.as_str())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let running = repo::create_job(&app.db, &source, JobKind::Sync)
-        .await
-        .unwrap();
-    crate::snapshots::snapshot_row(&app, &running, SnapshotStatus::Writing, None).await;
-    let writing = &running.snapshot_id;
+    let writing = &crate::snapshots::writing_snapshot(&app, &chain.source_id).await;
     for path in [
         format!("/v1/snapshots/{writing}/streams/customers/records/c1"),
         format!("/v1/snapshots/{writing}/streams/customers/state"),

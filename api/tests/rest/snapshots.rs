@@ -225,6 +225,20 @@ pub(crate) async fn store_snapshot(app: &App, account_id: &str, streams: &[Strea
     }
 }
 
+/// A new sync job of `source_id` whose snapshot is still being written; returns its id.
+pub(crate) async fn writing_snapshot(app: &App, source_id: &str) -> String {
+    let source = entities::source::Entity::find_by_id(source_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let running = repo::create_job(&app.db, &source, JobKind::Sync)
+        .await
+        .unwrap();
+    snapshot_row(app, &running, SnapshotStatus::Writing, None).await;
+    running.snapshot_id
+}
+
 pub(crate) fn specs() -> Vec<StreamSpec> {
     vec![
         StreamSpec {
@@ -610,16 +624,7 @@ async fn each_documented_error() {
     }
 
     // A snapshot being written has no contents yet: 409 with its status.
-    let source = entities::source::Entity::find_by_id(stored.source_id.as_str())
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let running = repo::create_job(&app.db, &source, JobKind::Sync)
-        .await
-        .unwrap();
-    snapshot_row(&app, &running, SnapshotStatus::Writing, None).await;
-    let writing = &running.snapshot_id;
+    let writing = &writing_snapshot(&app, &stored.source_id).await;
     assert_eq!(
         app.get(&format!("/v1/snapshots/{writing}"), &ada.access)
             .await
@@ -644,7 +649,7 @@ async fn each_documented_error() {
         .error(401, "unauthorized");
 
     // A part damaged in the store is refused, never returned.
-    let key = layout::part_key(&ada.account_id, &source.id, snap, "customers", 2);
+    let key = layout::part_key(&ada.account_id, &stored.source_id, snap, "customers", 2);
     let mut body = app.store.get(&key).await.unwrap().to_vec();
     let last = body.len() - 1;
     body[last] ^= 1;
@@ -747,5 +752,182 @@ async fn a_key_sealed_under_another_master_key_is_an_internal_error() {
     )
     .await
     .error(500, "internal");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn verifications_need_an_operator_a_complete_snapshot_and_the_workflow_service() {
+    let app = App::spawn_with_objects().await;
+    let ada = app.register("ada@example.com").await;
+    let bea = app.register("bea@example.com").await;
+    let vic = app
+        .member(&ada, &ada.account_id, "vic@example.com", "viewer")
+        .await;
+    let stored = store_snapshot(&app, &ada.account_id, &specs()).await;
+    let snap = &stored.snapshot_id;
+    let path = format!("/v1/snapshots/{snap}/verifications");
+    let account_path = format!("/v1/accounts/{}/verifications", ada.account_id);
+
+    // This app's workflow service refuses every call: 503, and the verification is recorded
+    // as not started rather than left running.
+    app.post(&path, &ada.access, json!({}))
+        .await
+        .error(503, "unavailable");
+    let list = app.get(&path, &vic.access).await;
+    let items = list.ok(200)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1, "{}", list.body);
+    assert_eq!(items[0]["status"], "error");
+    assert_eq!(items[0]["snapshot_id"], snap.as_str());
+    assert_eq!(items[0]["source_id"], stored.source_id.as_str());
+    assert!(
+        items[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not started"),
+        "{}",
+        items[0]
+    );
+    assert!(
+        items[0]["requested_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("user:")
+    );
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+    let one = app
+        .get(&format!("/v1/verifications/{id}"), &vic.access)
+        .await;
+    assert_eq!(one.ok(200)["workflow_id"], format!("verify/{snap}/{id}"));
+    let errors = app
+        .get(&format!("{account_path}?status=error"), &vic.access)
+        .await;
+    assert_eq!(errors.ok(200)["items"].as_array().unwrap().len(), 1);
+    let passed = app
+        .get(&format!("{account_path}?status=passed"), &vic.access)
+        .await;
+    assert!(passed.ok(200)["items"].as_array().unwrap().is_empty());
+    let bad = app
+        .get(&format!("{account_path}?status=fine"), &vic.access)
+        .await;
+    bad.error(400, "invalid_request");
+    assert_eq!(bad.field(), "status");
+    let bad = app.get(&format!("{path}?limit=0"), &vic.access).await;
+    bad.error(400, "invalid_request");
+    assert_eq!(bad.field(), "limit");
+
+    // A viewer reads but may not start one.
+    app.post(&path, &vic.access, json!({}))
+        .await
+        .error(403, "forbidden");
+
+    // Another tenant sees none of it.
+    app.post(&path, &bea.access, json!({}))
+        .await
+        .error(404, "not_found");
+    for p in [
+        path.clone(),
+        format!("/v1/verifications/{id}"),
+        account_path.clone(),
+    ] {
+        app.get(&p, &bea.access).await.error(404, "not_found");
+    }
+
+    // Only a complete snapshot can be verified; an unknown one is a 404.
+    let writing = writing_snapshot(&app, &stored.source_id).await;
+    let r = app
+        .post(
+            &format!("/v1/snapshots/{writing}/verifications"),
+            &ada.access,
+            json!({}),
+        )
+        .await;
+    r.error(409, "snapshot_not_complete");
+    assert_eq!(r.body["error"]["details"]["status"], "writing");
+    app.post("/v1/snapshots/nope/verifications", &ada.access, json!({}))
+        .await
+        .error(404, "not_found");
+    app.get("/v1/verifications/nope", &ada.access)
+        .await
+        .error(404, "not_found");
+
+    // The refused calls changed nothing.
+    let all = app.get(&account_path, &ada.access).await;
+    assert_eq!(all.ok(200)["items"].as_array().unwrap().len(), 1);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn verification_schedules_check_their_input_roles_and_the_workflow_service() {
+    let app = App::spawn().await;
+    let ada = app.register("ada@example.com").await;
+    let bea = app.register("bea@example.com").await;
+    let oli = app
+        .member(&ada, &ada.account_id, "oli@example.com", "operator")
+        .await;
+    let path = format!("/v1/accounts/{}/verification-schedule", ada.account_id);
+
+    app.call("GET", &path, Some(&ada.access), None)
+        .await
+        .error(404, "not_found");
+    for (body, field) in [
+        (json!({"cron": "every day"}), "cron"),
+        (
+            json!({"cron": "0 4 * * *", "timezone": "Mars/Olympus"}),
+            "timezone",
+        ),
+    ] {
+        let r = app.call("PUT", &path, Some(&ada.access), Some(body)).await;
+        r.error(422, "invalid_field");
+        assert_eq!(r.field(), field);
+    }
+    let r = app
+        .call(
+            "PUT",
+            &path,
+            Some(&ada.access),
+            Some(json!({"cron": "0 4 * * *", "when": 1})),
+        )
+        .await;
+    r.error(400, "invalid_request");
+    app.call(
+        "PUT",
+        &path,
+        Some(&oli.access),
+        Some(json!({"cron": "0 4 * * *"})),
+    )
+    .await
+    .error(403, "forbidden");
+    app.call("DELETE", &path, Some(&oli.access), None)
+        .await
+        .error(403, "forbidden");
+    for method in ["GET", "DELETE"] {
+        app.call(method, &path, Some(&bea.access), None)
+            .await
+            .error(404, "not_found");
+    }
+    app.call(
+        "PUT",
+        &path,
+        Some(&bea.access),
+        Some(json!({"cron": "0 4 * * *"})),
+    )
+    .await
+    .error(404, "not_found");
+
+    // This app's workflow service refuses every call: nothing is stored.
+    app.call(
+        "PUT",
+        &path,
+        Some(&ada.access),
+        Some(json!({"cron": "0 4 * * *"})),
+    )
+    .await
+    .error(503, "unavailable");
+    app.call("GET", &path, Some(&ada.access), None)
+        .await
+        .error(404, "not_found");
+    app.call("DELETE", &path, Some(&ada.access), None)
+        .await
+        .error(404, "not_found");
     app.shutdown().await;
 }

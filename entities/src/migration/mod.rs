@@ -13,6 +13,7 @@ mod m0008_sources_groups_idempotency;
 mod m0009_schedules_activity;
 mod m0010_rate_budgets;
 mod m0011_webhooks;
+mod m0012_verifications;
 mod m0014_part_indexes;
 
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_schedules_activity::Migration),
             Box::new(m0010_rate_budgets::Migration),
             Box::new(m0011_webhooks::Migration),
+            Box::new(m0012_verifications::Migration),
             Box::new(m0014_part_indexes::Migration),
         ]
     }

@@ -19,6 +19,8 @@ pub mod source;
 pub mod source_group;
 pub mod source_group_member;
 pub mod user;
+pub mod verification;
+pub mod verification_schedule;
 pub mod webhook;
 pub mod webhook_delivery;
 

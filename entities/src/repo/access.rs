@@ -171,6 +171,13 @@ pub async fn delete_account(
         .exec(db)
         .await?;
     super::delete_account_webhooks(db, account_id).await?;
+    verification::Entity::delete_many()
+        .filter(verification::Column::AccountId.eq(account_id))
+        .exec(db)
+        .await?;
+    verification_schedule::Entity::delete_by_id(account_id)
+        .exec(db)
+        .await?;
     account::Entity::delete_by_id(account_id).exec(db).await?;
     Ok(Ok(()))
 }

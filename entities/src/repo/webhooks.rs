@@ -22,7 +22,7 @@ pub const JOB_FAILED: &str = "job.failed";
 pub const JOB_NEEDS_REAUTH: &str = "job.needs_reauth";
 /// A scheduled run did not start because the source had an active job.
 pub const SCHEDULE_MISSED: &str = "schedule.missed";
-/// Reserved for snapshot verification; accepted in subscriptions, not sent yet.
+/// A snapshot verification found a damaged or missing object, or could not be completed.
 pub const VERIFICATION_FAILED: &str = "verification.failed";
 /// The event of `POST /v1/webhooks/{id}/test`, sent whatever the subscription.
 pub const WEBHOOK_TEST: &str = "webhook.test";

@@ -1,7 +1,5 @@
 //! ObjectStore against the embedded endpoint: real HTTP, real SigV4, a real folder on disk.
 
-use std::net::SocketAddr;
-
 use bytes::Bytes;
 
 use super::*;
@@ -9,17 +7,9 @@ use crate::embedded::EmbeddedS3;
 
 const AK: &str = "AKIDSTORETEST";
 const SK: &str = "store-test-secret";
-const LOOPBACK: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
 async fn start() -> (tempfile::TempDir, EmbeddedS3, ObjectStore) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = EmbeddedS3::start(&dir.path().join("s3"), LOOPBACK, AK, SK)
-        .await
-        .expect("start embedded s3");
-    let store = ObjectStore::new(&S3Config::local(server.endpoint(), "backups", AK, SK));
-    store.ensure_bucket().await.expect("ensure_bucket");
-    (dir, server, store)
+    crate::test_store::start(AK, SK).await
 }
 
 #[tokio::test]
