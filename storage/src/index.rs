@@ -3,7 +3,7 @@
 //! A part holds records in the order the platform listed them; finding one record, or building
 //! a stream's state at a point in time, would mean decrypting every part of a chain. So the
 //! extraction writes, next to `part-00007.jsonl.zst.age`, its index
-//! `part-00007.index.jsonl.zst.age`: JSON Lines sorted by id, one line per distinct id,
+//! `part-00007.index.zst.age`: JSON Lines sorted by id, one line per distinct id,
 //!
 //! ```text
 //! {"id":"cus_0042","line":17,"hash":"5d41402abc4b2a76b9719d911017c592"}

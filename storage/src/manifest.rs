@@ -104,7 +104,7 @@ pub struct ManifestPart {
 /// Where a part's record index is stored and what it holds.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct PartIndex {
-    /// `…/streams/{stream}/part-00007.index.jsonl.zst.age`
+    /// `…/streams/{stream}/part-00007.index.zst.age`
     pub key: String,
     /// Lowercase hex sha256 of the stored index object.
     pub sha256: String,

@@ -403,15 +403,34 @@ pub async fn start_backup_of(
     tenant: &Tenant,
     source_id: &str,
 ) -> anyhow::Result<String> {
+    start_job_of(stack, tenant, source_id, "backups").await
+}
+
+/// Starts a sync (an incremental backup) of a source of the tenant; returns the job id.
+pub async fn start_sync_of(
+    stack: &Stack,
+    tenant: &Tenant,
+    source_id: &str,
+) -> anyhow::Result<String> {
+    start_job_of(stack, tenant, source_id, "syncs").await
+}
+
+/// `POST /v1/sources/{source_id}/{kind}` (`backups` or `syncs`); returns the job id.
+async fn start_job_of(
+    stack: &Stack,
+    tenant: &Tenant,
+    source_id: &str,
+    kind: &str,
+) -> anyhow::Result<String> {
     let r = http()
-        .post(format!("{}/v1/sources/{source_id}/backups", stack.api_base))
+        .post(format!("{}/v1/sources/{source_id}/{kind}", stack.api_base))
         .bearer_auth(&tenant.api_key)
         .json(&json!({}))
         .send()
         .await?;
     let status = r.status();
     let body: Value = r.json().await?;
-    anyhow::ensure!(status == 202, "start backup answered {status}: {body}");
+    anyhow::ensure!(status == 202, "starting a job answered {status}: {body}");
     Ok(body["job_id"].as_str().context("job_id")?.to_owned())
 }
 

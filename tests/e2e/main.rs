@@ -14,6 +14,7 @@ mod harness;
 mod oauth;
 mod operator;
 mod outages;
+mod pit;
 mod platforms;
 mod queue;
 mod schedules;

@@ -212,7 +212,7 @@ pub struct ManifestPartView {
 #[derive(Object, Debug, Clone)]
 #[oai(skip_serializing_if_is_none)]
 pub struct PartIndexView {
-    /// The object key, `…/streams/{stream}/part-00001.index.jsonl.zst.age`.
+    /// The object key, `…/streams/{stream}/part-00001.index.zst.age`.
     pub key: String,
     /// Lowercase hex sha256 of the stored object.
     pub sha256: String,
