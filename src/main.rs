@@ -25,11 +25,12 @@ enum Command {
     /// Run a worker that executes backup workflows and activities.
     Worker {
         /// Task queues to poll, comma separated: `listbackup-backup` (backups, syncs, webhook
-        /// deliveries), `listbackup-maintenance` (verification). Default: both.
+        /// deliveries), `listbackup-export` (exports), `listbackup-maintenance` (verification).
+        /// Default: all three.
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "listbackup-backup,listbackup-maintenance"
+            default_value = "listbackup-backup,listbackup-export,listbackup-maintenance"
         )]
         queues: Vec<String>,
     },

@@ -6,17 +6,20 @@
 //! client. Deployments that want backups isolated from maintenance run processes with
 //! different `--queues`.
 
-use activities::{BackupActivities, VerifyActivities, WebhookActivities, WorkerContext};
+use activities::{
+    BackupActivities, ExportActivities, RetentionActivities, VerifyActivities, WebhookActivities,
+    WorkerContext,
+};
 use temporal::Client;
 use temporalio_sdk::{Worker, WorkerOptions, runtime::RuntimeOptions};
 use tokio_util::sync::CancellationToken;
 use workflows::{
-    BackupWorkflow, QUEUE_BACKUP, QUEUE_MAINTENANCE, VerifyAccountWorkflow, VerifyWorkflow,
-    WebhookDeliveryWorkflow,
+    BackupWorkflow, ExportWorkflow, QUEUE_BACKUP, QUEUE_EXPORT, QUEUE_MAINTENANCE,
+    RetentionWorkflow, VerifyAccountWorkflow, VerifyWorkflow, WebhookDeliveryWorkflow,
 };
 
 /// Task queues that have work registered in this version.
-pub const SERVED_QUEUES: [&str; 2] = [QUEUE_BACKUP, QUEUE_MAINTENANCE];
+pub const SERVED_QUEUES: [&str; 3] = [QUEUE_BACKUP, QUEUE_EXPORT, QUEUE_MAINTENANCE];
 
 /// The options of the SDK worker for one queue: what runs there.
 fn queue_options(queue: &str, ctx: &WorkerContext) -> anyhow::Result<WorkerOptions> {
@@ -30,10 +33,16 @@ fn queue_options(queue: &str, ctx: &WorkerContext) -> anyhow::Result<WorkerOptio
             .register_activities(BackupActivities::new(ctx.clone()))
             .register_activities(WebhookActivities::new(ctx.clone()))
             .build(),
+        QUEUE_EXPORT => options
+            .register_workflow::<ExportWorkflow>()?
+            .register_activities(ExportActivities::new(ctx.clone()))
+            .build(),
         QUEUE_MAINTENANCE => options
             .register_workflow::<VerifyWorkflow>()?
             .register_workflow::<VerifyAccountWorkflow>()?
+            .register_workflow::<RetentionWorkflow>()?
             .register_activities(VerifyActivities::new(ctx.clone()))
+            .register_activities(RetentionActivities::new(ctx.clone()))
             .build(),
         other => anyhow::bail!(
             "task queue `{other}` has no work in this version (known: {})",

@@ -8,7 +8,9 @@
 mod backup;
 pub mod budgets;
 mod context;
+mod export;
 mod failure;
+mod retention;
 pub mod tokens;
 mod verify;
 mod webhooks;
@@ -16,5 +18,7 @@ mod webhooks;
 pub use backup::BackupActivities;
 pub use budgets::RateBudgets;
 pub use context::{ExtractSettings, WorkerContext};
+pub use export::ExportActivities;
+pub use retention::RetentionActivities;
 pub use verify::VerifyActivities;
 pub use webhooks::WebhookActivities;

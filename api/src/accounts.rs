@@ -524,6 +524,12 @@ impl AccountsApi {
             )
             .await?;
             txn.commit().await?;
+            // Its policies went with it (cascade); so does its retention schedule, if it had one.
+            if let Err(e) =
+                temporal::delete_retention_schedule(&state.temporal.client, &acct.id).await
+            {
+                tracing::warn!(account_id = %acct.id, error = %e, "could not delete the retention schedule");
+            }
             Ok(DeleteAccountResponse::Deleted)
         })
         .await

@@ -16,6 +16,7 @@ pub mod auth;
 mod backups;
 mod connections;
 pub mod error;
+mod exports;
 mod health;
 pub mod idempotency;
 pub mod input;
@@ -30,6 +31,8 @@ mod platforms;
 mod reauth;
 pub mod reconcile;
 pub mod retention;
+mod retention_policies;
+mod retention_runs;
 pub mod schedules;
 mod session;
 mod snapshots;
@@ -85,6 +88,8 @@ pub enum ApiTags {
     Snapshots,
     /// Webhooks: signed notifications of job outcomes and missed scheduled runs.
     Webhooks,
+    /// Retention: policies that expire old snapshots, and the runs that delete them.
+    Retention,
 }
 
 /// The API version shown in the spec.
@@ -113,6 +118,9 @@ type Apis = (
         webhooks::WebhooksApi,
         verifications::VerificationsApi,
         verification_schedules::VerificationSchedulesApi,
+        exports::ExportsApi,
+        retention_policies::RetentionPoliciesApi,
+        retention_runs::RetentionRunsApi,
     ),
 );
 
@@ -139,6 +147,9 @@ fn service() -> OpenApiService<Apis, ()> {
             webhooks::WebhooksApi,
             verifications::VerificationsApi,
             verification_schedules::VerificationSchedulesApi,
+            exports::ExportsApi,
+            retention_policies::RetentionPoliciesApi,
+            retention_runs::RetentionRunsApi,
         ),
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(

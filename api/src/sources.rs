@@ -510,6 +510,7 @@ impl SourcesApi {
                 .filter(job::Column::SourceId.eq(src.id.as_str()))
                 .exec(&txn)
                 .await?;
+            repo::delete_retention_policy(&txn, &src.id).await?;
             let deleted = source::Entity::delete_by_id(src.id.as_str())
                 .exec(&txn)
                 .await?;

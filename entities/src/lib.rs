@@ -8,6 +8,7 @@
 pub mod migration;
 pub mod model;
 pub mod repo;
+pub mod retention;
 pub mod testing;
 
 pub use model::*;

@@ -15,8 +15,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 mod access;
+mod blob_sweep;
 mod connections;
+mod exports;
 mod rate_budgets;
+mod retention;
 mod schedules;
 mod sessions;
 mod slots;
@@ -24,8 +27,11 @@ mod verifications;
 mod webhooks;
 
 pub use access::*;
+pub use blob_sweep::*;
 pub use connections::*;
+pub use exports::*;
 pub use rate_budgets::*;
+pub use retention::*;
 pub use schedules::*;
 pub use sessions::*;
 pub use slots::*;

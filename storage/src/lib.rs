@@ -15,6 +15,7 @@
 pub mod blob;
 pub mod embedded;
 mod error;
+pub mod export;
 pub mod index;
 pub mod keys;
 pub mod layout;

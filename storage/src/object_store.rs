@@ -348,5 +348,9 @@ where
     }
 }
 
+mod multipart;
+
+pub use multipart::UploadedPart;
+
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,9 @@
 
 mod client;
 pub mod dev_server;
+mod export;
 mod jobs;
+mod retention;
 mod schedules;
 mod verify;
 mod webhooks;
@@ -12,9 +14,13 @@ pub use client::{
     TemporalSettings, TlsFiles, connect, connect_with_retry, ensure_search_attributes,
     unreachable_client,
 };
+pub use export::start_export;
 pub use jobs::{
     RunState, RunStatus, backup_history_json, backup_progress, cancel_backup, check_health,
     find_runs, run_state, signal_reauthorized, start_backup, web_ui_link,
+};
+pub use retention::{
+    RETENTION_KIND, delete_retention_schedule, ensure_retention_schedule, start_retention,
 };
 pub use schedules::{
     ScheduleDefinition, ScheduleStatus, ScheduledRun, create_schedule, delete_schedule,
@@ -49,6 +55,8 @@ pub enum TemporalError {
     InvalidSchedule(String),
     #[error("no such Temporal schedule: {0}")]
     ScheduleNotFound(String),
+    #[error("the Temporal schedule exists already: {0}")]
+    ScheduleExists(String),
     #[error("dev server: {0}")]
     DevServer(String),
 }

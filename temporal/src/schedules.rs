@@ -30,6 +30,7 @@ use temporalio_common::{
 use workflows::{
     QUEUE_BACKUP, QUEUE_MAINTENANCE,
     contracts::{BackupInput, VerifyPassInput},
+    retention::{self, RetentionInput},
     search,
     verify::{VERIFY_KIND, pass_workflow_id},
 };
@@ -60,6 +61,8 @@ pub enum ScheduledRun {
     Backup(BackupInput),
     /// A verification pass over an account's newest snapshots.
     VerifyAccount(VerifyPassInput),
+    /// An account's retention pass.
+    Retention(RetentionInput),
 }
 
 /// The parts of a run's start request that depend on what it runs.
@@ -119,6 +122,18 @@ impl ScheduledRun {
                 ]),
                 memo: vec![("account_id", input.account_id.clone())],
             },
+            Self::Retention(input) => RunStart {
+                workflow_id: retention::schedule_id(&input.account_id),
+                workflow_type: retention::WORKFLOW_TYPE,
+                queue: QUEUE_MAINTENANCE,
+                input: encode(input, "encode schedule input")?,
+                execution_timeout: retention::RUN_TIMEOUT,
+                attributes: SearchAttributes::new([
+                    search::ACCOUNT_ID.value_set(input.account_id.clone()),
+                    search::JOB_KIND.value_set(retention::KIND.to_owned()),
+                ]),
+                memo: vec![("account_id", input.account_id.clone())],
+            },
         })
     }
 }
@@ -141,6 +156,7 @@ fn rpc(operation: &'static str, status: &temporalio_client::tonic::Status) -> Te
     match status.code() {
         Code::InvalidArgument => TemporalError::InvalidSchedule(status.message().to_owned()),
         Code::NotFound => TemporalError::ScheduleNotFound(status.message().to_owned()),
+        Code::AlreadyExists => TemporalError::ScheduleExists(status.message().to_owned()),
         _ => TemporalError::Rpc {
             operation,
             message: status.message().to_owned(),

@@ -233,6 +233,7 @@ macro_rules! activity_contract {
         }
     };
 }
+pub(crate) use activity_contract;
 
 activity_contract!(
     /// A scheduled run's first step: creates its job row, or records that the run is skipped
@@ -474,4 +475,50 @@ activity_contract!(
     /// Creates the verifications of a scheduled pass: for each source of the account, its
     /// newest complete snapshot and the snapshots it builds on, back to the last full one.
     StartVerifyPass, "verify.start_pass", VerifyPassInput => PassPlan
+);
+
+/// The input of `ExportWorkflow`: one export row.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ExportInput {
+    pub export_id: String,
+    pub account_id: String,
+    /// How long the archive is kept once written, in seconds.
+    pub keep_secs: u64,
+}
+
+/// What `export.build` wrote.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct ExportBuilt {
+    /// Compressed bytes stored.
+    pub size_bytes: u64,
+    pub records: u64,
+    pub files: u64,
+}
+
+/// The input of `export.finish`: the totals, or why the export failed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FinishExportInput {
+    pub export_id: String,
+    pub built: Option<ExportBuilt>,
+    pub error: Option<String>,
+}
+
+/// The input of `export.expire`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ExpireExportInput {
+    pub export_id: String,
+}
+
+activity_contract!(
+    /// Writes the export's archive (tar + zstd, streamed into a multipart upload), reporting
+    /// progress on the row; returns its totals.
+    BuildExport, "export.build", ExportInput => ExportBuilt
+);
+activity_contract!(
+    /// Marks the export succeeded with its totals, or failed with the reason, once.
+    FinishExport, "export.finish", FinishExportInput => ()
+);
+activity_contract!(
+    /// Deletes the archive of an export whose time is up and marks it expired.
+    ExpireExport, "export.expire", ExpireExportInput => ()
 );

@@ -6,12 +6,16 @@
 
 pub mod backup;
 pub mod contracts;
+pub mod export;
 pub mod queue;
+pub mod retention;
 pub mod search;
 pub mod verify;
 pub mod webhooks;
 
 pub use backup::BackupWorkflow;
+pub use export::ExportWorkflow;
+pub use retention::RetentionWorkflow;
 pub use verify::{VerifyAccountWorkflow, VerifyWorkflow};
 pub use webhooks::WebhookDeliveryWorkflow;
 

@@ -63,6 +63,7 @@ async fn run(
     let connector = opened.connector.clone();
     let files = FileTarget {
         account_id: &input.account_id,
+        snapshot_id: &input.snapshot_id,
         connection_id: &opened.connection_id,
         recipient: &opened.recipient,
     };

@@ -7,6 +7,11 @@
 //! 2. otherwise the contents are streamed through [`BlobWriter`] (sha256 of the plaintext,
 //!    zstd, age, a temporary file), and uploaded under their content key unless the account
 //!    already holds that blob; the `blobs` row is written after the upload;
+//!
+//!    Either way the blob is taken through `repo::use_blob`, which records the snapshot's use
+//!    of it (`blob_refs`) before the record naming it is written, and reuses it only while it is
+//!    `stored`: a blob retention's sweep is deleting is waited for and stored again, never
+//!    named (see `docs/retention.md`);
 //! 3. the record is stored with a `_listbackup_file` member naming the blob:
 //!    `{"sha256", "size", "key", "name", "mime_type"}` — or `{"name", "error"}` when the platform
 //!    refused the download of that one file (deleted since it was listed, no permission), which
@@ -14,13 +19,14 @@
 
 use crate::{
     context::WorkerContext,
-    failure::{self, db, storage},
+    failure::{self, db, storage, temporary},
 };
 use chrono::Utc;
 use connectors::{Connector, ConnectorError, ErrorKind, FileRef, Record};
-use entities::{blob, file_fingerprint, repo};
+use entities::{blob, file_fingerprint, repo, repo::BlobUse};
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
+use std::time::Duration;
 use storage::{blob::BlobWriter, layout, part::DEFAULT_ZSTD_LEVEL};
 use temporalio_sdk::activities::ActivityError;
 
@@ -30,6 +36,8 @@ pub const FILE_MEMBER: &str = "_listbackup_file";
 /// Where files of one source go.
 pub struct FileTarget<'a> {
     pub account_id: &'a str,
+    /// The snapshot whose records name the files: its uses of blobs are recorded.
+    pub snapshot_id: &'a str,
     pub connection_id: &'a str,
     pub recipient: &'a str,
 }
@@ -93,11 +101,13 @@ async fn store_file(
         let known = repo::blob_for_fingerprint(&w.db, target.connection_id, fingerprint)
             .await
             .map_err(db)?;
-        if let Some(known) = known {
+        if let Some(known) = known
+            && let BlobUse::Reused(blob) = use_blob(w, target, &known.sha256).await?
+        {
             return Ok(Ok(StoredFile {
-                sha256: known.sha256,
-                size: known.size as u64,
-                key: known.key,
+                sha256: blob.sha256,
+                size: blob.size as u64,
+                key: blob.key,
             }));
         }
     }
@@ -113,10 +123,7 @@ async fn store_file(
     }
     let sealed = writer.finish().map_err(storage)?;
     let key = layout::blob_key(target.account_id, &sealed.sha256);
-    let existing = repo::find_blob(&w.db, target.account_id, &sealed.sha256)
-        .await
-        .map_err(db)?;
-    if existing.is_none() {
+    if let BlobUse::Absent = use_blob(w, target, &sealed.sha256).await? {
         w.store
             .put_file(&key, sealed.file.path())
             .await
@@ -131,6 +138,9 @@ async fn store_file(
                 stored_bytes: sealed.stored_bytes as i64,
                 stored_sha256: sealed.stored_sha256.clone(),
                 created_at: Utc::now(),
+                state: repo::BLOB_STORED.to_owned(),
+                uses: 0,
+                deleting_since: None,
             },
         )
         .await
@@ -156,6 +166,44 @@ async fn store_file(
         size: sealed.size,
         key,
     }))
+}
+
+/// How long a backup waits for retention's sweep to finish deleting a blob it needs, before the
+/// attempt fails (and is retried).
+const DELETING_WAIT: Duration = Duration::from_secs(90);
+
+/// Takes the blob `sha256` for this snapshot (see `repo::use_blob`): `Reused` or `Absent` (store
+/// it). A blob being deleted is waited for until its row is gone — the object is deleted by
+/// then, so storing the contents again cannot be undone by the sweep — and is then `Absent`.
+async fn use_blob(
+    w: &WorkerContext,
+    target: &FileTarget<'_>,
+    sha256: &str,
+) -> Result<BlobUse, ActivityError> {
+    let deadline = tokio::time::Instant::now() + DELETING_WAIT;
+    loop {
+        match repo::use_blob(&w.db, target.snapshot_id, target.account_id, sha256)
+            .await
+            .map_err(db)?
+        {
+            BlobUse::Deleting(_) => {}
+            found => return Ok(found),
+        }
+        // A tombstone whose sweeper stopped long ago is cleared rather than waited for.
+        if repo::clear_stale_tombstone(&w.db, target.account_id, sha256)
+            .await
+            .map_err(db)?
+        {
+            continue;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(temporary(
+                "BlobBeingDeleted",
+                format!("blob {sha256} is being deleted by retention; the attempt is retried"),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// A refusal about this one file (gone since it was listed, not downloadable), as opposed to

@@ -393,6 +393,15 @@ impl App {
         self.call("POST", "/v1/auth/logout", None, Some(body)).await
     }
 
+    /// A client of the app's Temporal dev server (apps from [`App::spawn_with_temporal`]).
+    pub async fn temporal_client(&self) -> temporal::Client {
+        let server = self.temporal.as_ref().expect("an app with Temporal");
+        let settings = temporal::TemporalSettings::local(server.target.clone());
+        temporal::connect_with_retry(&settings, std::time::Duration::from_secs(30))
+            .await
+            .unwrap()
+    }
+
     /// True when `account_id`'s activity log has `action` on `target` by `actor`.
     pub async fn logged(&self, account_id: &str, actor: &str, action: &str, target: &str) -> bool {
         let entry = (actor.to_owned(), action.to_owned(), target.to_owned());

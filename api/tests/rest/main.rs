@@ -1,7 +1,7 @@
 //! The REST API over HTTP: `api::app` on a real listener (port 0) over a fresh Postgres
 //! database per test (and one walk-through on SQLite), spoken to with reqwest. Temporal is a
-//! client that refuses every call, except for the tests of idempotent job starts, which run a
-//! dev server of their own (without a worker). Snapshot tests read real stored data from an
+//! client that refuses every call, except for the tests of idempotent job starts and of retention
+//! policies, which run a dev server of their own (without a worker). Snapshot tests read real stored data from an
 //! embedded S3 endpoint (`App::spawn_with_objects`); the others never contact S3. Connection and
 //! source tests speak to the sandbox's platform fakes.
 
@@ -16,6 +16,7 @@ mod isolation;
 mod job_lists;
 mod members;
 mod pit;
+mod retention;
 mod schedules;
 mod sign_in;
 mod snapshots;

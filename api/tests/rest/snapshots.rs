@@ -128,6 +128,9 @@ pub(crate) async fn store_snapshot(app: &App, account_id: &str, streams: &[Strea
             stored_bytes: sealed.stored_bytes as i64,
             stored_sha256: sealed.stored_sha256.clone(),
             created_at: chrono::Utc::now(),
+            state: repo::BLOB_STORED.to_owned(),
+            uses: 0,
+            deleting_since: None,
         },
     )
     .await

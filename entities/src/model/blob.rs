@@ -1,7 +1,7 @@
 //! A file's contents in an account's blob store, stored once per content hash.
 //!
-//! A row is written only after the object is stored, so a row means the blob is safe and a later
-//! backup of the same contents skips the upload.
+//! A row is written only after the object is stored, so a `stored` row means the blob is safe and
+//! a later backup of the same contents skips the upload.
 
 use sea_orm::entity::prelude::*;
 
@@ -20,6 +20,14 @@ pub struct Model {
     /// Lowercase hex sha256 of the stored (sealed) object.
     pub stored_sha256: String,
     pub created_at: DateTimeUtc,
+    /// `stored`, or `deleting` while retention's sweep deletes it: a backup never reuses a
+    /// `deleting` blob, it waits for the row to go and stores the contents again.
+    pub state: String,
+    /// Bumped by every backup that reuses the blob, so the sweep's guarded update fails for a
+    /// blob reused since it was marked.
+    pub uses: i64,
+    /// When the sweep set `deleting`.
+    pub deleting_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

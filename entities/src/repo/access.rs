@@ -175,6 +175,10 @@ pub async fn delete_account(
         .filter(verification::Column::AccountId.eq(account_id))
         .exec(db)
         .await?;
+    export::Entity::delete_many()
+        .filter(export::Column::AccountId.eq(account_id))
+        .exec(db)
+        .await?;
     verification_schedule::Entity::delete_by_id(account_id)
         .exec(db)
         .await?;

@@ -1,6 +1,7 @@
 //! The repository, run the same way on SQLite and on Postgres.
 
 mod access;
+mod retention;
 mod slots;
 mod webhooks;
 
