@@ -281,10 +281,18 @@ async fn check_objects(
                 .unwrap_or_default();
             total = parts.len() as u64;
             while index < total && (index == input.start || started.elapsed() < CHUNK) {
-                let checked = verify::check_part(&w.store, identity, &parts[index as usize])
+                let part = &parts[index as usize];
+                let checked = verify::check_part(&w.store, identity, part)
                     .await
                     .map_err(storage)?;
                 record(&mut tally, checked);
+                // The part's record index, written with it, is one of the snapshot's objects.
+                if let Some(checked) = verify::check_index(&w.store, identity, part)
+                    .await
+                    .map_err(storage)?
+                {
+                    record(&mut tally, checked);
+                }
                 index += 1;
                 let _ = ctx.record_heartbeat(index).await;
             }

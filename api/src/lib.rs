@@ -114,6 +114,7 @@ type Apis = (
     // poem-openapi implements `OpenApi` for tuples of up to 16: later APIs nest.
     (
         snapshots::SnapshotsApi,
+        snapshots::PointInTimeApi,
         webhooks::WebhooksApi,
         verifications::VerificationsApi,
         verification_schedules::VerificationSchedulesApi,
@@ -142,6 +143,7 @@ fn service() -> OpenApiService<Apis, ()> {
         activity_log::ActivityLogApi,
         (
             snapshots::SnapshotsApi,
+            snapshots::PointInTimeApi,
             webhooks::WebhooksApi,
             verifications::VerificationsApi,
             verification_schedules::VerificationSchedulesApi,

@@ -130,6 +130,10 @@ pub struct Record {
     /// downloads it with [`Connector::download`], stores it once per content hash in the
     /// account's blob store and adds a reference to the stored record.
     pub file: Option<FileRef>,
+    /// The record is a tombstone: a sync's report that the record `id` was deleted on the
+    /// platform (streams with [`StreamInfo::deletes`]). It is stored like any record, and its
+    /// part's index marks it deleted, so point-in-time views drop the record from then on.
+    pub deleted: bool,
 }
 
 impl Record {
@@ -139,6 +143,15 @@ impl Record {
             id: id.into(),
             json,
             file: None,
+            deleted: false,
+        }
+    }
+
+    /// A tombstone: the platform's report that record `id` was deleted, stored as `json`.
+    pub fn tombstone(id: impl Into<String>, json: Box<RawValue>) -> Self {
+        Self {
+            deleted: true,
+            ..Self::new(id, json)
         }
     }
 

@@ -68,6 +68,21 @@ pub fn part_file_name(part_no: u32) -> String {
     format!("part-{part_no:05}.jsonl.zst.age")
 }
 
+/// The record index of a part ([`crate::index`]), next to it:
+/// `.../streams/{stream}/part-00007.index.zst.age` for `part-00007.jsonl.zst.age`. Its name
+/// does not end in `.jsonl.zst.age`, so `part-*.jsonl.zst.age` still selects the parts alone.
+pub fn index_key(part_key: &str) -> String {
+    match part_key.strip_suffix(".jsonl.zst.age") {
+        Some(stem) => format!("{stem}.index.zst.age"),
+        None => format!("{part_key}.index.zst.age"),
+    }
+}
+
+/// Whether `key` names a part's record index rather than a part.
+pub fn is_index_key(key: &str) -> bool {
+    key.ends_with(".index.zst.age")
+}
+
 /// A content-addressed file (Drive, Dropbox, Slack): `accounts/{a}/blobs/sha256/{aa}/{sha256}.zst.age`,
 /// where `sha256` is the lowercase hex digest of the plaintext, so one file is stored once per account.
 pub fn blob_key(account_id: &str, sha256_hex: &str) -> String {
@@ -113,6 +128,12 @@ mod tests {
             part_key("a1", "s1", "snap1", "customers", 7),
             "accounts/a1/sources/s1/snapshots/snap1/streams/customers/part-00007.jsonl.zst.age"
         );
+        assert_eq!(
+            index_key(&part_key("a1", "s1", "snap1", "customers", 7)),
+            "accounts/a1/sources/s1/snapshots/snap1/streams/customers/part-00007.index.zst.age"
+        );
+        assert!(is_index_key(&index_key("x/part-00001.jsonl.zst.age")));
+        assert!(!is_index_key("x/part-00001.jsonl.zst.age"));
         assert_eq!(
             blob_key("a1", "abcdef"),
             "accounts/a1/blobs/sha256/ab/abcdef.zst.age"

@@ -6,7 +6,9 @@
 //! once it is complete. Object keys are deterministic ([`layout`]) so a retried upload overwrites
 //! rather than duplicates. [`object_store`] is a thin wrapper over aws-sdk-s3, and [`embedded`]
 //! serves an S3 endpoint from a local folder for `listbackup dev` and for tests. [`reader`] reads
-//! snapshots back, verifying every part against the manifest before decrypting it.
+//! snapshots back, verifying every part against the manifest before decrypting it; [`index`]
+//! (a record index per part) and [`pit`] (point-in-time views over an incremental chain) find
+//! records without reading whole streams.
 //!
 //! Every part can be restored without ListBackup: `age -d -i key.txt part.jsonl.zst.age | zstd -d`.
 
@@ -14,11 +16,13 @@ pub mod blob;
 pub mod embedded;
 mod error;
 pub mod export;
+pub mod index;
 pub mod keys;
 pub mod layout;
 pub mod manifest;
 pub mod object_store;
 pub mod part;
+pub mod pit;
 pub mod reader;
 pub mod verify;
 

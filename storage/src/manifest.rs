@@ -74,6 +74,13 @@ pub struct ManifestStream {
     pub cursor: Option<serde_json::Value>,
     /// In part order.
     pub parts: Vec<ManifestPart>,
+    /// Whether this snapshot read the stream in full (`true`: its parts hold every record the
+    /// platform had) or only the changes since the parent snapshot (`false`). Point-in-time
+    /// views follow the parent chain back to a snapshot that read the stream in full. Absent
+    /// in manifests written before it was recorded; readers then decide from the snapshot's
+    /// kind and the stream's capabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full: Option<bool>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -89,6 +96,26 @@ pub struct ManifestPart {
     /// refer to, sorted; absent for parts without file contents.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blobs: Vec<String>,
+    /// The part's record index ([`crate::index`]); absent for parts written before indexes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<PartIndex>,
+}
+
+/// Where a part's record index is stored and what it holds.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PartIndex {
+    /// `…/streams/{stream}/part-00007.index.zst.age`
+    pub key: String,
+    /// Lowercase hex sha256 of the stored index object.
+    pub sha256: String,
+    pub stored_bytes: u64,
+    /// Distinct record ids in the part.
+    pub entries: u64,
+    /// The smallest and largest id (absent for an empty index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_id: Option<String>,
 }
 
 impl Manifest {
@@ -123,6 +150,14 @@ impl Manifest {
     pub fn stream(&self, name: &str) -> Option<&ManifestStream> {
         self.streams.iter().find(|s| s.name == name)
     }
+
+    /// Every object key the snapshot consists of under its `streams/`: each part and, where
+    /// it has one, the part's index.
+    pub fn object_keys(&self) -> impl Iterator<Item = &str> {
+        self.parts().flat_map(|(_, part)| {
+            std::iter::once(part.key.as_str()).chain(part.index.as_ref().map(|i| i.key.as_str()))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +177,7 @@ mod tests {
             stored_bytes: 300,
             sha256: "ab".repeat(32),
             blobs: Vec::new(),
+            index: None,
         };
         Manifest {
             format: MANIFEST_FORMAT,
@@ -163,6 +199,7 @@ mod tests {
                 stored_bytes: 600,
                 cursor: Some(serde_json::json!({"created": 1700000000})),
                 parts: vec![part(1), part(2)],
+                full: Some(false),
             }],
             records: 20,
             raw_bytes: 2000,
@@ -180,6 +217,33 @@ mod tests {
         assert_eq!(Manifest::from_json(&json).expect("parse"), manifest);
         assert_eq!(manifest.parts().count(), 2);
         assert!(manifest.stream("customers").is_some());
+    }
+
+    /// Manifests written before indexes (and before `full`) still read, as parts without an
+    /// index; a part with one lists it among the snapshot's objects.
+    #[test]
+    fn older_manifests_without_indexes_still_read() {
+        let mut manifest = sample();
+        manifest.streams[0].full = None;
+        let mut value: serde_json::Value = serde_json::from_slice(&manifest.to_json()).unwrap();
+        assert!(value["streams"][0].get("full").is_none());
+        assert!(value["streams"][0]["parts"][0].get("index").is_none());
+        value["streams"][0].as_object_mut().unwrap().remove("full");
+        let old = Manifest::from_json(&serde_json::to_vec(&value).unwrap()).expect("parse");
+        assert_eq!(old, manifest);
+        assert_eq!(old.object_keys().count(), 2);
+
+        manifest.streams[0].parts[0].index = Some(PartIndex {
+            key: "k.index".into(),
+            sha256: "cd".repeat(32),
+            stored_bytes: 10,
+            entries: 10,
+            first_id: Some("a".into()),
+            last_id: Some("z".into()),
+        });
+        let again = Manifest::from_json(&manifest.to_json()).expect("parse");
+        assert_eq!(again, manifest);
+        assert_eq!(again.object_keys().count(), 3);
     }
 
     #[test]

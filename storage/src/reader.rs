@@ -138,6 +138,7 @@ mod tests {
             stored_bytes: part.stored_bytes(),
             sha256: part.sha256.clone(),
             blobs: Vec::new(),
+            index: None,
         };
         (entry, part.body)
     }

@@ -166,6 +166,61 @@ pub async fn check_part(
     })
 }
 
+/// Checks a part's record index ([`crate::index`]), `None` for a part without one: present,
+/// the recorded size and sha256, and with `identity` decryptable into entries sorted by id, as
+/// many as recorded, each naming a line inside the part.
+pub async fn check_index(
+    store: &ObjectStore,
+    identity: Option<&Identity>,
+    part: &ManifestPart,
+) -> Result<Option<Checked>, StorageError> {
+    let Some(index) = &part.index else {
+        return Ok(None);
+    };
+    let body = match fetch(store, &index.key).await? {
+        Ok(body) => body,
+        Err(problem) => return Ok(Some(Checked::problem(0, problem))),
+    };
+    let bytes = body.len() as u64;
+    if let Some(problem) = checksum(&index.key, &body, index.stored_bytes, &index.sha256) {
+        return Ok(Some(Checked::problem(bytes, problem)));
+    }
+    let Some(identity) = identity else {
+        return Ok(Some(Checked {
+            bytes,
+            ..Checked::default()
+        }));
+    };
+    let (identity, key, lines) = (identity.clone(), index.key.clone(), part.records);
+    let entries = tokio::task::spawn_blocking(move || -> Result<u64, String> {
+        let mut n = 0;
+        for entry in crate::index::read_index(&identity, &key, body).map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            if entry.line >= lines {
+                return Err(format!("names line {} of a part of {lines}", entry.line));
+            }
+            n += 1;
+        }
+        Ok(n)
+    })
+    .await
+    .map_err(|e| StorageError::Decode(format!("{}: index check interrupted: {e}", index.key)))?;
+    let problem = match entries {
+        Err(detail) => Some(Problem::new(&index.key, ProblemKind::Unreadable, detail)),
+        Ok(n) if n != index.entries => Some(Problem::new(
+            &index.key,
+            ProblemKind::RecordCountMismatch,
+            format!("{n} entries, {} recorded", index.entries),
+        )),
+        Ok(_) => None,
+    };
+    Ok(Some(Checked {
+        bytes,
+        records: 0,
+        problem,
+    }))
+}
+
 /// Counts the JSON lines of a sealed part; `Err` says why it cannot be read.
 fn count_records(identity: &Identity, body: Bytes) -> Result<u64, String> {
     let mut lines = BufReader::new(open_reader(identity, body).map_err(|e| e.to_string())?);

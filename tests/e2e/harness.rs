@@ -403,15 +403,34 @@ pub async fn start_backup_of(
     tenant: &Tenant,
     source_id: &str,
 ) -> anyhow::Result<String> {
+    start_job_of(stack, tenant, source_id, "backups").await
+}
+
+/// Starts a sync (an incremental backup) of a source of the tenant; returns the job id.
+pub async fn start_sync_of(
+    stack: &Stack,
+    tenant: &Tenant,
+    source_id: &str,
+) -> anyhow::Result<String> {
+    start_job_of(stack, tenant, source_id, "syncs").await
+}
+
+/// `POST /v1/sources/{source_id}/{kind}` (`backups` or `syncs`); returns the job id.
+async fn start_job_of(
+    stack: &Stack,
+    tenant: &Tenant,
+    source_id: &str,
+    kind: &str,
+) -> anyhow::Result<String> {
     let r = http()
-        .post(format!("{}/v1/sources/{source_id}/backups", stack.api_base))
+        .post(format!("{}/v1/sources/{source_id}/{kind}", stack.api_base))
         .bearer_auth(&tenant.api_key)
         .json(&json!({}))
         .send()
         .await?;
     let status = r.status();
     let body: Value = r.json().await?;
-    anyhow::ensure!(status == 202, "start backup answered {status}: {body}");
+    anyhow::ensure!(status == 202, "starting a job answered {status}: {body}");
     Ok(body["job_id"].as_str().context("job_id")?.to_owned())
 }
 
@@ -633,8 +652,8 @@ pub async fn assert_source_snapshot(
     Ok(manifest)
 }
 
-/// Asserts that every object written or left under the snapshot is one of its manifest's parts
-/// or the manifest itself: nothing orphaned, nothing stored twice under different keys.
+/// Asserts that every object written or left under the snapshot is one of its manifest's parts,
+/// their indexes, or the manifest itself: nothing orphaned, nothing stored twice under different keys.
 pub async fn assert_no_stray_objects(
     stack: &Stack,
     tenant: &Tenant,
@@ -644,10 +663,17 @@ pub async fn assert_no_stray_objects(
     let prefix = storage::layout::snapshot_prefix(&tenant.account_id, &tenant.source_id, snapshot);
     let manifest_key =
         storage::layout::manifest_key(&tenant.account_id, &tenant.source_id, snapshot);
-    let known: std::collections::HashSet<&str> = (manifest.streams.iter())
-        .flat_map(|s| s.parts.iter().map(|p| p.key.as_str()))
+    let known: std::collections::HashSet<&str> = (manifest.object_keys())
         .chain([manifest_key.as_str()])
         .collect();
+    for (stream, part) in manifest.parts() {
+        anyhow::ensure!(
+            part.index.is_some(),
+            "{}: {} has no index",
+            stream.name,
+            part.key
+        );
+    }
     let stored = stack.store.list(&prefix).await?;
     let written = stack.puts.keys();
     for key in stored

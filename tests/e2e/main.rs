@@ -15,6 +15,7 @@ mod harness;
 mod oauth;
 mod operator;
 mod outages;
+mod pit;
 mod platforms;
 mod queue;
 mod retention;

@@ -29,11 +29,7 @@ async fn assert_exact_backup(stack: &Stack, tenant: &Tenant, job: &Value) {
     let manifest = assert_snapshot_is_dataset(stack, tenant, snapshot_id)
         .await
         .expect("snapshot");
-    let listed: BTreeSet<String> = manifest
-        .streams
-        .iter()
-        .flat_map(|s| s.parts.iter().map(|p| p.key.clone()))
-        .collect();
+    let listed: BTreeSet<String> = manifest.object_keys().map(str::to_owned).collect();
     let written: BTreeSet<String> = stack
         .puts
         .keys()

@@ -7,12 +7,12 @@ use serde_json::{Value, json};
 use std::{collections::BTreeMap, time::Duration};
 
 /// How to connect to one platform's fake, and what a full backup of it must contain.
-struct Case {
-    platform: &'static str,
-    credentials: Value,
-    config: Value,
+pub(crate) struct Case {
+    pub platform: &'static str,
+    pub credentials: Value,
+    pub config: Value,
     /// Records per stream, as the platform returns them.
-    expected: BTreeMap<String, Vec<Value>>,
+    pub expected: BTreeMap<String, Vec<Value>>,
     /// File contents per record id, for platforms whose records carry files.
     contents: BTreeMap<String, Vec<u8>>,
     /// Records whose file the platform refuses to hand over, with the reason it gives.
@@ -28,35 +28,87 @@ fn expected(platform: &str, records: impl Fn(&str) -> Vec<Value>) -> BTreeMap<St
         .collect()
 }
 
+/// The tenant's source for `case`: its own (Stripe) source, or a new one.
+pub(crate) async fn source_for(stack: &Stack, tenant: &Tenant, case: &Case) -> String {
+    if case.platform == "stripe" {
+        return tenant.source_id.clone();
+    }
+    stack
+        .add_source(
+            tenant,
+            case.platform,
+            case.credentials.clone(),
+            case.config.clone(),
+        )
+        .await
+        .unwrap()
+}
+
+/// Every record of every stream of `platform`'s fake as it is now, as the platform returns
+/// them.
+pub(crate) fn dataset(platform: &str, sb: &Sandbox) -> BTreeMap<String, Vec<Value>> {
+    match platform {
+        "stripe" => expected(platform, |s| sb.stripe().records(s).collect()),
+        "mailchimp" => expected(platform, |s| sb.mailchimp().records(s)),
+        "activecampaign" => expected(platform, |s| sb.activecampaign().records(s).collect()),
+        "zendesk" => expected(platform, |s| sb.zendesk().records(s)),
+        "hubspot" => expected(platform, |s| sb.hubspot().records(s).collect()),
+        "keap" => expected(platform, |s| sb.keap().records(s).collect()),
+        "gohighlevel" => {
+            let location = sb.gohighlevel().location_ids()[0].clone();
+            expected(platform, |s| sb.gohighlevel().records(&location, s))
+        }
+        "dropbox" => expected(platform, |s| match s {
+            "files" => sb.dropbox().entries(),
+            _ => vec![sb.dropbox().account().clone()],
+        }),
+        "googledrive" => {
+            let drive = sb.googledrive();
+            let select = |records: Vec<Value>, fields: &str| -> Vec<Value> {
+                records
+                    .iter()
+                    .map(|r| sandbox::googledrive::select(r, fields))
+                    .collect()
+            };
+            expected(platform, |s| match s {
+                "files" => select(drive.files(), connectors::googledrive::FILE_FIELDS),
+                _ => select(drive.drives(), connectors::googledrive::DRIVE_FIELDS),
+            })
+        }
+        "slack" => expected(platform, |s| sb.slack().records(s)),
+        other => panic!("no dataset for platform `{other}`: add one to tests/e2e/platforms.rs"),
+    }
+}
+
 /// Every registered platform must have a case here: a platform that cannot be backed up end to
 /// end is not one we list.
-fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
+pub(crate) fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
     let (mut contents, mut refused) = (BTreeMap::new(), BTreeMap::new());
     let (credentials, config, expected) = match platform {
         "stripe" => (
             json!({"api_key": sb.stripe().api_key()}),
             json!({"base_url": base}),
-            expected(platform, |s| sb.stripe().records(s).collect()),
+            dataset(platform, sb),
         ),
         "mailchimp" => (
             json!({"api_key": sb.mailchimp().api_key()}),
             json!({"base_url": format!("{base}/3.0")}),
-            expected(platform, |s| sb.mailchimp().records(s)),
+            dataset(platform, sb),
         ),
         "activecampaign" => (
             json!({"api_key": sb.activecampaign().api_key()}),
             json!({"base_url": base, "requests_per_second": 50}),
-            expected(platform, |s| sb.activecampaign().records(s).collect()),
+            dataset(platform, sb),
         ),
         "zendesk" => (
             json!({"email": sb.zendesk().email(), "api_token": sb.zendesk().api_token()}),
             json!({"base_url": base, "export_requests_per_minute": 600}),
-            expected(platform, |s| sb.zendesk().records(s)),
+            dataset(platform, sb),
         ),
         "hubspot" => (
             json!({"access_token": sb.hubspot().access_token()}),
             json!({"base_url": base}),
-            expected(platform, |s| sb.hubspot().records(s).collect()),
+            dataset(platform, sb),
         ),
         "keap" => {
             let issued = sb.oauth().issue("keap");
@@ -76,7 +128,7 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
                         "token_url": format!("{base}/oauth/keap/token"),
                     },
                 }),
-                expected(platform, |s| sb.keap().records(s).collect()),
+                dataset(platform, sb),
             )
         }
         "gohighlevel" => {
@@ -97,7 +149,7 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
                         "token_url": format!("{base}/oauth/gohighlevel/token"),
                     },
                 }),
-                expected(platform, |s| sb.gohighlevel().records(&location, s)),
+                dataset(platform, sb),
             )
         }
         "dropbox" => {
@@ -112,10 +164,7 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
             (
                 sandbox_grant(sb, "dropbox"),
                 dropbox_config(base),
-                expected(platform, |s| match s {
-                    "files" => sb.dropbox().entries(),
-                    _ => vec![sb.dropbox().account().clone()],
-                }),
+                dataset(platform, sb),
             )
         }
         "googledrive" => {
@@ -143,12 +192,6 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
                     contents.insert(id.to_owned(), bytes);
                 }
             }
-            let select = |records: Vec<Value>, fields: &str| -> Vec<Value> {
-                records
-                    .iter()
-                    .map(|r| sandbox::googledrive::select(r, fields))
-                    .collect()
-            };
             (
                 json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token, "expires_at": issued.expires_at}),
                 json!({
@@ -162,10 +205,7 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
                         "token_url": format!("{base}/oauth/googledrive/token"),
                     },
                 }),
-                expected(platform, |s| match s {
-                    "files" => select(drive.files(), connectors::googledrive::FILE_FIELDS),
-                    _ => select(drive.drives(), connectors::googledrive::DRIVE_FIELDS),
-                }),
+                dataset(platform, sb),
             )
         }
         "slack" => {
@@ -189,7 +229,7 @@ fn case(platform: &'static str, sb: &Sandbox, base: &str) -> Case {
                         "token_url": format!("{base}/slack/api/oauth.v2.access"),
                     },
                 }),
-                expected(platform, |s| sb.slack().records(s)),
+                dataset(platform, sb),
             )
         }
         other => {
@@ -291,19 +331,7 @@ async fn one_source_of_every_platform_is_backed_up_in_one_run() {
     let mut runs = Vec::new();
     for info in connectors::platforms() {
         let case = case(info.id, &stack.sandbox, &base);
-        let source_id = if case.platform == "stripe" {
-            tenant.source_id.clone()
-        } else {
-            stack
-                .add_source(
-                    &tenant,
-                    case.platform,
-                    case.credentials.clone(),
-                    case.config.clone(),
-                )
-                .await
-                .unwrap()
-        };
+        let source_id = source_for(&stack, &tenant, &case).await;
         let job_id = start_backup_of(&stack, &tenant, &source_id)
             .await
             .expect("start");

@@ -278,12 +278,12 @@ async fn a_daily_quota_puts_the_run_to_sleep_until_it_resets_and_the_snapshot_co
         .into_iter()
         .filter(|k| k.contains("/streams/"))
         .collect();
-    let listed: HashSet<&str> = manifest
-        .streams
-        .iter()
-        .flat_map(|s| s.parts.iter().map(|p| p.key.as_str()))
-        .collect();
-    assert_eq!(part_keys.len(), listed.len(), "each part stored once");
+    let listed: HashSet<&str> = manifest.object_keys().collect();
+    assert_eq!(
+        part_keys.len(),
+        listed.len(),
+        "each part (and index) stored once"
+    );
     assert!(part_keys.iter().all(|k| listed.contains(k.as_str())));
 
     // Each exhausted quota was one wait, not retried attempts: every 429 the platform sent

@@ -67,6 +67,9 @@ pub async fn store_snapshot(stack: &Stack, tenant: &Tenant, records: u64, per_pa
             stored_bytes: sealed.stored_bytes(),
             sha256: sealed.sha256,
             blobs: Vec::new(),
+            // Exports read parts alone: these are written without record indexes, as parts
+            // were before them.
+            index: None,
         });
     }
     let stream = ManifestStream {
@@ -76,6 +79,7 @@ pub async fn store_snapshot(stack: &Stack, tenant: &Tenant, records: u64, per_pa
         stored_bytes: parts.iter().map(|p| p.stored_bytes).sum(),
         cursor: None,
         parts,
+        full: Some(true),
     };
     let now = chrono::Utc::now();
     let manifest = Manifest {

@@ -72,6 +72,31 @@ fn part_keys(manifest: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The parts' record indexes: their keys and their stored bytes in all.
+fn index_keys(manifest: &Value) -> (Vec<String>, u64) {
+    let indexes: Vec<&Value> = manifest["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .flat_map(|s| s["parts"].as_array().expect("parts").iter())
+        .map(|p| &p["index"])
+        .collect();
+    let keys = indexes
+        .iter()
+        .map(|i| {
+            i["key"]
+                .as_str()
+                .expect("every part has an index")
+                .to_owned()
+        })
+        .collect();
+    let bytes = indexes
+        .iter()
+        .map(|i| i["stored_bytes"].as_u64().unwrap())
+        .sum();
+    (keys, bytes)
+}
+
 fn blob_shas(manifest: &Value) -> BTreeSet<String> {
     manifest["streams"]
         .as_array()
@@ -155,13 +180,20 @@ async fn damaged_and_missing_objects_fail_verification_by_name_and_alert() {
     // Intact: every part read, every record counted, every blob decrypted and hashed.
     let stripe_manifest = manifest(&stack, &tenant, &stripe).await;
     let stripe_parts = part_keys(&stripe_manifest);
+    let (stripe_indexes, index_bytes) = index_keys(&stripe_manifest);
     assert!(stripe_parts.len() >= 4, "{stripe_parts:?}");
     let passed = verify(&stack, &tenant, &stripe).await;
     assert_eq!(passed["status"], "passed", "{passed}");
     assert_eq!(passed["decrypted"], true);
-    assert_eq!(passed["objects_checked"], stripe_parts.len());
+    assert_eq!(
+        passed["objects_checked"],
+        stripe_parts.len() + stripe_indexes.len()
+    );
     assert_eq!(passed["records_counted"], stripe_manifest["records"]);
-    assert_eq!(passed["bytes_checked"], stripe_manifest["stored_bytes"]);
+    assert_eq!(
+        passed["bytes_checked"],
+        stripe_manifest["stored_bytes"].as_u64().unwrap() + index_bytes
+    );
     assert_eq!(passed["problem_count"], 0);
     assert!(passed["finished_at"].is_string());
 
@@ -172,28 +204,32 @@ async fn damaged_and_missing_objects_fail_verification_by_name_and_alert() {
     assert_eq!(passed["status"], "passed", "{passed}");
     assert_eq!(
         passed["objects_checked"],
-        part_keys(&dropbox_manifest).len() + blobs.len()
+        2 * part_keys(&dropbox_manifest).len() + blobs.len(),
+        "each part, its index and each file"
     );
     assert_eq!(passed["records_counted"], dropbox_manifest["records"]);
 
-    // One byte flipped in one part, another part deleted.
+    // One byte flipped in one part and in another part's index, another part deleted.
     let flipped = stripe_parts[1].clone();
+    let flipped_index = stripe_indexes[0].clone();
     let deleted = stripe_parts[stripe_parts.len() - 1].clone();
     flip_a_byte(&stack, &flipped).await;
+    flip_a_byte(&stack, &flipped_index).await;
     stack.store.delete(&deleted).await.expect("delete");
     let failed = verify(&stack, &tenant, &stripe).await;
     assert_eq!(failed["status"], "failed", "{failed}");
-    assert_eq!(failed["problem_count"], 2);
+    assert_eq!(failed["problem_count"], 3);
     assert_eq!(
         problems(&failed),
         vec![
+            (flipped_index.clone(), "checksum_mismatch".to_owned()),
             (flipped.clone(), "checksum_mismatch".to_owned()),
             (deleted.clone(), "missing".to_owned()),
         ]
     );
     assert_eq!(
         failed["objects_checked"],
-        stripe_parts.len(),
+        stripe_parts.len() + stripe_indexes.len(),
         "the rest is still checked"
     );
 
@@ -215,7 +251,10 @@ async fn damaged_and_missing_objects_fail_verification_by_name_and_alert() {
         .iter()
         .map(|p| p["key"].as_str().unwrap())
         .collect();
-    assert_eq!(named, vec![flipped.as_str(), deleted.as_str()]);
+    assert_eq!(
+        named,
+        vec![flipped_index.as_str(), flipped.as_str(), deleted.as_str()]
+    );
 
     // A file's blob deleted: the Dropbox snapshot fails, naming the blob.
     let sha = blobs.iter().next().unwrap();
@@ -246,6 +285,7 @@ async fn damaged_and_missing_objects_fail_verification_by_name_and_alert() {
     assert_eq!(
         problems(&sealed_only),
         vec![
+            (flipped_index, "checksum_mismatch".to_owned()),
             (flipped, "checksum_mismatch".to_owned()),
             (deleted, "missing".to_owned()),
         ]

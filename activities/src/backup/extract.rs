@@ -18,7 +18,7 @@ use entities::{account, connection, repo, snapshot_part, source};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use std::{future::Future, sync::Arc, time::Duration};
-use storage::{layout, part::PartWriter};
+use storage::{index::IndexBuilder, layout, part::PartWriter};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -74,6 +74,7 @@ async fn run(
         recipient: opened.recipient.clone(),
         writer: None,
         blobs: Vec::new(),
+        index: IndexBuilder::new(),
     };
     let deadline = Instant::now() + w.extract.chunk_duration;
     let mut page_token = checkpoint.page_token.clone();
@@ -106,12 +107,9 @@ async fn run(
                 )
                 .await?;
                 extraction.blobs.extend(blob);
-                extraction.writer()?.write_record(&line).map_err(storage)?;
+                extraction.write(record, &line)?;
             } else {
-                extraction
-                    .writer()?
-                    .write_record(record.json.get().as_bytes())
-                    .map_err(storage)?;
+                extraction.write(record, record.json.get().as_bytes())?;
             }
         }
         let writer = extraction.writer()?;
@@ -275,6 +273,8 @@ struct Extraction<'a> {
     writer: Option<PartWriter>,
     /// The blobs the open part's records refer to.
     blobs: Vec<String>,
+    /// The open part's record index: each record's platform id and line.
+    index: IndexBuilder,
 }
 
 impl Extraction<'_> {
@@ -283,6 +283,15 @@ impl Extraction<'_> {
             self.writer = Some(PartWriter::new(&self.recipient, 3).map_err(storage)?);
         }
         Ok(self.writer.as_mut().expect("writer was just created"))
+    }
+
+    /// Appends `record`, stored as `line`, to the open part and its index.
+    fn write(&mut self, record: &connectors::Record, line: &[u8]) -> Result<(), ActivityError> {
+        let writer = self.writer()?;
+        let at = writer.records();
+        writer.write_record(line).map_err(storage)?;
+        self.index.add(&record.id, at, line, record.deleted);
+        Ok(())
     }
 
     /// Stores the open part (if it holds records) and records it; advances `checkpoint`.
@@ -310,6 +319,17 @@ impl Extraction<'_> {
         );
         let stored_bytes = sealed.body.len() as u64;
         self.w.store.put(&key, sealed.body).await.map_err(storage)?;
+        // The index goes under its own deterministic key, before the part is recorded: a
+        // retried attempt overwrites both, and finalize keeps both once the row lists them.
+        let index = std::mem::take(&mut self.index)
+            .seal(&self.recipient, &layout::index_key(&key))
+            .map_err(storage)?;
+        let index_meta = serde_json::to_value(&index.meta).expect("index metadata serialises");
+        self.w
+            .store
+            .put(&index.meta.key, index.body)
+            .await
+            .map_err(storage)?;
         let row = snapshot_part::Model {
             id: entities::new_id(),
             snapshot_id: input.snapshot_id.clone(),
@@ -323,6 +343,7 @@ impl Extraction<'_> {
             cursor_after: json!(page_token),
             stream_cursor: cursor.clone().unwrap_or(Value::Null),
             blobs: part_blobs(std::mem::take(&mut self.blobs)),
+            record_index: Some(index_meta),
             created_at: Utc::now(),
         };
         repo::commit_part(&self.w.db, row).await.map_err(db)?;
@@ -362,6 +383,7 @@ mod tests {
             cursor_after,
             stream_cursor: json!(1700000000 + no),
             blobs: None,
+            record_index: None,
             created_at: Utc::now(),
         }
     }

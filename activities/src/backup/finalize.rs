@@ -9,7 +9,9 @@ use crate::{
     failure::{db, not_found, storage},
 };
 use chrono::Utc;
-use entities::{JobStatus, SnapshotStatus, account, job, repo, snapshot, snapshot_part, source};
+use entities::{
+    JobKind, JobStatus, SnapshotStatus, account, job, repo, snapshot, snapshot_part, source,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
@@ -56,7 +58,15 @@ pub async fn finalize(
             .await
             .map_err(db)?;
         let previous_cursor = src.stream_state.get(name).cloned().filter(|v| !v.is_null());
-        streams.push(manifest_stream(name, &parts, previous_cursor));
+        // Read in full: a backup, a stream without a saved cursor, or one a sync reads whole.
+        let full = job.kind == JobKind::Backup
+            || previous_cursor.is_none()
+            || connectors::platform(&src.platform)
+                .and_then(|p| p.stream(name))
+                .is_none_or(|s| !s.incremental);
+        let mut stream = manifest_stream(name, &parts, previous_cursor);
+        stream.full = Some(full);
+        streams.push(stream);
     }
     let manifest = Manifest {
         format: 1,
@@ -81,11 +91,7 @@ pub async fn finalize(
     };
 
     // Objects left by an attempt whose data later changed shape are not part of the snapshot.
-    let keep: HashSet<&str> = manifest
-        .streams
-        .iter()
-        .flat_map(|s| s.parts.iter().map(|p| p.key.as_str()))
-        .collect();
+    let keep: HashSet<&str> = manifest.object_keys().collect();
     let prefix = format!(
         "{}streams/",
         layout::snapshot_prefix(&acct.id, &src.id, &snap.id)
@@ -178,8 +184,13 @@ fn manifest_stream(
                     .as_ref()
                     .and_then(|b| serde_json::from_value(b.clone()).ok())
                     .unwrap_or_default(),
+                index: p
+                    .record_index
+                    .as_ref()
+                    .and_then(|i| serde_json::from_value(i.clone()).ok()),
             })
             .collect(),
+        full: None,
     }
 }
 

@@ -25,16 +25,25 @@ const QUEUED_CHUNKS: usize = 8;
 /// zstd level of `.jsonl.zst` downloads: fast, and most of the gain on JSON.
 const ZSTD_LEVEL: i32 = 3;
 
-type Chunks = mpsc::Sender<io::Result<Bytes>>;
+pub(super) type Chunks = mpsc::Sender<io::Result<Bytes>>;
 
 /// Where decoded bytes go: straight out, or through one zstd frame.
-enum Sink {
+pub(super) enum Sink {
     Plain,
     Zstd(zstd::Encoder<'static, Vec<u8>>),
 }
 
 impl Sink {
-    fn write(&mut self, bytes: &[u8], tx: &Chunks) -> Result<(), Stop> {
+    /// Plain bytes, or one zstd frame when `zstd`.
+    pub(super) fn new(zstd: bool) -> Result<Self, Stop> {
+        Ok(if zstd {
+            Sink::Zstd(zstd::Encoder::new(Vec::new(), ZSTD_LEVEL).map_err(Stop::Io)?)
+        } else {
+            Sink::Plain
+        })
+    }
+
+    pub(super) fn write(&mut self, bytes: &[u8], tx: &Chunks) -> Result<(), Stop> {
         match self {
             Sink::Plain => send(tx, Bytes::copy_from_slice(bytes)),
             Sink::Zstd(encoder) => {
@@ -48,7 +57,7 @@ impl Sink {
         }
     }
 
-    fn finish(self, tx: &Chunks) -> Result<(), Stop> {
+    pub(super) fn finish(self, tx: &Chunks) -> Result<(), Stop> {
         match self {
             Sink::Plain => Ok(()),
             Sink::Zstd(encoder) => send(tx, Bytes::from(encoder.finish().map_err(Stop::Io)?)),
@@ -57,7 +66,7 @@ impl Sink {
 }
 
 /// Why producing stopped early.
-enum Stop {
+pub(super) enum Stop {
     /// The client went away: nothing to report.
     Gone,
     Io(io::Error),
@@ -125,14 +134,31 @@ impl Object {
 /// The decrypted contents of `objects`, one after the other, as a response body; `zstd`
 /// re-compresses them.
 pub fn body(store: ObjectStore, identity: Identity, objects: Vec<Object>, zstd: bool) -> Body {
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(QUEUED_CHUNKS);
-    tokio::spawn(async move {
+    streamed(move |tx| async move {
         let mut at = String::new();
-        let stop = produce(&store, identity, objects, zstd, &tx, &mut at).await;
+        produce(&store, identity, objects, zstd, &tx, &mut at)
+            .await
+            .map_err(|stop| (at, stop))
+    })
+}
+
+/// A response body fed by `produce` through the channel it is given. A failure, with the
+/// object it was reading, is logged and ends the body early.
+pub(super) fn streamed<F>(produce: impl FnOnce(Chunks) -> F) -> Body
+where
+    F: Future<Output = Result<(), (String, Stop)>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(QUEUED_CHUNKS);
+    let work = produce(tx.clone());
+    tokio::spawn(async move {
+        let (at, stop) = match work.await {
+            Ok(()) => return,
+            Err(failed) => failed,
+        };
         let error = match stop {
-            Ok(()) | Err(Stop::Gone) => return,
-            Err(Stop::Io(e)) => e.to_string(),
-            Err(Stop::Storage(e)) => e.to_string(),
+            Stop::Gone => return,
+            Stop::Io(e) => e.to_string(),
+            Stop::Storage(e) => e.to_string(),
         };
         tracing::error!(object = %at, %error, "download ended early");
         let _ = tx.send(Err(io::Error::other(error))).await;
@@ -151,11 +177,7 @@ async fn produce(
     tx: &Chunks,
     at: &mut String,
 ) -> Result<(), Stop> {
-    let mut sink = if zstd {
-        Sink::Zstd(zstd::Encoder::new(Vec::new(), ZSTD_LEVEL).map_err(Stop::Io)?)
-    } else {
-        Sink::Plain
-    };
+    let mut sink = Sink::new(zstd)?;
     for object in objects {
         if tx.is_closed() {
             return Err(Stop::Gone);

@@ -11,6 +11,8 @@
 
 mod download;
 mod payload;
+mod pit;
+mod pit_body;
 mod records;
 mod views;
 
@@ -35,6 +37,7 @@ use serde_json::json;
 use storage::{StorageError, keys::AccountKey, manifest::Manifest, reader};
 
 pub use payload::{Ndjson, StreamFile, WithZstd};
+pub use pit::PointInTimeApi;
 pub(crate) use views::status_name;
 pub use views::{ManifestView, SnapshotView, StreamView};
 

@@ -170,8 +170,10 @@ mod tests {
                     stored_bytes: 0,
                     sha256: String::new(),
                     blobs: Vec::new(),
+                    index: None,
                 })
                 .collect(),
+            full: None,
         }
     }
 

@@ -185,6 +185,9 @@ pub struct ManifestStreamView {
     pub cursor: Option<Value>,
     /// In part order.
     pub parts: Vec<ManifestPartView>,
+    /// `true` when this snapshot read the stream in full, `false` when it holds only the
+    /// changes since its parent; absent in manifests written before it was recorded.
+    pub full: Option<bool>,
 }
 
 #[derive(Object, Debug, Clone)]
@@ -201,6 +204,23 @@ pub struct ManifestPartView {
     /// The files (sha256 of their contents) this part's records refer to.
     #[oai(skip_serializing_if_is_empty, default)]
     pub blobs: Vec<String>,
+    /// The part's record index; absent for parts written before indexes.
+    pub index: Option<PartIndexView>,
+}
+
+/// A part's record index: one line per record id, sorted, sealed like the part.
+#[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
+pub struct PartIndexView {
+    /// The object key, `…/streams/{stream}/part-00001.index.zst.age`.
+    pub key: String,
+    /// Lowercase hex sha256 of the stored object.
+    pub sha256: String,
+    pub stored_bytes: u64,
+    /// Distinct record ids in the part.
+    pub entries: u64,
+    pub first_id: Option<String>,
+    pub last_id: Option<String>,
 }
 
 pub fn manifest_view(m: Manifest) -> ManifestView {
@@ -230,6 +250,7 @@ pub fn manifest_view(m: Manifest) -> ManifestView {
                 stored_bytes: s.stored_bytes,
                 cursor: s.cursor,
                 parts: s.parts.into_iter().map(part_view).collect(),
+                full: s.full,
             })
             .collect(),
         records: m.records,
@@ -247,5 +268,13 @@ fn part_view(p: ManifestPart) -> ManifestPartView {
         stored_bytes: p.stored_bytes,
         sha256: p.sha256,
         blobs: p.blobs,
+        index: p.index.map(|i| PartIndexView {
+            key: i.key,
+            sha256: i.sha256,
+            stored_bytes: i.stored_bytes,
+            entries: i.entries,
+            first_id: i.first_id,
+            last_id: i.last_id,
+        }),
     }
 }

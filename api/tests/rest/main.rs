@@ -15,6 +15,7 @@ mod idempotency;
 mod isolation;
 mod job_lists;
 mod members;
+mod pit;
 mod retention;
 mod schedules;
 mod sign_in;

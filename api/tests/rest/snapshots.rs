@@ -18,21 +18,21 @@ use storage::{
 };
 
 /// A stream to store: its records, split into parts of the given sizes.
-struct StreamSpec {
+pub(crate) struct StreamSpec {
     name: &'static str,
     parts: Vec<usize>,
 }
 
 /// What was stored: the snapshot and each stream's JSON Lines.
-struct Stored {
-    snapshot_id: String,
-    source_id: String,
-    jsonl: Vec<(String, Vec<u8>)>,
+pub(crate) struct Stored {
+    pub snapshot_id: String,
+    pub source_id: String,
+    pub jsonl: Vec<(String, Vec<u8>)>,
     /// A file the snapshot refers to: its sha256 and contents.
-    file: (String, Vec<u8>),
+    pub file: (String, Vec<u8>),
 }
 
-fn record(stream: &str, i: usize) -> Value {
+pub(crate) fn record(stream: &str, i: usize) -> Value {
     json!({
         "id": format!("{stream}_{i:05}"),
         "email": format!("user{i}@example.com"),
@@ -67,7 +67,7 @@ async fn source_with_job(
 }
 
 /// The snapshot row of `job`.
-async fn snapshot_row(
+pub(crate) async fn snapshot_row(
     app: &App,
     job: &entities::job::Model,
     status: SnapshotStatus,
@@ -95,7 +95,7 @@ async fn snapshot_row(
 
 /// Writes a complete snapshot of `streams` for a new source of `account_id`, as the worker
 /// does: parts through `PartWriter`, a file through `BlobWriter`, the manifest last.
-async fn store_snapshot(app: &App, account_id: &str, streams: &[StreamSpec]) -> Stored {
+pub(crate) async fn store_snapshot(app: &App, account_id: &str, streams: &[StreamSpec]) -> Stored {
     let acct = account::Entity::find_by_id(account_id)
         .one(&app.db)
         .await
@@ -168,6 +168,7 @@ async fn store_snapshot(app: &App, account_id: &str, streams: &[StreamSpec]) -> 
                 } else {
                     Vec::new()
                 },
+                index: None,
             });
         }
         manifest_streams.push(ManifestStream {
@@ -177,6 +178,7 @@ async fn store_snapshot(app: &App, account_id: &str, streams: &[StreamSpec]) -> 
             stored_bytes: parts.iter().map(|p| p.stored_bytes).sum(),
             cursor: Some(json!({"created": 1_700_000_000})),
             parts,
+            full: None,
         });
         jsonl.push((spec.name.to_owned(), all));
     }
@@ -228,7 +230,7 @@ async fn store_snapshot(app: &App, account_id: &str, streams: &[StreamSpec]) -> 
 }
 
 /// A new sync job of `source_id` whose snapshot is still being written; returns its id.
-async fn writing_snapshot(app: &App, source_id: &str) -> String {
+pub(crate) async fn writing_snapshot(app: &App, source_id: &str) -> String {
     let source = entities::source::Entity::find_by_id(source_id)
         .one(&app.db)
         .await
@@ -241,7 +243,7 @@ async fn writing_snapshot(app: &App, source_id: &str) -> String {
     running.snapshot_id
 }
 
-fn specs() -> Vec<StreamSpec> {
+pub(crate) fn specs() -> Vec<StreamSpec> {
     vec![
         StreamSpec {
             name: "customers",
@@ -724,6 +726,10 @@ pub fn snapshot_paths(snapshot: &str, source: &str, file: &str) -> Vec<String> {
         format!("/v1/snapshots/{snapshot}/streams/customers/download"),
         format!("/v1/snapshots/{snapshot}/streams/customers/download?format=jsonl.zst"),
         format!("/v1/snapshots/{snapshot}/files/{file}"),
+        format!("/v1/snapshots/{snapshot}/streams/customers/records/customers_00001"),
+        format!("/v1/snapshots/{snapshot}/streams/customers/state"),
+        format!("/v1/snapshots/{snapshot}/diff?against={snapshot}"),
+        format!("/v1/sources/{source}/streams/customers/records/customers_00001/versions"),
     ]
 }
 

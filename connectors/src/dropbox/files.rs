@@ -113,6 +113,9 @@ fn record(json: Box<RawValue>) -> Result<Record, ConnectorError> {
             .unwrap_or_else(|| id.clone()),
         mime_type: None,
     });
+    if head.tag == "deleted" {
+        return Ok(Record::tombstone(id, json));
+    }
     let record = Record::new(id, json);
     Ok(match file {
         Some(file) => record.with_file(file),
@@ -148,6 +151,7 @@ mod tests {
         .unwrap();
         assert_eq!(gone.id, "/old.txt");
         assert!(gone.file.is_none(), "a tombstone has no contents");
+        assert!(gone.deleted, "a deleted entry is a tombstone");
 
         let folder = record(raw(
             r#"{".tag": "folder", "name": "Docs", "path_lower": "/docs", "path_display": "/Docs", "id": "id:f"}"#,

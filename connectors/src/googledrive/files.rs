@@ -194,7 +194,7 @@ impl GoogleDriveConnector {
             .ok_or_else(|| error(ErrorKind::Decode, "a file change without a file id"))?;
         Ok(Some(match (change.removed, file, change.file) {
             (false, Some(head), Some(file)) if !head.trashed => self.file_record(head, file),
-            _ => Record::new(id, raw),
+            _ => Record::tombstone(id, raw),
         }))
     }
 

@@ -6,7 +6,7 @@
 use crate::model::{
     account, blob, blob_ref, retention_policy, retention_run, snapshot, snapshot_part,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use sea_orm_migration::{prelude::*, schema::*};
 use std::collections::{BTreeSet, HashMap};
 
@@ -167,30 +167,39 @@ impl MigrationTrait for Migration {
 
 /// Copies the blob lists of the parts committed so far into `blob_refs`.
 async fn backfill_blob_refs(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
-    let parts = snapshot_part::Entity::find()
+    // Only the columns this migration knows: later migrations add columns to the entity that a
+    // database at this point does not have yet.
+    let parts: Vec<(String, Option<serde_json::Value>)> = snapshot_part::Entity::find()
+        .select_only()
+        .columns([
+            snapshot_part::Column::SnapshotId,
+            snapshot_part::Column::Blobs,
+        ])
         .filter(snapshot_part::Column::Blobs.is_not_null())
+        .into_tuple()
         .all(db)
         .await?;
     if parts.is_empty() {
         return Ok(());
     }
     let accounts: HashMap<String, String> = snapshot::Entity::find()
+        .select_only()
+        .columns([snapshot::Column::Id, snapshot::Column::AccountId])
+        .into_tuple()
         .all(db)
         .await?
         .into_iter()
-        .map(|s| (s.id, s.account_id))
         .collect();
     let mut refs = BTreeSet::new();
-    for part in parts {
-        let Some(account_id) = accounts.get(&part.snapshot_id) else {
+    for (snapshot_id, blobs) in parts {
+        let Some(account_id) = accounts.get(&snapshot_id) else {
             continue;
         };
-        let blobs: Vec<String> = part
-            .blobs
+        let blobs: Vec<String> = blobs
             .and_then(|b| serde_json::from_value(b).ok())
             .unwrap_or_default();
         for sha256 in blobs {
-            refs.insert((part.snapshot_id.clone(), sha256, account_id.clone()));
+            refs.insert((snapshot_id.clone(), sha256, account_id.clone()));
         }
     }
     let now = chrono::Utc::now();

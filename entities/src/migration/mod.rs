@@ -15,6 +15,7 @@ mod m0010_rate_budgets;
 mod m0011_webhooks;
 mod m0012_verifications;
 mod m0013_retention;
+mod m0014_part_indexes;
 mod m0015_exports;
 
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_webhooks::Migration),
             Box::new(m0012_verifications::Migration),
             Box::new(m0013_retention::Migration),
+            Box::new(m0014_part_indexes::Migration),
             Box::new(m0015_exports::Migration),
         ]
     }

@@ -25,6 +25,9 @@ pub struct Model {
     /// The blobs (sha256 of their contents) this part's records refer to; `null` for a part
     /// without file contents.
     pub blobs: Option<Json>,
+    /// The part's record index as the manifest lists it (`storage::manifest::PartIndex`:
+    /// key, sha256, size, entries, first and last id); `null` for parts written before indexes.
+    pub record_index: Option<Json>,
     pub created_at: DateTimeUtc,
 }
 

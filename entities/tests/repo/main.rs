@@ -182,6 +182,7 @@ async fn suite(db: &DatabaseConnection) {
         cursor_after: json!(format!("cus_{no}")),
         stream_cursor: json!(1_700_000_000 + no),
         blobs: None,
+        record_index: Some(json!({"key": format!("k/{no}.index"), "entries": records})),
         created_at: chrono::Utc::now(),
     };
     for no in 1..=3 {
@@ -197,6 +198,11 @@ async fn suite(db: &DatabaseConnection) {
             .map(|p| (p.part_no, p.records))
             .collect::<Vec<_>>(),
         vec![(1, 10), (2, 7)]
+    );
+    assert_eq!(
+        parts[1].record_index,
+        Some(json!({"key": "k/2.index", "entries": 7})),
+        "the replacing part's index is the one recorded"
     );
     assert!(
         repo::stream_parts(db, &sync.snapshot_id, "products")

@@ -64,6 +64,7 @@ async fn part_naming(db: &DatabaseConnection, snapshot_id: &str, blobs: &[&str])
             cursor_after: json!(null),
             stream_cursor: json!(null),
             blobs: Some(json!(blobs)),
+            record_index: None,
             created_at: Utc::now(),
         },
     )

@@ -57,6 +57,7 @@ async fn store_stream(
             stored_bytes: sealed.stored_bytes(),
             sha256: sealed.sha256,
             blobs: Vec::new(),
+            index: None,
         });
     }
     let stream = ManifestStream {
@@ -66,6 +67,7 @@ async fn store_stream(
         stored_bytes: parts.iter().map(|p| p.stored_bytes).sum(),
         cursor: None,
         parts,
+        full: None,
     };
     (stream, jsonl)
 }

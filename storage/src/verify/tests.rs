@@ -15,17 +15,26 @@ async fn start() -> (tempfile::TempDir, EmbeddedS3, ObjectStore) {
     crate::test_store::start(AK, SK).await
 }
 
-/// Stores a part of `n` records under `key` and returns its manifest entry.
+/// Stores a part of `n` records under `key`, with its record index, and returns its manifest
+/// entry.
 async fn store_part(store: &ObjectStore, key: &AccountKey, name: &str, n: u64) -> ManifestPart {
     let mut writer = PartWriter::new(&key.recipient(), DEFAULT_ZSTD_LEVEL).expect("writer");
+    let mut index = crate::index::IndexBuilder::new();
     for i in 0..n {
         let record = serde_json::json!({"id": format!("cus_{i}"), "n": i});
-        writer
-            .write_record(record.to_string().as_bytes())
-            .expect("record");
+        let line = record.to_string();
+        index.add(&format!("cus_{i}"), i, line.as_bytes(), false);
+        writer.write_record(line.as_bytes()).expect("record");
     }
     let sealed = writer.finish().expect("finish");
     store.put(name, sealed.body.clone()).await.expect("put");
+    let index = index
+        .seal(&key.recipient(), &crate::layout::index_key(name))
+        .expect("index");
+    store
+        .put(&index.meta.key, index.body.clone())
+        .await
+        .expect("put index");
     ManifestPart {
         key: name.to_owned(),
         part_no: 1,
@@ -34,7 +43,64 @@ async fn store_part(store: &ObjectStore, key: &AccountKey, name: &str, n: u64) -
         stored_bytes: sealed.stored_bytes(),
         sha256: sealed.sha256,
         blobs: Vec::new(),
+        index: Some(index.meta),
     }
+}
+
+/// A part's index is checked like a part: present, its sha256, and readable into as many
+/// sorted entries as recorded.
+#[tokio::test]
+async fn a_parts_index_is_checked_and_its_damage_named() {
+    let (_dir, server, store) = start().await;
+    let key = AccountKey::generate();
+    let part = store_part(&store, &key, "p/part-00001.jsonl.zst.age", 40).await;
+    let index = part.index.clone().expect("an index");
+    let checked = check_index(&store, Some(key.identity()), &part)
+        .await
+        .expect("check")
+        .expect("the part has an index");
+    assert_eq!(checked.problem, None);
+    assert_eq!(checked.bytes, index.stored_bytes);
+
+    let mut claims_more = part.clone();
+    claims_more.index.as_mut().unwrap().entries = 41;
+    let checked = check_index(&store, Some(key.identity()), &claims_more)
+        .await
+        .expect("check")
+        .expect("checked");
+    assert_eq!(
+        checked.problem.map(|p| p.kind),
+        Some(ProblemKind::RecordCountMismatch)
+    );
+
+    let mut body = store.get(&index.key).await.expect("get").to_vec();
+    body[50] ^= 1;
+    store.put(&index.key, body.into()).await.expect("put");
+    let checked = check_index(&store, None, &part)
+        .await
+        .expect("check")
+        .expect("checked");
+    let problem = checked.problem.expect("damage is named");
+    assert_eq!(
+        (problem.key.as_str(), problem.kind),
+        (index.key.as_str(), ProblemKind::ChecksumMismatch)
+    );
+
+    store.delete(&index.key).await.expect("delete");
+    let checked = check_index(&store, None, &part)
+        .await
+        .expect("check")
+        .expect("checked");
+    assert_eq!(checked.problem.map(|p| p.kind), Some(ProblemKind::Missing));
+
+    let mut unindexed = part.clone();
+    unindexed.index = None;
+    assert_eq!(
+        check_index(&store, None, &unindexed).await.expect("check"),
+        None,
+        "a part written before indexes has none to check"
+    );
+    server.shutdown().await;
 }
 
 #[tokio::test]
