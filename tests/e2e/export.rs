@@ -8,6 +8,7 @@ use crate::synthetic;
 use sandbox::SandboxConfig;
 use serde_json::{Value, json};
 use std::{
+    io::Write,
     path::Path,
     process::Command,
     time::{Duration, Instant},
@@ -295,7 +296,9 @@ async fn exporting_a_million_records_keeps_the_worker_flat() {
     assert_eq!(row["status"], "succeeded", "{row}");
     assert_eq!(row["records"], 1_000_000);
     let after_large = peak_rss_mib(pid);
-    println!(
+    // Straight to stderr, past the test harness's capture, so every run's output shows it.
+    let _ = writeln!(
+        std::io::stderr(),
         "export of 1,000,000 records ({} MiB compressed) in {:.1} s: worker peak RSS {after_large} MiB \
          (after a 10,000-record export: {after_small} MiB)",
         row["size_bytes"].as_u64().unwrap() / (1024 * 1024),
