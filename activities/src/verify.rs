@@ -99,7 +99,7 @@ impl VerifyActivities {
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: FinishVerifyInput,
-    ) -> Result<(), ActivityError> {
+    ) -> Result<String, ActivityError> {
         let tally = &input.tally;
         let outcome = repo::VerificationOutcome {
             decrypted: input.decrypted,
@@ -127,7 +127,7 @@ impl VerifyActivities {
                 "verification finished"
             );
         }
-        Ok(())
+        Ok(outcome.status().to_owned())
     }
 }
 

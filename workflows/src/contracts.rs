@@ -438,8 +438,9 @@ activity_contract!(
     VerifyObjects, "verify.objects", VerifyObjectsInput => VerifyChunk
 );
 activity_contract!(
-    /// Records the outcome on the verification, once, and announces a failure to webhooks.
-    FinishVerification, "verify.finish", FinishVerifyInput => ()
+    /// Records the outcome on the verification, once, and announces a failure to webhooks;
+    /// returns the verdict (`passed`, `failed` or `error`).
+    FinishVerification, "verify.finish", FinishVerifyInput => String
 );
 
 /// The input of `VerifyAccountWorkflow`: a scheduled verification pass over one account.

@@ -75,22 +75,16 @@ impl VerifyWorkflow {
             Ok(decrypted) => (decrypted, None),
             Err((decrypted, error)) => (decrypted, Some(error)),
         };
-        let phase = if tally.problem_count > 0 {
-            "failed"
-        } else if error.is_some() {
-            "error"
-        } else {
-            "passed"
-        };
         let finish = FinishVerifyInput {
             verification_id: input.verification_id.clone(),
             decrypted,
             tally,
             error,
         };
-        ctx.execute_activity(FinishVerification, finish, short_activity())
+        let verdict = ctx
+            .execute_activity(FinishVerification, finish, short_activity())
             .await?;
-        ctx.state_mut(|s| s.progress.phase = phase.into());
+        ctx.state_mut(|s| s.progress.phase = verdict);
         Ok(ctx.state(|s| s.progress.clone()))
     }
 
