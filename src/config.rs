@@ -2,7 +2,10 @@
 //! names the variable; secrets are never echoed.
 
 use std::{net::SocketAddr, path::Path, time::Duration};
-use storage::{keys::MasterKey, object_store::S3Config};
+use storage::{
+    keys::MasterKey,
+    object_store::{LockMode, ObjectLock, S3Config},
+};
 use temporal::{TemporalSettings, TlsFiles};
 
 /// A configuration problem, always naming the variable.
@@ -158,7 +161,47 @@ pub fn s3(embedded: Option<S3Config>) -> Result<S3Config, ConfigError> {
             "LISTBACKUP_S3_SECRET_ACCESS_KEY",
             "the secret access key for the bucket",
         )?,
+        object_lock: object_lock()?,
     })
+}
+
+/// The longest retention S3 accepts is far beyond this; a century is a typo's guard.
+const MAX_LOCK_PERIOD: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `LISTBACKUP_S3_OBJECT_LOCK_MODE` (governance or compliance) and
+/// `LISTBACKUP_S3_OBJECT_LOCK_PERIOD` (how long each object stays retained after its write), both
+/// or neither.
+fn object_lock() -> Result<Option<ObjectLock>, ConfigError> {
+    const MODE: &str = "LISTBACKUP_S3_OBJECT_LOCK_MODE";
+    const PERIOD: &str = "LISTBACKUP_S3_OBJECT_LOCK_PERIOD";
+    let Some(mode) = var(MODE) else {
+        if var(PERIOD).is_some() {
+            return Err(ConfigError::Missing {
+                var: MODE,
+                hint: "a lock period needs a mode: governance or compliance",
+            });
+        }
+        return Ok(None);
+    };
+    let mode: LockMode = mode.parse().map_err(|_| ConfigError::Invalid {
+        var: MODE,
+        reason: "expected governance or compliance".into(),
+    })?;
+    let period = required(
+        PERIOD,
+        "how long each object stays retained, e.g. 30days or 1year",
+    )?;
+    let period = humantime::parse_duration(&period).map_err(|e| ConfigError::Invalid {
+        var: PERIOD,
+        reason: format!("expected a duration such as 30days or 12h: {e}"),
+    })?;
+    if period < Duration::from_secs(1) || period > MAX_LOCK_PERIOD {
+        return Err(ConfigError::Invalid {
+            var: PERIOD,
+            reason: "expected a duration from 1s to 100 years".into(),
+        });
+    }
+    Ok(Some(ObjectLock { mode, period }))
 }
 
 /// The master key that seals account keys and connection credentials, opening values sealed

@@ -236,6 +236,12 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
     let master = Arc::new(config::master_key(None)?);
     let temporal_settings = config::temporal(None)?;
     let extract = config::extract_settings()?;
+    if store.object_lock().is_some() {
+        store
+            .check_object_lock()
+            .await
+            .context("checking the bucket's Object Lock")?;
+    }
     let client = temporal::connect_with_retry(&temporal_settings, Duration::from_secs(30)).await?;
     // Runs upsert their status into a search attribute: a worker upgraded before the API
     // registers it too. Keys without operator rights (Temporal Cloud) leave that to `serve`.

@@ -19,12 +19,12 @@ use entities::{account, blob, repo, retention_run, snapshot};
 use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::json;
 use std::{collections::HashSet, sync::Arc, time::Instant};
-use storage::layout;
+use storage::{layout, object_store::Hold};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use workflows::retention::{
     self as contracts, DeleteSnapshotsInput, DeletedSnapshots, ExpiredSnapshot, FinishRunInput,
-    PlanInput, RetentionPlan, SweepInput, SweepResult,
+    HeldSnapshot, PlanInput, RetentionPlan, SweepInput, SweepResult,
 };
 
 /// Implements the retention contracts in `workflows::retention`.
@@ -148,6 +148,20 @@ async fn delete_snapshots(
             out.skipped.push(row.id);
             continue;
         }
+        // Checked before anything is deleted, so a retained snapshot stays whole.
+        let prefix = layout::snapshot_prefix(&row.account_id, &row.source_id, &row.id);
+        if let Some(hold) = w.store.hold(&prefix).await.map_err(storage)? {
+            tracing::info!(snapshot_id = %row.id, source_id = %row.source_id, %hold, "expired snapshot kept: Object Lock retains it");
+            out.held.push(HeldSnapshot {
+                snapshot_id: row.id,
+                source_id: row.source_id,
+                retained_until: match hold {
+                    Hold::Until(t) => Some(t.to_rfc3339()),
+                    Hold::LegalHold => None,
+                },
+            });
+            continue;
+        }
         delete_objects(w, &row).await?;
         let txn = w.db.begin().await.map_err(db)?;
         if repo::delete_snapshot_rows(&txn, &row.id)
@@ -180,15 +194,13 @@ async fn delete_snapshots(
 }
 
 /// The manifest first, so the snapshot stops being complete in the bucket; then everything else
-/// under its prefix (parts, and anything a crashed attempt left).
+/// under its prefix (parts, and anything a crashed attempt left; with an Object Lock, every
+/// version of each, hidden ones included).
 async fn delete_objects(w: &WorkerContext, row: &snapshot::Model) -> Result<(), ActivityError> {
     let manifest = layout::manifest_key(&row.account_id, &row.source_id, &row.id);
     w.store.delete(&manifest).await.map_err(storage)?;
     let prefix = layout::snapshot_prefix(&row.account_id, &row.source_id, &row.id);
-    for key in w.store.list(&prefix).await.map_err(storage)? {
-        w.store.delete(&key).await.map_err(storage)?;
-    }
-    Ok(())
+    w.store.delete_prefix(&prefix).await.map_err(storage)
 }
 
 async fn sweep(
@@ -202,6 +214,10 @@ async fn sweep(
         .await
         .map_err(db)?
     {
+        if w.store.hold(&stale.key).await.map_err(storage)?.is_some() {
+            out.blobs_held += 1;
+            continue;
+        }
         let started = Instant::now();
         if let Some(since) = repo::take_over_tombstone(&w.db, &stale).await.map_err(db)? {
             delete_blob(w, &stale, started, since).await?;
@@ -213,6 +229,11 @@ async fn sweep(
         .await
         .map_err(db)?;
     for blob in &marked {
+        // Before the tombstone: a retained blob is left as it is, usable by backups.
+        if w.store.hold(&blob.key).await.map_err(storage)?.is_some() {
+            out.blobs_held += 1;
+            continue;
+        }
         let started = Instant::now();
         match repo::tombstone_blob(&w.db, blob).await.map_err(db)? {
             Some(since) => {
@@ -241,6 +262,7 @@ async fn sweep(
         account_id = %input.account_id,
         swept = out.blobs_swept,
         reused = out.blobs_reused,
+        held = out.blobs_held,
         bytes = out.bytes_freed,
         "blobs swept"
     );

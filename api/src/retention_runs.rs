@@ -57,6 +57,17 @@ pub struct ExpiredSnapshotView {
     pub reason: String,
 }
 
+/// An expired snapshot a run kept because S3 Object Lock still retains some of its objects; a
+/// run after `retained_until` deletes it.
+#[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
+pub struct HeldSnapshotView {
+    pub snapshot_id: String,
+    pub source_id: String,
+    /// When the last of its objects' retention ends; absent under a legal hold.
+    pub retained_until: Option<String>,
+}
+
 /// A snapshot a dry run keeps, and why: the rules that keep it (`keep_last`, `keep_daily`, …),
 /// `not complete`, `latest snapshot of the source`, `parent of {id}`, `no policy`.
 #[derive(Object, Debug, Clone)]
@@ -84,6 +95,9 @@ pub struct RetentionRunView {
     pub snapshots_deleted: Vec<ExpiredSnapshotView>,
     /// How many snapshots the policies keep.
     pub snapshots_kept: u64,
+    /// Expired, but kept whole because S3 Object Lock still retains their objects (runs only:
+    /// a dry run does not ask the store).
+    pub snapshots_held: Vec<HeldSnapshotView>,
     /// Dry runs only: every kept snapshot with its reasons.
     pub kept: Option<Vec<KeptSnapshotView>>,
     /// Stored bytes of the deleted snapshots' parts.
@@ -92,6 +106,8 @@ pub struct RetentionRunView {
     /// those only the expired snapshots use.
     pub blobs_swept: u64,
     pub blob_bytes_freed: u64,
+    /// Unused blobs kept because S3 Object Lock still retains them.
+    pub blobs_held: u64,
     pub error: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -146,6 +162,10 @@ pub enum ListRetentionRunsResponse {
 error_responses!(ListRetentionRunsResponse { 400 => BadRequest, 404 => NotFound });
 
 #[derive(ApiResponse)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per request and returned at once; boxing would only add an allocation"
+)]
 pub enum GetRetentionRunResponse {
     #[oai(status = 200)]
     Ok(Json<RetentionRunView>),
@@ -190,10 +210,20 @@ fn stored_view(state: &AppState, row: retention_run::Model) -> RetentionRunView 
             .map(expired_view)
             .collect(),
         snapshots_kept: result.snapshots_kept,
+        snapshots_held: result
+            .snapshots_held
+            .into_iter()
+            .map(|h| HeldSnapshotView {
+                snapshot_id: h.snapshot_id,
+                source_id: h.source_id,
+                retained_until: h.retained_until,
+            })
+            .collect(),
         kept: None,
         snapshot_bytes_freed: result.snapshot_bytes_freed,
         blobs_swept: result.blobs_swept,
         blob_bytes_freed: result.blob_bytes_freed,
+        blobs_held: result.blobs_held,
         error: row.error,
         created_at: Some(row.created_at),
         finished_at: row.finished_at,
@@ -249,9 +279,11 @@ async fn dry_run(
             })
             .collect(),
         snapshots_kept: plan.kept as u64,
+        snapshots_held: Vec::new(),
         kept: Some(kept),
         blobs_swept: blobs,
         blob_bytes_freed: blob_bytes,
+        blobs_held: 0,
         error: None,
         created_at: None,
         finished_at: None,

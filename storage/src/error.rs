@@ -15,6 +15,11 @@ pub enum StorageError {
         message: String,
     },
 
+    /// A version of the object is retained by S3 Object Lock (or a legal hold) and the store
+    /// refused to delete it.
+    #[error("s3 object {key} is retained by Object Lock and cannot be deleted yet")]
+    Locked { key: String },
+
     /// The object does not exist (S3 `NoSuchKey`).
     #[error("s3 object not found: {key}")]
     NotFound { key: String },
@@ -64,6 +69,7 @@ impl StorageError {
             | Self::Crypto(_)
             | Self::Decode(_)
             | Self::Checksum { .. }
+            | Self::Locked { .. }
             | Self::InvalidRecord(_)
             | Self::InvalidKey(_)
             | Self::InvalidSegment(_) => true,

@@ -20,6 +20,7 @@ pub mod index;
 pub mod keys;
 pub mod layout;
 pub mod manifest;
+pub mod moto;
 pub mod object_store;
 pub mod part;
 pub mod pit;

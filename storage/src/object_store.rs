@@ -17,8 +17,9 @@ use aws_sdk_s3::config::{
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use aws_sdk_s3::types::{BucketLocationConstraint, ChecksumAlgorithm, CreateBucketConfiguration};
 use bytes::Bytes;
 
 use crate::StorageError;
@@ -44,6 +45,9 @@ pub struct S3Config {
     pub secret_access_key: String,
     /// Path-style URLs (`endpoint/bucket/key`), needed by local and most self-hosted stores.
     pub force_path_style: bool,
+    /// Object Lock retention written on every object, for a bucket that has Object Lock
+    /// enabled ([`lock`]).
+    pub object_lock: Option<ObjectLock>,
 }
 
 impl S3Config {
@@ -62,6 +66,7 @@ impl S3Config {
             access_key_id: access_key_id.into(),
             secret_access_key: secret_access_key.into(),
             force_path_style: true,
+            object_lock: None,
         }
     }
 }
@@ -75,6 +80,7 @@ impl fmt::Debug for S3Config {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
             .field("force_path_style", &self.force_path_style)
+            .field("object_lock", &self.object_lock)
             .finish()
     }
 }
@@ -86,6 +92,7 @@ pub struct ObjectStore {
     bucket: String,
     /// Kept for CreateBucket, which outside us-east-1 must name the region.
     region: String,
+    lock: Option<ObjectLock>,
 }
 
 impl fmt::Debug for ObjectStore {
@@ -93,6 +100,7 @@ impl fmt::Debug for ObjectStore {
         f.debug_struct("ObjectStore")
             .field("bucket", &self.bucket)
             .field("region", &self.region)
+            .field("lock", &self.lock)
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +135,7 @@ impl ObjectStore {
             client: Client::from_conf(builder.build()),
             bucket: cfg.bucket.clone(),
             region: cfg.region.clone(),
+            lock: cfg.object_lock,
         }
     }
 
@@ -145,7 +154,11 @@ impl ObjectStore {
         if self.bucket_exists().await? {
             return Ok(());
         }
-        let mut request = self.client.create_bucket().bucket(&self.bucket);
+        let mut request = self
+            .client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .set_object_lock_enabled_for_bucket(self.lock.map(|_| true));
         // AWS rejects an explicit us-east-1 constraint and requires one everywhere else.
         if self.region != "us-east-1" {
             request = request.create_bucket_configuration(
@@ -186,12 +199,23 @@ impl ObjectStore {
         }
     }
 
-    /// Writes the whole object, replacing any previous version.
+    /// A PutObject of `key`, with the Object Lock retention when one is configured (S3 then
+    /// wants a checksum of the body too, which the SDK computes).
+    fn put_request(&self, key: &str) -> PutObjectFluentBuilder {
+        let request = self.client.put_object().bucket(&self.bucket).key(key);
+        match &self.lock {
+            None => request,
+            Some(lock) => request
+                .object_lock_mode(lock.mode_s3())
+                .object_lock_retain_until_date(lock.retain_until())
+                .checksum_algorithm(ChecksumAlgorithm::Crc32),
+        }
+    }
+
+    /// Writes the whole object, replacing any previous version (on a versioned bucket, as a
+    /// new version).
     pub async fn put(&self, key: &str, body: Bytes) -> Result<(), StorageError> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
+        self.put_request(key)
             .body(ByteStream::from(body))
             .send()
             .await
@@ -208,10 +232,7 @@ impl ObjectStore {
                 key: key.to_owned(),
                 message: format!("reading {}: {e}", path.display()),
             })?;
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
+        self.put_request(key)
             .body(body)
             .send()
             .await
@@ -296,8 +317,32 @@ impl ObjectStore {
         }
     }
 
-    /// Deletes the object; deleting a missing key succeeds, as in S3.
+    /// Deletes the object for good; deleting a missing key succeeds, as in S3. With an Object
+    /// Lock configured (a versioned bucket) that means every version of it, and a version still
+    /// retained makes this fail with [`StorageError::Locked`].
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        if self.lock.is_some() {
+            return self.delete_versions(key, false).await;
+        }
+        self.delete_latest(key).await
+    }
+
+    /// Deletes every object under `prefix` for good, as [`delete`](Self::delete) does each
+    /// (on a versioned bucket, also the versions hidden behind delete markers).
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<(), StorageError> {
+        if self.lock.is_some() {
+            return self.delete_versions(prefix, true).await;
+        }
+        for key in self.list(prefix).await? {
+            self.delete_latest(&key).await?;
+        }
+        Ok(())
+    }
+
+    /// A plain DeleteObject. On a versioned bucket it only hides the object behind a delete
+    /// marker (its versions stay, retained or not, until [`delete`](Self::delete) of the key
+    /// or of its snapshot removes them); elsewhere it deletes it.
+    pub async fn delete_latest(&self, key: &str) -> Result<(), StorageError> {
         self.client
             .delete_object()
             .bucket(&self.bucket)
@@ -348,8 +393,10 @@ where
     }
 }
 
+pub mod lock;
 mod multipart;
 
+pub use lock::{Hold, LockMode, ObjectLock};
 pub use multipart::UploadedPart;
 
 #[cfg(test)]

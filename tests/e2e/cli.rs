@@ -57,6 +57,44 @@ fn a_bad_master_key_is_named_without_echoing_it() {
 }
 
 #[test]
+fn bad_object_lock_settings_are_named() {
+    let base = [
+        ("LISTBACKUP_DATABASE_URL", "sqlite::memory:"),
+        ("LISTBACKUP_S3_BUCKET", "listbackup"),
+        ("LISTBACKUP_S3_ACCESS_KEY_ID", "id"),
+        ("LISTBACKUP_S3_SECRET_ACCESS_KEY", "secret"),
+    ];
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[("LISTBACKUP_S3_OBJECT_LOCK_MODE", "legal")],
+            "LISTBACKUP_S3_OBJECT_LOCK_MODE is invalid",
+        ),
+        (
+            &[("LISTBACKUP_S3_OBJECT_LOCK_MODE", "governance")],
+            "LISTBACKUP_S3_OBJECT_LOCK_PERIOD is not set",
+        ),
+        (
+            &[
+                ("LISTBACKUP_S3_OBJECT_LOCK_MODE", "compliance"),
+                ("LISTBACKUP_S3_OBJECT_LOCK_PERIOD", "soon"),
+            ],
+            "LISTBACKUP_S3_OBJECT_LOCK_PERIOD is invalid",
+        ),
+        (
+            &[("LISTBACKUP_S3_OBJECT_LOCK_PERIOD", "30days")],
+            "LISTBACKUP_S3_OBJECT_LOCK_MODE is not set",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let env: Vec<_> = base.iter().chain(extra).copied().collect();
+        let (code, stderr) = run(&["worker"], &env);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+}
+
+#[test]
 fn a_bad_database_url_and_bad_numbers_are_named() {
     let (code, stderr) = run(&["migrate"], &[("LISTBACKUP_DATABASE_URL", "mysql://x")]);
     assert_eq!(code, 1);

@@ -17,6 +17,7 @@ use storage::{
     embedded::{EmbeddedS3, PutLog},
     keys::{AccountKey, MasterKey},
     manifest::Manifest,
+    moto::MotoServer,
     object_store::{ObjectStore, S3Config},
     part::{open_part, sha256_hex},
 };
@@ -54,6 +55,15 @@ pub async fn fresh_database(
     })
 }
 
+/// Where a stack keeps its objects.
+pub enum Store {
+    /// The embedded endpoint (what `listbackup dev` runs), recording every PutObject.
+    Embedded,
+    /// `moto_server`, a third-party S3 implementation with versioning and Object Lock, with
+    /// the bucket created Object Lock enabled.
+    MotoWithObjectLock,
+}
+
 /// The `temporal` CLI the tests start.
 pub fn temporal_exe() -> PathBuf {
     temporal::dev_server::find_exe(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
@@ -68,6 +78,7 @@ pub struct Stack {
     pg_name: Option<String>,
     pub db: DatabaseConnection,
     pub s3: Option<EmbeddedS3>,
+    pub moto: Option<MotoServer>,
     pub puts: PutLog,
     pub s3_config: S3Config,
     pub store: ObjectStore,
@@ -82,19 +93,29 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start(db_kind: Db, sandbox_config: SandboxConfig) -> anyhow::Result<Self> {
-        Self::start_with(db_kind, sandbox_config, false).await
+        Self::start_with(db_kind, sandbox_config, false, Store::Embedded).await
+    }
+
+    /// Like [`start`](Self::start), with the objects kept where `store` says.
+    pub async fn start_on(
+        db_kind: Db,
+        sandbox_config: SandboxConfig,
+        store: Store,
+    ) -> anyhow::Result<Self> {
+        Self::start_with(db_kind, sandbox_config, false, store).await
     }
 
     /// Like [`start`](Self::start), with Temporal's state in a file and a fixed port, so that
     /// [`restart_temporal`](Self::restart_temporal) brings the same server back.
     pub async fn start_durable(db_kind: Db, sandbox_config: SandboxConfig) -> anyhow::Result<Self> {
-        Self::start_with(db_kind, sandbox_config, true).await
+        Self::start_with(db_kind, sandbox_config, true, Store::Embedded).await
     }
 
     async fn start_with(
         db_kind: Db,
         sandbox_config: SandboxConfig,
         durable: bool,
+        store_kind: Store,
     ) -> anyhow::Result<Self> {
         let tmp = tempfile::tempdir()?;
         let port = match durable {
@@ -119,14 +140,32 @@ impl Stack {
         let (pg_name, db_url) = fresh_database(db_kind, tmp.path()).await?;
         let db = entities::connect_and_migrate(&db_url).await?;
 
-        let (s3, puts) = EmbeddedS3::start_recording(
-            &tmp.path().join("objects"),
-            "127.0.0.1:0".parse()?,
-            "test-key",
-            "test-secret-key",
-        )
-        .await?;
-        let s3_config = S3Config::local(s3.endpoint(), BUCKET, "test-key", "test-secret-key");
+        let (s3, moto, puts, s3_config) = match store_kind {
+            Store::Embedded => {
+                let (s3, puts) = EmbeddedS3::start_recording(
+                    &tmp.path().join("objects"),
+                    "127.0.0.1:0".parse()?,
+                    "test-key",
+                    "test-secret-key",
+                )
+                .await?;
+                let cfg = S3Config::local(s3.endpoint(), BUCKET, "test-key", "test-secret-key");
+                (Some(s3), None, puts, cfg)
+            }
+            Store::MotoWithObjectLock => {
+                let moto = MotoServer::start().await.context("starting moto_server")?;
+                let cfg = S3Config::local(moto.endpoint(), BUCKET, "test-key", "test-secret-key");
+                ObjectStore::new(&cfg)
+                    .client()
+                    .create_bucket()
+                    .bucket(BUCKET)
+                    .object_lock_enabled_for_bucket(true)
+                    .send()
+                    .await
+                    .context("creating an Object Lock bucket on moto")?;
+                (None, Some(moto), PutLog::default(), cfg)
+            }
+        };
         let store = ObjectStore::new(&s3_config);
         store.ensure_bucket().await?;
 
@@ -158,7 +197,8 @@ impl Stack {
             db_url,
             pg_name,
             db,
-            s3: Some(s3),
+            s3,
+            moto,
             puts,
             s3_config,
             store,
@@ -362,6 +402,7 @@ impl Stack {
         if let Some(s) = self.s3.take() {
             s.shutdown().await;
         }
+        drop(self.moto.take());
         let _ = self.temporal.shutdown().await;
         if let Some(name) = self.pg_name.take() {
             let _ = entities::testing::drop_database(self.db.clone(), &name).await;

@@ -13,6 +13,7 @@ mod files;
 mod fuzz;
 mod harness;
 mod oauth;
+mod object_lock;
 mod operator;
 mod outages;
 mod pit;

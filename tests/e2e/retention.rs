@@ -14,7 +14,7 @@ use std::{
 };
 use storage::{layout, part::open_part, part::sha256_hex};
 
-async fn put_policy(stack: &Stack, tenant: &Tenant, path: &str, body: Value) {
+pub(crate) async fn put_policy(stack: &Stack, tenant: &Tenant, path: &str, body: Value) {
     let r = http()
         .put(format!("{}{path}", stack.api_base))
         .bearer_auth(&tenant.api_key)
@@ -40,7 +40,7 @@ async fn post_run(stack: &Stack, tenant: &Tenant, body: Value) -> (u16, Value) {
 }
 
 /// Starts a run and waits for it to succeed; returns its view.
-async fn run_retention(stack: &Stack, tenant: &Tenant) -> Value {
+pub(crate) async fn run_retention(stack: &Stack, tenant: &Tenant) -> Value {
     let (status, started) = post_run(stack, tenant, json!({})).await;
     assert_eq!(status, 202, "{started}");
     let id = started["id"].as_str().unwrap().to_owned();
@@ -78,7 +78,7 @@ async fn complete_snapshots(stack: &Stack, source_id: &str) -> Vec<snapshot::Mod
         .unwrap()
 }
 
-fn ids_of(list: &Value) -> BTreeSet<String> {
+pub(crate) fn ids_of(list: &Value) -> BTreeSet<String> {
     list.as_array()
         .unwrap()
         .iter()

@@ -92,12 +92,24 @@ pub struct DeleteSnapshotsInput {
     pub snapshots: Vec<ExpiredSnapshot>,
 }
 
+/// An expired snapshot kept because S3 Object Lock still retains some of its objects.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct HeldSnapshot {
+    pub snapshot_id: String,
+    pub source_id: String,
+    /// When the last of its objects' retention ends (RFC 3339); `None` under a legal hold.
+    pub retained_until: Option<String>,
+}
+
 /// What a batch deleted.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct DeletedSnapshots {
     pub deleted: Vec<ExpiredSnapshot>,
     /// Planned, but kept when it came to deleting them (the policy or the snapshots changed).
     pub skipped: Vec<String>,
+    /// Expired, but retained by Object Lock: kept whole, deleted by a later run.
+    #[serde(default)]
+    pub held: Vec<HeldSnapshot>,
     /// Stored bytes of the objects deleted.
     pub bytes_freed: u64,
 }
@@ -116,6 +128,9 @@ pub struct SweepResult {
     pub bytes_freed: u64,
     /// Marked, but used by a backup before they could be deleted: kept.
     pub blobs_reused: u64,
+    /// Unused, but retained by Object Lock: kept for a later sweep.
+    #[serde(default)]
+    pub blobs_held: u64,
 }
 
 /// What a run did: the result of the workflow, also stored on the run's row.
@@ -124,9 +139,15 @@ pub struct RetentionResult {
     pub run_id: String,
     pub snapshots_deleted: Vec<ExpiredSnapshot>,
     pub snapshots_kept: u64,
+    /// Expired but retained by Object Lock (kept whole until a run after their retention).
+    #[serde(default)]
+    pub snapshots_held: Vec<HeldSnapshot>,
     pub snapshot_bytes_freed: u64,
     pub blobs_swept: u64,
     pub blob_bytes_freed: u64,
+    /// Unused blobs retained by Object Lock.
+    #[serde(default)]
+    pub blobs_held: u64,
 }
 
 /// The input of `retention.finish`: the run's result, or why it failed.
@@ -146,7 +167,7 @@ activity_contract!(
 activity_contract!(
     /// Deletes a batch of expired snapshots: the manifest, every other object under the
     /// snapshot, then its rows, each logged as `snapshot.expired`. A snapshot the policy keeps
-    /// by now is skipped.
+    /// by now is skipped; one whose objects S3 Object Lock still retains is held, whole.
     DeleteSnapshots, "retention.delete_snapshots", DeleteSnapshotsInput => DeletedSnapshots
 );
 activity_contract!(
@@ -242,6 +263,7 @@ impl RetentionWorkflow {
             result.snapshot_bytes_freed += deleted.bytes_freed;
             result.snapshots_kept += deleted.skipped.len() as u64;
             result.snapshots_deleted.extend(deleted.deleted);
+            result.snapshots_held.extend(deleted.held);
         }
         let sweep = SweepInput {
             run_id: plan.run_id.clone(),
@@ -250,6 +272,7 @@ impl RetentionWorkflow {
         let swept = ctx.execute_activity(SweepBlobs, sweep, work()).await?;
         result.blobs_swept = swept.blobs_swept;
         result.blob_bytes_freed = swept.bytes_freed;
+        result.blobs_held = swept.blobs_held;
         Ok(result)
     }
 }

@@ -99,7 +99,9 @@ pub async fn finalize(
     for key in w.store.list(&prefix).await.map_err(storage)? {
         if !keep.contains(key.as_str()) {
             tracing::info!(job_id = %job.id, account_id = %acct.id, source_id = %src.id, %key, "removing unreferenced part");
-            w.store.delete(&key).await.map_err(storage)?;
+            // Only hidden on a versioned bucket: an Object Lock may retain it, and retention
+            // deletes every version under the snapshot's prefix with the snapshot.
+            w.store.delete_latest(&key).await.map_err(storage)?;
         }
     }
     let manifest_key = layout::manifest_key(&acct.id, &src.id, &snap.id);

@@ -200,3 +200,147 @@ fn config_debug_redacts_the_secret() {
     assert!(!shown.contains("very-secret-value"));
     assert!(shown.contains("AKID"));
 }
+
+/// A store on `moto_server` (versioning and Object Lock, which the embedded endpoint lacks),
+/// its bucket created with Object Lock enabled by `ensure_bucket`.
+async fn locked_store(
+    mode: LockMode,
+    period: std::time::Duration,
+) -> (crate::moto::MotoServer, ObjectStore) {
+    let moto = crate::moto::MotoServer::start().await.expect("moto_server");
+    let mut cfg = S3Config::local(moto.endpoint(), "locked-backups", AK, SK);
+    cfg.object_lock = Some(ObjectLock { mode, period });
+    let store = ObjectStore::new(&cfg);
+    store.ensure_bucket().await.expect("bucket");
+    store.check_object_lock().await.expect("lock enabled");
+    (moto, store)
+}
+
+/// Every version and delete marker under `prefix`, as (key, is a delete marker).
+async fn all_versions(store: &ObjectStore, prefix: &str) -> Vec<(String, bool)> {
+    let out = store
+        .client()
+        .list_object_versions()
+        .bucket(store.bucket())
+        .prefix(prefix)
+        .send()
+        .await
+        .expect("versions");
+    let mut all: Vec<(String, bool)> = out
+        .versions()
+        .iter()
+        .map(|v| (v.key().unwrap().to_owned(), false))
+        .chain(
+            out.delete_markers()
+                .iter()
+                .map(|m| (m.key().unwrap().to_owned(), true)),
+        )
+        .collect();
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn locked_objects_cannot_be_deleted_until_their_retention_ends() {
+    let period = std::time::Duration::from_secs(4);
+    let (_moto, store) = locked_store(LockMode::Governance, period).await;
+    let written = chrono::Utc::now();
+    store
+        .put("snap/part", Bytes::from_static(b"part"))
+        .await
+        .expect("locked put of bytes");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), b"blob").unwrap();
+    store
+        .put_file("snap/blob", file.path())
+        .await
+        .expect("locked put of a file");
+
+    // Both carry the mode and a retain-until date the period after the write.
+    for key in ["snap/part", "snap/blob"] {
+        let head = store
+            .client()
+            .head_object()
+            .bucket(store.bucket())
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            head.object_lock_mode(),
+            Some(&aws_sdk_s3::types::ObjectLockMode::Governance)
+        );
+        let until = head.object_lock_retain_until_date().unwrap().secs();
+        let expected = (written + period).timestamp();
+        assert!(
+            (until - expected).abs() <= 2,
+            "{key}: {until} vs {expected}"
+        );
+    }
+
+    // Deleting for good is refused by the store, and the object is still there.
+    match store.delete("snap/part").await {
+        Err(StorageError::Locked { key }) => assert_eq!(key, "snap/part"),
+        other => panic!("a retained object was deleted: {other:?}"),
+    }
+    assert_eq!(store.get("snap/part").await.unwrap(), &b"part"[..]);
+    let Some(Hold::Until(until)) = store.hold("snap/").await.unwrap() else {
+        panic!("the prefix is held");
+    };
+    assert!(until > chrono::Utc::now());
+
+    // A plain delete only hides the latest version: the retained version stays, still held.
+    store.delete_latest("snap/blob").await.unwrap();
+    assert_eq!(store.get_opt("snap/blob").await.unwrap(), None);
+    assert!(store.hold("snap/blob").await.unwrap().is_some());
+    assert_eq!(
+        all_versions(&store, "snap/").await,
+        vec![
+            ("snap/blob".to_owned(), false),
+            ("snap/blob".to_owned(), true),
+            ("snap/part".to_owned(), false),
+        ]
+    );
+
+    // Once the retention ends, nothing holds them and every version and marker goes.
+    let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + std::time::Duration::from_millis(1200)).await;
+    assert_eq!(store.hold("snap/").await.unwrap(), None);
+    store
+        .delete_prefix("snap/")
+        .await
+        .expect("delete after expiry");
+    assert_eq!(all_versions(&store, "snap/").await, vec![]);
+}
+
+#[tokio::test]
+async fn compliance_mode_refuses_deletes_and_an_unlocked_bucket_is_refused() {
+    let (moto, store) =
+        locked_store(LockMode::Compliance, std::time::Duration::from_secs(3600)).await;
+    store
+        .put("m/manifest.json", Bytes::from_static(b"{}"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete_prefix("m/").await,
+        Err(StorageError::Locked { .. })
+    ));
+    assert_eq!(all_versions(&store, "m/").await.len(), 1);
+
+    // A lock configured for a bucket created without Object Lock stops start-up.
+    let plain = ObjectStore::new(&S3Config::local(moto.endpoint(), "plain-bucket", AK, SK));
+    plain.ensure_bucket().await.unwrap();
+    let mut cfg = S3Config::local(moto.endpoint(), "plain-bucket", AK, SK);
+    cfg.object_lock = Some(ObjectLock {
+        mode: LockMode::Governance,
+        period: std::time::Duration::from_secs(60),
+    });
+    let err = ObjectStore::new(&cfg)
+        .check_object_lock()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("does not have it enabled"),
+        "{err}"
+    );
+}
