@@ -110,6 +110,7 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the API to {api_addr}"))?;
     let api_base = format!("http://{}", listener.local_addr()?);
+    let key_holder = api::KeyHolder::new(worker::key_holder_queue());
     let state = api::AppState {
         db: db.clone(),
         store: store.clone(),
@@ -122,6 +123,7 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         auth,
         // The dev stack's sandbox listens on loopback.
         connections: config::connections(listener.local_addr()?, true)?,
+        key_holder: Some(key_holder.clone()),
     };
     let api_task = tokio::spawn(listener.serve(state, stop.clone()));
     let ctx = WorkerContext {
@@ -133,6 +135,7 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         budgets: activities::RateBudgets::new(db.clone()),
         extract,
         webhooks: config::webhook_policy(true)?,
+        held: key_holder.held.clone(),
     };
 
     let mut sandbox_server = None;
@@ -188,7 +191,14 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         println!("\nstopping…");
         stopper.cancel();
     });
-    let worker_result = worker::run(client, ctx, &worker::SERVED_QUEUES, stop.clone()).await;
+    let worker_result = worker::run(
+        client,
+        ctx,
+        &worker::SERVED_QUEUES,
+        Some(&key_holder.queue),
+        stop.clone(),
+    )
+    .await;
     stop.cancel();
     let _ = api_task.await;
     if let Some(s) = sandbox_server {

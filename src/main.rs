@@ -199,17 +199,23 @@ async fn serve() -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, "API listening");
     let connections = config::connections(listener.local_addr()?, false)?;
+    // Exports of accounts that hold their own key are built here, where the key sent with the
+    // request stays in memory (see `worker::key_holder_queue`).
+    let key_holder = api::KeyHolder::new(worker::key_holder_queue());
+    let key_worker =
+        worker::key_holder_context(db.clone(), store.clone(), master.clone(), &key_holder);
     let state = api::AppState {
         db,
         store,
         temporal: api::TemporalAccess {
-            client,
+            client: client.clone(),
             namespace: temporal_settings.namespace.clone(),
             ui_base: config::temporal_ui("http://127.0.0.1:8233"),
         },
         master,
         auth,
         connections,
+        key_holder: Some(key_holder.clone()),
     };
     let stop = CancellationToken::new();
     let stopper = stop.clone();
@@ -217,8 +223,22 @@ async fn serve() -> anyhow::Result<()> {
         dev::wait_for_shutdown_signal().await;
         stopper.cancel();
     });
-    listener.serve(state, stop).await?;
-    Ok(())
+    let keys = async {
+        let result = worker::run(
+            client,
+            key_worker,
+            &[],
+            Some(&key_holder.queue),
+            stop.clone(),
+        )
+        .await;
+        // Without it, exports of such accounts could not run: stop rather than half-serve.
+        stop.cancel();
+        result
+    };
+    let (served, keys) = tokio::join!(listener.serve(state, stop.clone()), keys);
+    served?;
+    keys
 }
 
 async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
@@ -257,6 +277,7 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
         http: config::platform_http(false)?,
         extract,
         webhooks: config::webhook_policy(false)?,
+        held: Default::default(),
     };
     let stop = CancellationToken::new();
     let stopper = stop.clone();
@@ -264,7 +285,7 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
         dev::wait_for_shutdown_signal().await;
         stopper.cancel();
     });
-    worker::run(client, ctx, &queues, stop).await
+    worker::run(client, ctx, &queues, None, stop).await
 }
 
 async fn restore(snapshot: String, out: PathBuf, data_dir: PathBuf) -> anyhow::Result<()> {

@@ -4,7 +4,10 @@ use crate::budgets::RateBudgets;
 use connectors::{http::HttpClient, webhook::WebhookPolicy};
 use sea_orm::DatabaseConnection;
 use std::{sync::Arc, time::Duration};
-use storage::{keys::MasterKey, object_store::ObjectStore};
+use storage::{
+    keys::{HeldIdentities, MasterKey},
+    object_store::ObjectStore,
+};
 
 /// Tuning of the extraction loop.
 #[derive(Debug, Clone)]
@@ -48,4 +51,7 @@ pub struct WorkerContext {
     pub extract: ExtractSettings,
     /// Which webhook URLs notifications may be sent to.
     pub webhooks: WebhookPolicy,
+    /// Keys accounts that hold their own key handed to this process for an export (only the
+    /// API process's key-holder queue has any).
+    pub held: HeldIdentities,
 }

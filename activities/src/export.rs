@@ -103,24 +103,42 @@ fn archive_error(e: StorageError) -> ActivityError {
     }
 }
 
+/// The key an export decrypts with, and the recipient its archive is encrypted to (for an
+/// account that holds its own key, whose key is only held in memory for this export).
+struct ExportKey {
+    key: Arc<AccountKey>,
+    seal_to: Option<String>,
+}
+
 /// What the export row asks for, read from the database and the manifests.
 async fn plan(
     w: &WorkerContext,
     row: &export::Model,
-) -> Result<(AccountKey, Vec<SnapshotExport>, Vec<ExportFile>), ActivityError> {
+) -> Result<(ExportKey, Vec<SnapshotExport>, Vec<ExportFile>), ActivityError> {
     let acct = account::Entity::find_by_id(&row.account_id)
         .one(&w.db)
         .await
         .map_err(db)?
         .ok_or_else(|| not_found("account", &row.account_id))?;
-    let sealed = acct.encryption_identity_sealed.ok_or_else(|| {
-        permanent(
-            "InvalidState",
-            "the account holds its own key: nothing can be decrypted",
-        )
-    })?;
-    let key = AccountKey::open_with(&w.master, &sealed)
-        .map_err(|e| permanent("ConfigError", format!("account key: {e}")))?;
+    let key = match &acct.encryption_identity_sealed {
+        Some(sealed) => ExportKey {
+            key: Arc::new(
+                AccountKey::open_with(&w.master, sealed)
+                    .map_err(|e| permanent("ConfigError", format!("account key: {e}")))?,
+            ),
+            seal_to: None,
+        },
+        None => ExportKey {
+            key: w.held.get(&row.id).ok_or_else(|| {
+                permanent(
+                    "InvalidState",
+                    "the account holds its own key, and the process it was sent to no longer \
+                     has it (it restarted, or the key's time ran out): request the export again",
+                )
+            })?,
+            seal_to: Some(acct.encryption_recipient.clone()),
+        },
+    };
     let wanted = repo::export_streams(row);
     let mut snapshots = Vec::new();
     for id in repo::export_snapshot_ids(row) {
@@ -142,7 +160,7 @@ async fn plan(
         let manifest = reader::read_manifest(&w.store, &manifest_key)
             .await
             .map_err(archive_error)?;
-        reader::check_recipient(&manifest, key.identity()).map_err(archive_error)?;
+        reader::check_recipient(&manifest, key.key.identity()).map_err(archive_error)?;
         let streams = manifest
             .streams
             .iter()
@@ -202,12 +220,15 @@ async fn build(
             let archive = Archive {
                 handle: &handle,
                 store: &store,
-                identity: key.identity(),
+                identity: key.key.identity(),
                 snapshots: &snapshots,
                 files: &files,
                 format,
             };
-            archive.write(out, &progress)?.finish()
+            match &key.seal_to {
+                None => archive.write(out, &progress)?.finish(),
+                Some(recipient) => archive.write_sealed(out, recipient, &progress)?.finish(),
+            }
         })
     };
     tokio::pin!(writing);
@@ -234,6 +255,8 @@ async fn build(
             }
         }
     };
+    // A held key is let go as soon as it is no longer needed.
+    w.held.release(&row.id);
     let built = ExportBuilt {
         size_bytes: size,
         records: progress.records.load(Ordering::Relaxed),

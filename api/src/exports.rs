@@ -19,13 +19,14 @@ use entities::{Role, SnapshotStatus, account, export, repo, snapshot};
 use poem::{http::StatusCode, web::Data};
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
     types::Example,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use std::time::Duration;
+use storage::keys::AccountKey;
 use workflows::contracts::ExportInput;
 
 /// How many snapshots one export may hold.
@@ -111,7 +112,8 @@ pub struct ExportView {
     pub finished_at: Option<DateTime<Utc>>,
     /// When the archive is deleted.
     pub expires_at: DateTime<Utc>,
-    /// A link that downloads the archive (`.tar.zst`) without credentials, until
+    /// A link that downloads the archive (`.tar.zst`, or `.tar.zst.age` encrypted to the key of
+    /// an account that holds its own) without credentials, until
     /// `download_expires_at`; present while `status` is `succeeded`. Ask again for a fresh one.
     pub download_url: Option<String>,
     pub download_expires_at: Option<DateTime<Utc>>,
@@ -149,7 +151,9 @@ pub enum StartExportResponse {
     /// The export is being written; follow it with `GET /v1/exports/{id}`.
     #[oai(status = 202)]
     Accepted(Json<Box<ExportView>>),
-    /// The body cannot be read (`invalid_request`).
+    /// The body cannot be read (`invalid_request`), or the key sent in
+    /// `X-Listbackup-Identity` is not an age identity or not the account's (`invalid_request`,
+    /// `details.field` names the header).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// The caller's role may not start exports (operator or above).
@@ -159,7 +163,7 @@ pub enum StartExportResponse {
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
     /// A snapshot is not complete (`snapshot_not_complete`), or the account holds its own key
-    /// (`key_not_held`).
+    /// and did not send it (`key_not_held`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
     /// A value is not acceptable (`invalid_field`; `details.field` names it): no snapshots or too
@@ -286,11 +290,60 @@ async fn find(
 }
 
 /// The export's object key.
-fn object_key(account_id: &str, export_id: &str) -> String {
+/// Where the archive goes; `.age` when it is encrypted to an account that holds its own key.
+fn object_key(account_id: &str, export_id: &str, sealed: bool) -> String {
     format!(
-        "{}exports/{export_id}.tar.zst",
-        storage::layout::account_prefix(account_id)
+        "{}exports/{export_id}.tar.zst{}",
+        storage::layout::account_prefix(account_id),
+        if sealed { ".age" } else { "" }
     )
+}
+
+/// How long a key sent with an export is held at most: the build's own time limit, and an
+/// hour to be taken up.
+const HELD_KEY_TTL: Duration = Duration::from_secs(13 * 3600);
+
+/// The key an account that holds its own key sent with an export request: it must be an age
+/// identity whose recipient is the account's, and this process must be able to hold it.
+fn customer_key(
+    state: &AppState,
+    acct: &account::Model,
+    sent: Option<&str>,
+) -> Result<AccountKey, ApiError> {
+    use crate::snapshots::IDENTITY_HEADER;
+    if state.key_holder.is_none() {
+        return Err(ApiError::conflict(
+            "key_not_held",
+            "this account holds its own key and this server takes no keys for exports; \
+             restore the snapshots with `age -d -i <your key>`",
+        ));
+    }
+    let Some(text) = sent else {
+        return Err(ApiError::conflict(
+            "key_not_held",
+            format!(
+                "this account holds its own key: send it in `{IDENTITY_HEADER}` to export (it \
+                 is held in memory until the archive is built, and the archive is encrypted \
+                 to your key)"
+            ),
+        ));
+    };
+    let key = AccountKey::parse(text).map_err(|_| {
+        ApiError::bad_param(
+            IDENTITY_HEADER,
+            format!("`{IDENTITY_HEADER}` must be an age identity (AGE-SECRET-KEY-1…)"),
+        )
+    })?;
+    if key.recipient() != acct.encryption_recipient {
+        return Err(ApiError::bad_param(
+            IDENTITY_HEADER,
+            format!(
+                "the key sent in `{IDENTITY_HEADER}` is not the account's ({})",
+                acct.encryption_recipient
+            ),
+        ));
+    }
+    Ok(key)
 }
 
 /// Checks a request against the account's snapshots; returns the snapshot ids and streams.
@@ -376,6 +429,11 @@ impl ExportsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         account_id: Path<String>,
+        /// For an account that holds its own key: its age identity. It is held in this API
+        /// process's memory until the archive is built (at most 13 hours), never stored; the
+        /// archive is encrypted to the account's recipient.
+        #[oai(name = "X-Listbackup-Identity")]
+        key: Header<Option<String>>,
         body: Json<CreateExport>,
     ) -> StartExportResponse {
         respond(async {
@@ -384,13 +442,10 @@ impl ExportsApi {
                 .one(&state.db)
                 .await?
                 .ok_or_else(|| ApiError::not_found("account", &account_id))?;
-            if acct.encryption_identity_sealed.is_none() {
-                return Err(ApiError::conflict(
-                    "key_not_held",
-                    "this account holds its own key: the service cannot decrypt its snapshots \
-                     to export them; restore them with `age -d -i <your key>`",
-                ));
-            }
+            let held = match acct.encryption_identity_sealed {
+                Some(_) => None,
+                None => Some(customer_key(&state, &acct, key.0.as_deref())?),
+            };
             check_request(&state, &acct.id, &body).await?;
             let keep = chrono::Duration::days(i64::from(body.keep_days.unwrap_or(7)));
             let new = repo::NewExport {
@@ -402,11 +457,21 @@ impl ExportsApi {
                 streams: body.streams.clone(),
                 expires_at: Utc::now() + keep,
             };
-            let row = repo::create_export(&state.db, new, |id| object_key(&acct.id, id)).await?;
+            let sealed = held.is_some();
+            let row =
+                repo::create_export(&state.db, new, |id| object_key(&acct.id, id, sealed)).await?;
+            let key_queue = match (held, &state.key_holder) {
+                (Some(key), Some(holder)) => {
+                    holder.held.hold(&row.id, key, HELD_KEY_TTL);
+                    Some(holder.queue.clone())
+                }
+                _ => None,
+            };
             let input = ExportInput {
                 export_id: row.id.clone(),
                 account_id: row.account_id.clone(),
                 keep_secs: keep.num_seconds().max(0) as u64,
+                key_queue,
             };
             match temporal::start_export(&state.temporal.client, &row.workflow_id, &input).await {
                 Ok(run_id) => {

@@ -49,7 +49,7 @@ mod webhooks;
 pub use auth::AuthSettings;
 pub use error::{ErrorBody, ErrorEnvelope};
 pub use reauth::resume_jobs_waiting_for;
-pub use state::{AppState, ConnectionSettings, TemporalAccess};
+pub use state::{AppState, ConnectionSettings, KeyHolder, TemporalAccess};
 pub use throttle::{ApiRateLimit, Limit, SignInLimits};
 
 use poem::{Endpoint, EndpointExt, Route};

@@ -5,7 +5,10 @@ use connectors::{http::HttpClient, webhook::WebhookPolicy};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use std::{collections::HashMap, sync::Arc};
-use storage::{keys::MasterKey, object_store::ObjectStore};
+use storage::{
+    keys::{HeldIdentities, MasterKey},
+    object_store::ObjectStore,
+};
 
 /// Temporal as the API uses it: a client, the namespace, and where its Web UI is.
 #[derive(Clone)]
@@ -27,6 +30,27 @@ pub struct AppState {
     /// How the API reaches platforms for connections and sources (tests, OAuth), including
     /// whether base URLs may point at loopback or private networks.
     pub connections: ConnectionSettings,
+    /// This process's key holder: where exports of accounts that hold their own key are built.
+    /// `None` where no key-holder queue is served (such exports are then refused).
+    pub key_holder: Option<KeyHolder>,
+}
+
+/// The keys accounts that hold their own key send with an export request, held in this
+/// process's memory for the export's build, and the task queue (this process's alone) the build
+/// runs on. The key never enters a workflow's input, the database or a log.
+#[derive(Clone, Debug)]
+pub struct KeyHolder {
+    pub queue: String,
+    pub held: HeldIdentities,
+}
+
+impl KeyHolder {
+    pub fn new(queue: impl Into<String>) -> Self {
+        Self {
+            queue: queue.into(),
+            held: HeldIdentities::default(),
+        }
+    }
 }
 
 /// What connections need from the server's configuration.

@@ -161,6 +161,23 @@ impl Archive<'_> {
             out, handle, store, identity, snapshots, files, format, progress,
         )
     }
+
+    /// Like [`write`](Self::write), with the archive encrypted to `recipient` (`age1...`):
+    /// `age -d -i key.txt export.tar.zst.age | tar --zstd -x` opens it. For accounts that hold
+    /// their own key, so that the stored archive is nothing the service can read.
+    pub fn write_sealed<W: Write>(
+        &self,
+        out: W,
+        recipient: &str,
+        progress: &ExportProgress,
+    ) -> Result<W, StorageError> {
+        let recipient = crate::keys::parse_recipient(recipient)?;
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                .map_err(|e| StorageError::Crypto(format!("export encryptor: {e}")))?;
+        let sealed = self.write(encryptor.wrap_output(out)?, progress)?;
+        Ok(sealed.finish()?)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

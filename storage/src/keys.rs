@@ -8,7 +8,10 @@
 //!
 //! `Debug` is redacted on both types: keys travel inside structs that get logged.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use age::secrecy::ExposeSecret;
 use age::x25519::{Identity, Recipient};
@@ -165,6 +168,60 @@ impl fmt::Debug for AccountKey {
     }
 }
 
+/// Identities that accounts holding their own key handed over for one piece of work (an
+/// export), in this process's memory only: never written anywhere, dropped when the work takes
+/// them back or at their deadline. Cheap to clone (shared).
+#[derive(Clone, Default)]
+pub struct HeldIdentities {
+    held: Arc<Mutex<Held>>,
+}
+
+/// Work id -> the key and its deadline.
+type Held = HashMap<String, (Arc<AccountKey>, Instant)>;
+
+impl HeldIdentities {
+    /// Holds `key` for the work `id` until `ttl` from now.
+    pub fn hold(&self, id: &str, key: AccountKey, ttl: Duration) {
+        let mut held = self.lock();
+        let now = Instant::now();
+        held.retain(|_, (_, until)| *until > now);
+        held.insert(id.to_owned(), (Arc::new(key), now + ttl));
+    }
+
+    /// The key held for `id`, unless its deadline passed.
+    pub fn get(&self, id: &str) -> Option<Arc<AccountKey>> {
+        let held = self.lock();
+        held.get(id)
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(key, _)| key.clone())
+    }
+
+    /// Drops the key held for `id`.
+    pub fn release(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    /// How many keys are held (expired ones not yet dropped included).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Held> {
+        // A panic while holding the lock leaves a consistent map: keep using it.
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl fmt::Debug for HeldIdentities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HeldIdentities({} held)", self.len())
+    }
+}
+
 /// Parses an `age1...` recipient (an account's, or one the customer supplied).
 pub fn parse_recipient(text: &str) -> Result<Recipient, StorageError> {
     text.trim()
@@ -182,6 +239,26 @@ fn parse_identity(text: &str) -> Result<Identity, StorageError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn held_identities_expire_and_are_released() {
+        let held = HeldIdentities::default();
+        let key = AccountKey::generate();
+        let recipient = key.recipient();
+        held.hold("e1", key, Duration::from_secs(60));
+        held.hold("e2", AccountKey::generate(), Duration::ZERO);
+        assert_eq!(held.get("e1").unwrap().recipient(), recipient);
+        assert!(held.get("e2").is_none(), "past its deadline");
+        held.release("e1");
+        assert!(held.get("e1").is_none());
+        held.hold("e3", AccountKey::generate(), Duration::from_secs(60));
+        assert_eq!(
+            held.len(),
+            1,
+            "expired keys are dropped when another is held"
+        );
+        assert!(!format!("{held:?}").contains("AGE-SECRET"));
+    }
+
     use super::*;
 
     #[test]

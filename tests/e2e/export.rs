@@ -337,3 +337,199 @@ async fn exporting_a_million_records_keeps_the_worker_flat() {
     assert!(found);
     stack.shutdown().await;
 }
+
+/// Whether `needle` is anywhere in `value`: in a string, or in a string's base64-decoded bytes
+/// (how Temporal's JSON history carries payloads).
+fn mentions(value: &Value, needle: &str) -> bool {
+    use base64::Engine;
+    match value {
+        Value::String(s) => {
+            s.contains(needle)
+                || base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .is_ok_and(|bytes| String::from_utf8_lossy(&bytes).contains(needle))
+        }
+        Value::Array(items) => items.iter().any(|v| mentions(v, needle)),
+        Value::Object(map) => map.values().any(|v| mentions(v, needle)),
+        _ => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_holding_its_own_key_exports_with_it_and_the_key_is_kept_nowhere() {
+    let config = SandboxConfig::new(73)
+        .with_records("stripe.customers", 300)
+        .unwrap();
+    let mut stack = Stack::start(Db::Postgres, config).await.expect("stack");
+    let tenant = stack.provision().await.expect("provision");
+    stack.spawn_worker().expect("worker");
+    stack.serve_key_holder();
+
+    // The account takes its key: the service keeps only the recipient from now on.
+    let customer = storage::keys::AccountKey::generate();
+    let secret = customer.to_secret_string();
+    let (status, body) = call(
+        &stack,
+        &tenant,
+        reqwest::Method::PUT,
+        &format!("/v1/accounts/{}/encryption-key", tenant.account_id),
+        Some(json!({"recipient": customer.recipient(), "discard_service_key": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let job = start_backup(&stack, &tenant).await.unwrap();
+    let job = expect_success(&stack, &tenant, &job, Duration::from_secs(240), 0).await;
+    let snapshot = job["snapshot_id"].as_str().unwrap().to_owned();
+
+    // Without the key, with another account's or with something else: refused, nothing started.
+    let path = format!("/v1/accounts/{}/exports", tenant.account_id);
+    let request = json!({"snapshot_ids": [snapshot], "include_files": false});
+    let post = |key: Option<String>| {
+        let mut r = http()
+            .post(format!("{}{path}", stack.api_base))
+            .bearer_auth(&tenant.api_key)
+            .json(&request);
+        if let Some(key) = key {
+            r = r.header("X-Listbackup-Identity", key);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, error) = post(None).await;
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (409, &json!("key_not_held"))
+    );
+    let other = storage::keys::AccountKey::generate().to_secret_string();
+    for bad in [other, "AGE-SECRET-KEY-1NOTAKEY".to_owned()] {
+        let (status, error) = post(Some(bad)).await;
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["error"]["details"]["field"], "X-Listbackup-Identity");
+    }
+    let (_, listed) = call(&stack, &tenant, reqwest::Method::GET, &path, None).await;
+    assert_eq!(listed["items"], json!([]), "nothing was started");
+
+    // With it, the export is built where the key is held, encrypted to the account's key.
+    let (status, started) = post(Some(secret.clone())).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let row = loop {
+        let (_, row) = call(
+            &stack,
+            &tenant,
+            reqwest::Method::GET,
+            &format!("/v1/exports/{id}"),
+            None,
+        )
+        .await;
+        if row["status"] != "running" {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "still running: {row}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(row["status"], "succeeded", "{row}\n{}", stack.worker_log(0));
+    let url = row["download_url"].as_str().unwrap();
+    assert!(url.contains(".tar.zst.age"), "{url}");
+    let dir = tempfile::tempdir().unwrap();
+    let sealed = dir.path().join("export.tar.zst.age");
+    std::fs::write(
+        &sealed,
+        http().get(url).send().await.unwrap().bytes().await.unwrap(),
+    )
+    .unwrap();
+    assert!(
+        Command::new("tar")
+            .arg("--zstd")
+            .arg("-tf")
+            .arg(&sealed)
+            .output()
+            .unwrap()
+            .status
+            .code()
+            != Some(0),
+        "the stored archive is not readable without the key"
+    );
+    let key_file = dir.path().join("key.txt");
+    std::fs::write(&key_file, &secret).unwrap();
+    let opened = dir.path().join("export.tar.zst");
+    let out = Command::new("age")
+        .args(["-d", "-i"])
+        .arg(&key_file)
+        .arg("-o")
+        .arg(&opened)
+        .arg(&sealed)
+        .output()
+        .expect("age runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("tar")
+        .arg("--zstd")
+        .arg("-xf")
+        .arg(&opened)
+        .arg("-C")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exported = std::fs::read(dir.path().join(&snapshot).join("customers.jsonl")).unwrap();
+    let served = http()
+        .get(format!(
+            "{}/v1/snapshots/{snapshot}/streams/customers/download",
+            stack.api_base
+        ))
+        .bearer_auth(&tenant.api_key)
+        .header("X-Listbackup-Identity", &secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(exported, served.bytes().await.unwrap().to_vec());
+    assert_eq!(exported.iter().filter(|b| **b == b'\n').count(), 300);
+
+    // The key was let go, and is in no workflow history, database row or worker log.
+    assert!(
+        stack.key_holder.held.get(&id).is_none(),
+        "the holder let the key go"
+    );
+    let history =
+        temporal::backup_history_json(&stack.client, row["workflow_id"].as_str().unwrap())
+            .await
+            .unwrap();
+    let history: Value = serde_json::from_slice(&history).unwrap();
+    assert!(
+        mentions(&history, &tenant.account_id),
+        "the history was read"
+    );
+    assert!(
+        !mentions(&history, &secret),
+        "the key is in the workflow's history"
+    );
+    let dump = Command::new("pg_dump")
+        .arg(&stack.db_url)
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.contains(&snapshot), "the dump has the data");
+    assert!(!dump.contains(&secret), "the key is in the database");
+    assert!(
+        !stack.worker_log(0).contains(&secret),
+        "the key is in the log"
+    );
+    stack.shutdown().await;
+}

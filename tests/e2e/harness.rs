@@ -87,6 +87,9 @@ pub struct Stack {
     pub sandbox_server: Option<RunningSandbox>,
     pub api_base: String,
     pub stop: CancellationToken,
+    /// The in-process API's key holder; its queue is served once
+    /// [`serve_key_holder`](Self::serve_key_holder) is called.
+    pub key_holder: api::KeyHolder,
     workers: Vec<WorkerProcess>,
     temporal_options: DevServerOptions,
 }
@@ -176,6 +179,7 @@ impl Stack {
         let stop = CancellationToken::new();
         let listener = ApiListener::bind("127.0.0.1:0".parse()?).await?;
         let api_base = format!("http://{}", listener.local_addr()?);
+        let key_holder = api::KeyHolder::new(listbackup::worker::key_holder_queue());
         let state = api::AppState {
             db: db.clone(),
             store: store.clone(),
@@ -188,6 +192,7 @@ impl Stack {
             master: master.clone(),
             connections: api::ConnectionSettings::new(&api_base)
                 .with_http(connectors::http::HttpClient::default().allowing_private_networks(true)),
+            key_holder: Some(key_holder.clone()),
         };
         tokio::spawn(listener.serve(state, stop.clone()));
         Ok(Self {
@@ -207,6 +212,7 @@ impl Stack {
             sandbox_server: Some(sandbox_server),
             api_base,
             stop,
+            key_holder,
             workers: Vec::new(),
             temporal_options,
         })
@@ -249,6 +255,40 @@ impl Stack {
             ("LISTBACKUP_ALLOW_PRIVATE_NETWORKS", "true".into()),
             ("LISTBACKUP_LOG", "info,temporalio_sdk_core=warn".into()),
         ]
+    }
+
+    /// Serves the in-process API's key-holder queue, as `listbackup serve` does, on a thread of
+    /// its own (the SDK's worker must stay on the task that runs it), until the stack stops.
+    pub fn serve_key_holder(&self) {
+        let (client, db_url, s3, master, holder, stop) = (
+            self.client.clone(),
+            self.db_url.clone(),
+            self.s3_config.clone(),
+            self.master.clone(),
+            self.key_holder.clone(),
+            self.stop.clone(),
+        );
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let db = entities::connect(&db_url).await.expect("database");
+                let ctx = listbackup::worker::key_holder_context(
+                    db,
+                    ObjectStore::new(&s3),
+                    master,
+                    &holder,
+                );
+                if let Err(e) =
+                    listbackup::worker::run(client, ctx, &[], Some(&holder.queue), stop).await
+                {
+                    eprintln!("key holder stopped: {e:#}");
+                }
+            });
+        });
     }
 
     /// Starts `listbackup worker` as a child process; its log goes to `worker-N.log`.

@@ -485,6 +485,10 @@ pub struct ExportInput {
     pub account_id: String,
     /// How long the archive is kept once written, in seconds.
     pub keep_secs: u64,
+    /// For an account that holds its own key: the task queue of the API process holding the
+    /// key sent with the request, where the build must run (the key itself is never here).
+    #[serde(default)]
+    pub key_queue: Option<String>,
 }
 
 /// What `export.build` wrote.

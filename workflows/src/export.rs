@@ -6,6 +6,11 @@
 //! -> expire (delete it). Runs on the export task queue, so a large export never delays a
 //! backup. A build attempt that dies starts the archive over: its upload is abandoned, and the
 //! archive's key is fixed, so nothing is left twice.
+//!
+//! For an account that holds its own key, the build runs on the task queue of the API process
+//! the key was sent to (`key_queue`), which holds it in memory; the archive is then encrypted
+//! to the account's recipient, so the service stores nothing it can read. If that process is
+//! gone, the build is not taken within [`KEY_HOLDER_START_TIMEOUT`] and the export fails.
 
 use crate::backup::root_message;
 use crate::contracts::*;
@@ -28,10 +33,19 @@ fn retry_policy(maximum_attempts: u32) -> RetryPolicy {
         .build()
 }
 
-fn build_activity() -> ActivityOptions {
+/// How long a build waits for the process holding the account's key to take it: past that, that
+/// process is gone, and with it the key.
+pub const KEY_HOLDER_START_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// On the export queue; for an account that holds its own key, on the queue of the process
+/// that holds it.
+fn build_activity(key_queue: Option<String>) -> ActivityOptions {
+    let wait = key_queue.as_ref().map(|_| KEY_HOLDER_START_TIMEOUT);
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(12 * 3600))
         .heartbeat_timeout(Duration::from_secs(60))
         .retry_policy(retry_policy(5))
+        .maybe_task_queue(key_queue)
+        .maybe_schedule_to_start_timeout(wait)
         .build()
 }
 
@@ -56,7 +70,11 @@ impl ExportWorkflow {
     ) -> WorkflowResult<ExportBuilt> {
         ctx.state_mut(|s| s.phase = "building".into());
         let built = ctx
-            .execute_activity(BuildExport, input.clone(), build_activity())
+            .execute_activity(
+                BuildExport,
+                input.clone(),
+                build_activity(input.key_queue.clone()),
+            )
             .await;
         let finish = FinishExportInput {
             export_id: input.export_id.clone(),

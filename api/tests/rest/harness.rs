@@ -228,6 +228,7 @@ impl App {
             auth: configure(AuthSettings::from_master_key(&master)),
             master: master.clone(),
             connections,
+            key_holder: None,
         };
         let acceptor = TcpAcceptor::from_tokio(listener).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
