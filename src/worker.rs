@@ -21,10 +21,10 @@ use workflows::{
 /// Task queues that have work registered in this version.
 pub const SERVED_QUEUES: [&str; 3] = [QUEUE_BACKUP, QUEUE_EXPORT, QUEUE_MAINTENANCE];
 
-/// A task queue of this process alone, on which it builds the exports of accounts that hold
-/// their own key: the API process that took the request holds the key in memory
-/// ([`api::KeyHolder`]) and the export's build activity is scheduled here, so the key never
-/// enters a workflow's history, the database or another process.
+/// A task queue of this process alone, on which it builds the exports and runs the decrypting
+/// checks of verifications of accounts that hold their own key: the API process that took the
+/// request holds the key in memory ([`api::KeyHolder`]) and those activities are scheduled
+/// here, so the key never enters a workflow's history, the database or another process.
 pub fn key_holder_queue() -> String {
     format!("{KEY_HOLDER_QUEUE_PREFIX}{}", uuid::Uuid::now_v7())
 }
@@ -86,7 +86,7 @@ fn queue_options(queue: &str, ctx: &WorkerContext) -> anyhow::Result<WorkerOptio
 /// `Send`).
 ///
 /// `key_holder` names this process's key-holder queue ([`key_holder_queue`]), served with the
-/// export build only, from `ctx.held`.
+/// export and verification activities, which find the keys in `ctx.held`.
 pub async fn run(
     client: Client,
     ctx: WorkerContext,
@@ -108,6 +108,7 @@ pub async fn run(
         options.push(
             WorkerOptions::new(queue)
                 .register_activities(ExportActivities::new(ctx.clone()))
+                .register_activities(VerifyActivities::new(ctx.clone()))
                 .build(),
         );
     }

@@ -88,6 +88,8 @@ impl VerifyActivities {
                         account_id: row.account_id,
                         source_id: row.source_id,
                         snapshot_id: row.snapshot_id,
+                        // A scheduled pass has no key of an account that holds its own.
+                        key_queue: None,
                     },
                 })
                 .collect(),
@@ -185,20 +187,22 @@ async fn load_manifest(
     }
 }
 
-/// The account's identity when the service holds it; `None` when the account holds its own.
+/// The account's identity when the service holds it; for an account that holds its own, the
+/// one it sent for this verification if this process holds it; otherwise `None`.
 async fn account_identity(
     w: &WorkerContext,
     account_id: &str,
-) -> Result<Option<AccountKey>, ActivityError> {
+    verification_id: &str,
+) -> Result<Option<Arc<AccountKey>>, ActivityError> {
     let acct = account::Entity::find_by_id(account_id)
         .one(&w.db)
         .await
         .map_err(db)?
         .ok_or_else(|| not_found("account", account_id))?;
     match acct.encryption_identity_sealed {
-        None => Ok(None),
+        None => Ok(w.held.get(verification_id)),
         Some(sealed) => AccountKey::open_with(&w.master, &sealed)
-            .map(Some)
+            .map(|key| Some(Arc::new(key)))
             .map_err(|e| permanent("ConfigError", format!("account key: {e}"))),
     }
 }
@@ -214,7 +218,7 @@ async fn plan(w: &WorkerContext, input: &VerifyInput) -> Result<VerifyPlan, Acti
             });
         }
     };
-    let identity = account_identity(w, &snap.account_id).await?;
+    let identity = account_identity(w, &snap.account_id, &input.verification_id).await?;
     let mut problems = Vec::new();
     if let Some(key_) = &identity
         && let Err(e) = reader::check_recipient(&manifest, key_.identity())
@@ -264,11 +268,19 @@ async fn check_objects(
         }
     };
     let identity = if input.decrypt {
-        account_identity(w, &snap.account_id).await?
+        let key = account_identity(w, &snap.account_id, &input.verification_id).await?;
+        // Planned to decrypt, so the key was there: a process that lost it cannot go on.
+        Some(key.ok_or_else(|| {
+            permanent(
+                "InvalidState",
+                "the key sent for this verification is no longer held (the process holding it \
+                 restarted, or its time ran out): verify again",
+            )
+        })?)
     } else {
         None
     };
-    let identity = identity.as_ref().map(|k| k.identity());
+    let identity = identity.as_deref().map(AccountKey::identity);
     let started = Instant::now();
     let mut tally = VerifyTally::default();
     let mut index = input.start;
@@ -321,10 +333,12 @@ async fn check_objects(
             }
         }
     }
-    Ok(VerifyChunk {
-        tally,
-        next: (index < total).then_some(index),
-    })
+    let next = (index < total).then_some(index);
+    if next.is_none() && input.last_group {
+        // The last check done: a key held for this verification is let go.
+        w.held.release(&input.verification_id);
+    }
+    Ok(VerifyChunk { tally, next })
 }
 
 fn record(tally: &mut VerifyTally, checked: Checked) {

@@ -5,6 +5,7 @@
 //! Starting and deleting one needs the operator role; reading any role. Another tenant's export
 //! or account is a 404.
 
+use crate::snapshots::{IDENTITY_HEADER, sent_account_key};
 use crate::{
     ApiTags,
     auth::BearerAuth,
@@ -12,7 +13,7 @@ use crate::{
     error_responses,
     job_lists::account_scope,
     pagination::{Page, PageRequest},
-    state::AppState,
+    state::{AppState, HELD_KEY_TTL},
 };
 use chrono::{DateTime, Utc};
 use entities::{Role, SnapshotStatus, account, export, repo, snapshot};
@@ -299,18 +300,13 @@ fn object_key(account_id: &str, export_id: &str, sealed: bool) -> String {
     )
 }
 
-/// How long a key sent with an export is held at most: the build's own time limit, and an
-/// hour to be taken up.
-const HELD_KEY_TTL: Duration = Duration::from_secs(13 * 3600);
-
-/// The key an account that holds its own key sent with an export request: it must be an age
-/// identity whose recipient is the account's, and this process must be able to hold it.
+/// The key an account that holds its own key sent with an export request; this process must
+/// be able to hold it.
 fn customer_key(
     state: &AppState,
     acct: &account::Model,
     sent: Option<&str>,
 ) -> Result<AccountKey, ApiError> {
-    use crate::snapshots::IDENTITY_HEADER;
     if state.key_holder.is_none() {
         return Err(ApiError::conflict(
             "key_not_held",
@@ -328,22 +324,7 @@ fn customer_key(
             ),
         ));
     };
-    let key = AccountKey::parse(text).map_err(|_| {
-        ApiError::bad_param(
-            IDENTITY_HEADER,
-            format!("`{IDENTITY_HEADER}` must be an age identity (AGE-SECRET-KEY-1…)"),
-        )
-    })?;
-    if key.recipient() != acct.encryption_recipient {
-        return Err(ApiError::bad_param(
-            IDENTITY_HEADER,
-            format!(
-                "the key sent in `{IDENTITY_HEADER}` is not the account's ({})",
-                acct.encryption_recipient
-            ),
-        ));
-    }
-    Ok(key)
+    sent_account_key(acct, text)
 }
 
 /// Checks a request against the account's snapshots; returns the snapshot ids and streams.

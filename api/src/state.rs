@@ -35,6 +35,10 @@ pub struct AppState {
     pub key_holder: Option<KeyHolder>,
 }
 
+/// How long a key sent with a request is held at most: an export build's or a verification's
+/// own time limit, and an hour to be taken up. Work that is done lets it go earlier.
+pub const HELD_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(13 * 3600);
+
 /// The keys accounts that hold their own key send with an export request, held in this
 /// process's memory for the export's build, and the task queue (this process's alone) the build
 /// runs on. The key never enters a workflow's input, the database or a log.

@@ -14,20 +14,21 @@ use crate::{
     error_responses,
     job_lists::account_scope,
     pagination::{Page, PageRequest},
-    snapshots::find_snapshot_as,
-    state::AppState,
+    snapshots::{find_snapshot_as, sent_account_key},
+    state::{AppState, HELD_KEY_TTL},
 };
 use chrono::{DateTime, Utc};
-use entities::{Role, SnapshotStatus, repo, snapshot, source, verification};
+use entities::{Role, SnapshotStatus, account, repo, snapshot, source, verification};
 use poem::{http::StatusCode, web::Data};
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
     types::Example,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select};
 use serde_json::json;
+use storage::keys::AccountKey;
 use workflows::contracts::VerifyInput;
 
 /// A damaged or missing object.
@@ -239,6 +240,7 @@ pub(crate) async fn start_verification(
     state: &AppState,
     snap: &snapshot::Model,
     requested_by: &str,
+    key: Option<AccountKey>,
 ) -> Result<verification::Model, ApiError> {
     if snap.status != SnapshotStatus::Complete {
         let status = crate::snapshots::status_name(snap.status);
@@ -257,11 +259,19 @@ pub(crate) async fn start_verification(
         .map(|s| s.platform)
         .unwrap_or_default();
     let row = repo::create_verification(&state.db, snap, requested_by, None).await?;
+    let key_queue = match (key, &state.key_holder) {
+        (Some(key), Some(holder)) => {
+            holder.held.hold(&row.id, key, HELD_KEY_TTL);
+            Some(holder.queue.clone())
+        }
+        _ => None,
+    };
     let input = VerifyInput {
         verification_id: row.id.clone(),
         account_id: row.account_id.clone(),
         source_id: row.source_id.clone(),
         snapshot_id: row.snapshot_id.clone(),
+        key_queue,
     };
     match temporal::start_verification(&state.temporal.client, &row.workflow_id, &platform, &input)
         .await
@@ -316,11 +326,30 @@ impl VerificationsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        /// For an account that holds its own key, to have its parts decrypted and records
+        /// counted too: its age identity, held in this API process's memory until the checks
+        /// are done, never stored. Without it such an account's snapshot is checked by sha256.
+        #[oai(name = "X-Listbackup-Identity")]
+        key: Header<Option<String>>,
         snapshot_id: Path<String>,
     ) -> StartVerificationResponse {
         respond(async {
             let snap = find_snapshot_as(&state, &auth.0, &snapshot_id, Role::Operator).await?;
-            let row = start_verification(&state, &snap, &auth.0.actor()).await?;
+            let key = match key.0.as_deref() {
+                None => None,
+                Some(text) => {
+                    let acct = account::Entity::find_by_id(&snap.account_id)
+                        .one(&state.db)
+                        .await?
+                        .ok_or_else(|| ApiError::internal("the snapshot's account is gone"))?;
+                    // The service decrypts with its own key where it holds one.
+                    match (&acct.encryption_identity_sealed, &state.key_holder) {
+                        (None, Some(_)) => Some(sent_account_key(&acct, text)?),
+                        _ => None,
+                    }
+                }
+            };
+            let row = start_verification(&state, &snap, &auth.0.actor(), key).await?;
             Ok(StartVerificationResponse::Accepted(Json(view(&state, row))))
         })
         .await

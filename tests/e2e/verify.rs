@@ -27,8 +27,28 @@ async fn call(stack: &Stack, tenant: &Tenant, method: reqwest::Method, path: &st
 
 /// Starts a verification of `snapshot_id` and waits for its verdict.
 async fn verify(stack: &Stack, tenant: &Tenant, snapshot_id: &str) -> Value {
-    let path = format!("/v1/snapshots/{snapshot_id}/verifications");
-    let (status, started) = call(stack, tenant, reqwest::Method::POST, &path).await;
+    verify_with_key(stack, tenant, snapshot_id, None).await
+}
+
+/// Like [`verify`], sending `key` in `X-Listbackup-Identity` (an account that holds its own).
+async fn verify_with_key(
+    stack: &Stack,
+    tenant: &Tenant,
+    snapshot_id: &str,
+    key: Option<&str>,
+) -> Value {
+    let mut request = http()
+        .post(format!(
+            "{}/v1/snapshots/{snapshot_id}/verifications",
+            stack.api_base
+        ))
+        .bearer_auth(&tenant.api_key);
+    if let Some(key) = key {
+        request = request.header("X-Listbackup-Identity", key);
+    }
+    let r = request.send().await.expect("the API answers");
+    let status = r.status().as_u16();
+    let started: Value = r.json().await.unwrap();
     assert_eq!(status, 202, "{started}");
     assert_eq!(started["status"], "running");
     assert_eq!(started["snapshot_id"], snapshot_id);
@@ -168,6 +188,7 @@ async fn damaged_and_missing_objects_fail_verification_by_name_and_alert() {
         .to_owned();
 
     stack.spawn_worker().expect("worker");
+    stack.serve_key_holder();
     let job = start_backup(&stack, &tenant).await.expect("stripe backup");
     let job = expect_success(&stack, &tenant, &job, Duration::from_secs(240), 0).await;
     let stripe = job["snapshot_id"].as_str().unwrap().to_owned();
@@ -316,6 +337,22 @@ async fn damaged_and_missing_objects_fail_verification_by_name_and_alert() {
     let passed = verify(&stack, &tenant, &fresh).await;
     assert_eq!(passed["status"], "passed", "{passed}");
     assert_eq!(passed["decrypted"], false);
+
+    // With the customer's key sent along, the checks run where it is held and decrypt: every
+    // record is counted, and the key is let go afterwards.
+    let decrypted =
+        verify_with_key(&stack, &tenant, &fresh, Some(&customer.to_secret_string())).await;
+    assert_eq!(decrypted["status"], "passed", "{decrypted}");
+    assert_eq!(decrypted["decrypted"], true);
+    assert_eq!(
+        decrypted["records_counted"], fresh_manifest["records"],
+        "{decrypted}"
+    );
+    let id = decrypted["id"].as_str().unwrap();
+    assert!(
+        stack.key_holder.held.get(id).is_none(),
+        "the key was let go"
+    );
 
     // Passed verifications send nothing; each failed one is announced once.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -317,6 +317,10 @@ pub struct VerifyInput {
     pub account_id: String,
     pub source_id: String,
     pub snapshot_id: String,
+    /// For an account that holds its own key and sent it with the request: the task queue of
+    /// the API process holding it, where the checks run decrypting (the key is never here).
+    #[serde(default)]
+    pub key_queue: Option<String>,
 }
 
 /// A damaged or missing object, as a verification reports it.
@@ -359,6 +363,10 @@ pub struct VerifyObjectsInput {
     pub group: VerifyGroup,
     pub start: u64,
     pub decrypt: bool,
+    /// The last group: once its last chunk is checked, a key held for the verification is let
+    /// go.
+    #[serde(default)]
+    pub last_group: bool,
 }
 
 /// Counts of a verification, added up chunk by chunk.

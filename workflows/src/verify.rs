@@ -47,12 +47,30 @@ fn short_activity() -> ActivityOptions {
         .build()
 }
 
+/// How long a check waits for the process holding the account's key to take it: past that,
+/// that process is gone, and with it the key.
+pub const KEY_HOLDER_START_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Planning, on the maintenance queue or the key holder's.
+fn planning_activity(key_queue: Option<String>) -> ActivityOptions {
+    let wait = key_queue.as_ref().map(|_| KEY_HOLDER_START_TIMEOUT);
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
+        .retry_policy(retry_policy())
+        .maybe_task_queue(key_queue)
+        .maybe_schedule_to_start_timeout(wait)
+        .build()
+}
+
 /// A chunk of checks heartbeats after every object, so a worker that dies mid-chunk is noticed
-/// within the heartbeat timeout and the chunk is checked again from its start.
-fn checking_activity() -> ActivityOptions {
+/// within the heartbeat timeout and the chunk is checked again from its start. With a key held
+/// for the verification, on the queue of the process holding it.
+fn checking_activity(key_queue: Option<String>) -> ActivityOptions {
+    let wait = key_queue.as_ref().map(|_| KEY_HOLDER_START_TIMEOUT);
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
         .heartbeat_timeout(Duration::from_secs(60))
         .retry_policy(retry_policy())
+        .maybe_task_queue(key_queue)
+        .maybe_schedule_to_start_timeout(wait)
         .build()
 }
 
@@ -96,7 +114,11 @@ impl VerifyWorkflow {
         tally: &mut VerifyTally,
     ) -> Result<bool, (bool, String)> {
         let plan = ctx
-            .execute_activity(PlanVerification, input.clone(), short_activity())
+            .execute_activity(
+                PlanVerification,
+                input.clone(),
+                planning_activity(input.key_queue.clone()),
+            )
             .await
             .map_err(|e| (false, root_message(&e)))?;
         for problem in plan.problems {
@@ -116,7 +138,8 @@ impl VerifyWorkflow {
         if plan.blobs > 0 {
             groups.push(VerifyGroup::Blobs);
         }
-        for group in groups {
+        let last = groups.len().saturating_sub(1);
+        for (n, group) in groups.into_iter().enumerate() {
             let mut start = Some(0);
             while let Some(from) = start {
                 let chunk_input = VerifyObjectsInput {
@@ -125,9 +148,14 @@ impl VerifyWorkflow {
                     group: group.clone(),
                     start: from,
                     decrypt: plan.decrypt,
+                    last_group: n == last,
                 };
                 let chunk = ctx
-                    .execute_activity(VerifyObjects, chunk_input, checking_activity())
+                    .execute_activity(
+                        VerifyObjects,
+                        chunk_input,
+                        checking_activity(input.key_queue.clone()),
+                    )
                     .await
                     .map_err(|e| (plan.decrypt, root_message(&e)))?;
                 start = chunk.next;

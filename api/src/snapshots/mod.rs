@@ -312,6 +312,27 @@ fn stream<'m>(
 /// stored, logged or passed on.
 pub const IDENTITY_HEADER: &str = "X-Listbackup-Identity";
 
+/// The key an account that holds its own key sent in [`IDENTITY_HEADER`] for work done outside
+/// this request (an export, a verification): an age identity whose recipient is the account's.
+pub(crate) fn sent_account_key(acct: &account::Model, text: &str) -> Result<AccountKey, ApiError> {
+    let key = AccountKey::parse(text).map_err(|_| {
+        ApiError::bad_param(
+            IDENTITY_HEADER,
+            format!("`{IDENTITY_HEADER}` must be an age identity (AGE-SECRET-KEY-1…)"),
+        )
+    })?;
+    if key.recipient() != acct.encryption_recipient {
+        return Err(ApiError::bad_param(
+            IDENTITY_HEADER,
+            format!(
+                "the key sent in `{IDENTITY_HEADER}` is not the account's ({})",
+                acct.encryption_recipient
+            ),
+        ));
+    }
+    Ok(key)
+}
+
 /// The identity to decrypt `manifest` with: the account's own, unsealed with the master key;
 /// or, for an account that holds its own key, the one `provided` in [`IDENTITY_HEADER`]. Either
 /// must be the key the snapshot is encrypted to.
