@@ -100,6 +100,7 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
     let s3_config = config::s3(Some(s3_default))?;
     let store = ObjectStore::new(&s3_config);
     store.ensure_bucket().await.context("creating the bucket")?;
+    store.prepare().await.context("checking the bucket")?;
 
     let db = entities::connect_and_migrate(&db_url)
         .await

@@ -190,6 +190,11 @@ async fn serve() -> anyhow::Result<()> {
     let store = ObjectStore::new(&config::s3(None)?);
     let master = Arc::new(config::master_key(None)?);
     let auth = config::auth(&master)?;
+    // The API deletes objects too (exports on request): on a versioned bucket, every version.
+    store
+        .prepare()
+        .await
+        .context("checking the bucket (versioning, Object Lock)")?;
     let temporal_settings = config::temporal(None)?;
     let client = temporal::connect_with_retry(&temporal_settings, Duration::from_secs(30)).await?;
     temporal::ensure_search_attributes(&client, &temporal_settings.namespace).await?;
@@ -256,12 +261,10 @@ async fn run_workers(queues: Vec<String>) -> anyhow::Result<()> {
     let master = Arc::new(config::master_key(None)?);
     let temporal_settings = config::temporal(None)?;
     let extract = config::extract_settings()?;
-    if store.object_lock().is_some() {
-        store
-            .check_object_lock()
-            .await
-            .context("checking the bucket's Object Lock")?;
-    }
+    store
+        .prepare()
+        .await
+        .context("checking the bucket (versioning, Object Lock)")?;
     let client = temporal::connect_with_retry(&temporal_settings, Duration::from_secs(30)).await?;
     // Runs upsert their status into a search attribute: a worker upgraded before the API
     // registers it too. Keys without operator rights (Temporal Cloud) leave that to `serve`.

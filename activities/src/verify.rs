@@ -212,6 +212,8 @@ async fn plan(w: &WorkerContext, input: &VerifyInput) -> Result<VerifyPlan, Acti
     let manifest = match load_manifest(w, &key, &snap.id).await? {
         Ok(m) => m,
         Err(p) => {
+            // Nothing else will be checked: a key held for this verification is let go.
+            w.held.release(&input.verification_id);
             return Ok(VerifyPlan {
                 problems: vec![problem(p)],
                 ..VerifyPlan::default()
@@ -228,6 +230,9 @@ async fn plan(w: &WorkerContext, input: &VerifyInput) -> Result<VerifyPlan, Acti
             ProblemKind::Unreadable,
             e.to_string(),
         )));
+    }
+    if manifest.streams.is_empty() {
+        w.held.release(&input.verification_id);
     }
     Ok(VerifyPlan {
         streams: manifest

@@ -461,6 +461,9 @@ impl ExportsApi {
                     }
                 }
                 Err(e) => {
+                    if let Some(holder) = &state.key_holder {
+                        holder.held.release(&row.id);
+                    }
                     let _ = repo::finish_export(&state.db, &row.id, Err(format!("not started: {e}")))
                         .await;
                     return Err(unavailable("the workflow service", e));

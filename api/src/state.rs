@@ -35,8 +35,8 @@ pub struct AppState {
     pub key_holder: Option<KeyHolder>,
 }
 
-/// How long a key sent with a request is held at most: an export build's or a verification's
-/// own time limit, and an hour to be taken up. Work that is done lets it go earlier.
+/// How long a key sent with a request stays held unused: an export build attempt's time limit
+/// (12 hours) and an hour to be taken up. Each use restarts it; work that is done lets it go.
 pub const HELD_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(13 * 3600);
 
 /// The keys accounts that hold their own key send with an export request, held in this

@@ -282,6 +282,9 @@ pub(crate) async fn start_verification(
             }
         }
         Err(e) => {
+            if let Some(holder) = &state.key_holder {
+                holder.held.release(&row.id);
+            }
             tracing::error!(verification_id = %row.id, error = %e, "could not start the verification");
             let outcome = repo::VerificationOutcome {
                 error: Some(format!("not started: {e}")),

@@ -17,7 +17,9 @@ pub enum StorageError {
 
     /// A version of the object is retained by S3 Object Lock (or a legal hold) and the store
     /// refused to delete it.
-    #[error("s3 object {key} is retained by Object Lock and cannot be deleted yet")]
+    #[error(
+        "s3 DeleteObject {key}: refused (AccessDenied): a version is retained by Object Lock or a legal hold, or the credentials lack s3:DeleteObjectVersion"
+    )]
     Locked { key: String },
 
     /// The object does not exist (S3 `NoSuchKey`).

@@ -169,31 +169,30 @@ impl fmt::Debug for AccountKey {
 }
 
 /// Identities that accounts holding their own key handed over for one piece of work (an
-/// export), in this process's memory only: never written anywhere, dropped when the work takes
-/// them back or at their deadline. Cheap to clone (shared).
+/// export, a verification), in this process's memory only: never written anywhere, dropped when
+/// the work lets them go, or once unused for their time to live (each use restarts it, so a
+/// long piece of work keeps its key while it uses it). Cheap to clone (shared).
 #[derive(Clone, Default)]
 pub struct HeldIdentities {
     held: Arc<Mutex<Held>>,
 }
 
-/// Work id -> the key and its deadline.
-type Held = HashMap<String, (Arc<AccountKey>, Instant)>;
+/// Work id -> the key, its deadline and its time to live.
+type Held = HashMap<String, (Arc<AccountKey>, Instant, Duration)>;
 
 impl HeldIdentities {
-    /// Holds `key` for the work `id` until `ttl` from now.
+    /// Holds `key` for the work `id`, until unused for `ttl`.
     pub fn hold(&self, id: &str, key: AccountKey, ttl: Duration) {
         let mut held = self.lock();
-        let now = Instant::now();
-        held.retain(|_, (_, until)| *until > now);
-        held.insert(id.to_owned(), (Arc::new(key), now + ttl));
+        held.insert(id.to_owned(), (Arc::new(key), Instant::now() + ttl, ttl));
     }
 
-    /// The key held for `id`, unless its deadline passed.
+    /// The key held for `id`, unless its time ran out; using it restarts its time to live.
     pub fn get(&self, id: &str) -> Option<Arc<AccountKey>> {
-        let held = self.lock();
-        held.get(id)
-            .filter(|(_, until)| *until > Instant::now())
-            .map(|(key, _)| key.clone())
+        let mut held = self.lock();
+        let (key, until, ttl) = held.get_mut(id)?;
+        *until = Instant::now() + *ttl;
+        Some(key.clone())
     }
 
     /// Drops the key held for `id`.
@@ -201,7 +200,7 @@ impl HeldIdentities {
         self.lock().remove(id);
     }
 
-    /// How many keys are held (expired ones not yet dropped included).
+    /// How many keys are held.
     pub fn len(&self) -> usize {
         self.lock().len()
     }
@@ -210,9 +209,13 @@ impl HeldIdentities {
         self.len() == 0
     }
 
+    /// The map, with every key whose time ran out dropped first.
     fn lock(&self) -> MutexGuard<'_, Held> {
         // A panic while holding the lock leaves a consistent map: keep using it.
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        held.retain(|_, (_, until, _)| *until > now);
+        held
     }
 }
 

@@ -7,6 +7,8 @@
 //! flexible checksums they accept.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
@@ -93,6 +95,9 @@ pub struct ObjectStore {
     /// Kept for CreateBucket, which outside us-east-1 must name the region.
     region: String,
     lock: Option<ObjectLock>,
+    /// The bucket keeps versions (found by [`prepare`](Self::prepare); always so with a lock):
+    /// deleting then means deleting every version. Shared by clones.
+    versioned: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for ObjectStore {
@@ -136,6 +141,7 @@ impl ObjectStore {
             bucket: cfg.bucket.clone(),
             region: cfg.region.clone(),
             lock: cfg.object_lock,
+            versioned: Arc::new(AtomicBool::new(cfg.object_lock.is_some())),
         }
     }
 
@@ -317,11 +323,40 @@ impl ObjectStore {
         }
     }
 
-    /// Deletes the object for good; deleting a missing key succeeds, as in S3. With an Object
-    /// Lock configured (a versioned bucket) that means every version of it, and a version still
-    /// retained makes this fail with [`StorageError::Locked`].
-    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+    /// Whether deletes remove every version (the bucket keeps versions, or a lock is configured).
+    pub fn is_versioned(&self) -> bool {
+        self.lock.is_some() || self.versioned.load(Ordering::Relaxed)
+    }
+
+    /// Learns what the bucket is before a process uses it: with a lock configured, that the
+    /// bucket has Object Lock enabled (else an error: every write would be refused); without,
+    /// whether it keeps versions (Object Lock buckets always do), so that deletes remove every
+    /// version instead of leaving the data behind a delete marker. A store that does not
+    /// implement versioning (it answers with an error) is taken as unversioned.
+    pub async fn prepare(&self) -> Result<(), StorageError> {
         if self.lock.is_some() {
+            return self.check_object_lock().await;
+        }
+        let versioned = match self
+            .client
+            .get_bucket_versioning()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(out) => out.status().is_some(),
+            Err(SdkError::ServiceError(_)) => false,
+            Err(e) => return Err(s3_error("GetBucketVersioning", &self.bucket, e)),
+        };
+        self.versioned.store(versioned, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Deletes the object for good; deleting a missing key succeeds, as in S3. On a versioned
+    /// bucket (see [`prepare`](Self::prepare)) that means every version of it, and a version
+    /// still retained makes this fail with [`StorageError::Locked`].
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        if self.is_versioned() {
             return self.delete_versions(key, false).await;
         }
         self.delete_latest(key).await
@@ -330,7 +365,7 @@ impl ObjectStore {
     /// Deletes every object under `prefix` for good, as [`delete`](Self::delete) does each
     /// (on a versioned bucket, also the versions hidden behind delete markers).
     pub async fn delete_prefix(&self, prefix: &str) -> Result<(), StorageError> {
-        if self.lock.is_some() {
+        if self.is_versioned() {
             return self.delete_versions(prefix, true).await;
         }
         for key in self.list(prefix).await? {

@@ -171,6 +171,7 @@ impl Stack {
         };
         let store = ObjectStore::new(&s3_config);
         store.ensure_bucket().await?;
+        store.prepare().await?;
 
         let sandbox = Sandbox::new(sandbox_config)?;
         let sandbox_server = sandbox.serve("127.0.0.1:0".parse()?).await?;
@@ -276,12 +277,9 @@ impl Stack {
                 .expect("a runtime");
             runtime.block_on(async move {
                 let db = entities::connect(&db_url).await.expect("database");
-                let ctx = listbackup::worker::key_holder_context(
-                    db,
-                    ObjectStore::new(&s3),
-                    master,
-                    &holder,
-                );
+                let store = ObjectStore::new(&s3);
+                store.prepare().await.expect("the bucket");
+                let ctx = listbackup::worker::key_holder_context(db, store, master, &holder);
                 if let Err(e) =
                     listbackup::worker::run(client, ctx, &[], Some(&holder.queue), stop).await
                 {

@@ -138,10 +138,13 @@ impl ObjectStore {
         }
     }
 
-    /// Whether any version of any object under `prefix` is still retained. Without a lock
-    /// configured nothing is (and nothing is asked of the store).
+    /// Whether any version of any object under `prefix` is still retained. On an unversioned
+    /// bucket nothing is (and nothing is asked of the store). Reading retention and legal holds
+    /// needs `s3:GetObjectRetention` and `s3:GetObjectLegalHold`: without them S3 leaves the
+    /// headers out and the object looks free (its delete is then refused, as
+    /// [`StorageError::Locked`]).
     pub async fn hold(&self, prefix: &str) -> Result<Option<Hold>, StorageError> {
-        if self.lock.is_none() {
+        if !self.is_versioned() {
             return Ok(None);
         }
         let now = Utc::now();

@@ -344,3 +344,45 @@ async fn compliance_mode_refuses_deletes_and_an_unlocked_bucket_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn on_a_versioned_bucket_without_a_lock_deletes_remove_every_version() {
+    let moto = crate::moto::MotoServer::start().await.expect("moto_server");
+    let store = ObjectStore::new(&S3Config::local(moto.endpoint(), "versioned", AK, SK));
+    store.ensure_bucket().await.unwrap();
+    store.prepare().await.unwrap();
+    assert!(!store.is_versioned(), "a new bucket keeps no versions");
+    store
+        .client()
+        .put_bucket_versioning()
+        .bucket("versioned")
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    store.prepare().await.unwrap();
+    assert!(store.is_versioned());
+    for body in ["one", "two"] {
+        store.put("x/a", Bytes::from(body)).await.unwrap();
+    }
+    store.put("x/b", Bytes::from_static(b"b")).await.unwrap();
+    store.delete_latest("x/b").await.unwrap();
+    assert_eq!(store.hold("x/").await.unwrap(), None, "nothing retained");
+    store.delete("x/a").await.unwrap();
+    assert_eq!(
+        all_versions(&store, "x/").await,
+        vec![("x/b".to_owned(), false), ("x/b".to_owned(), true)]
+    );
+    store.delete_prefix("x/").await.unwrap();
+    assert_eq!(all_versions(&store, "x/").await, vec![]);
+
+    // The embedded endpoint has no versioning: taken as unversioned.
+    let (_dir, server, embedded) = start().await;
+    embedded.prepare().await.unwrap();
+    assert!(!embedded.is_versioned());
+    server.shutdown().await;
+}
