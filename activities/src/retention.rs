@@ -19,7 +19,7 @@ use entities::{account, blob, repo, retention_run, snapshot};
 use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::json;
 use std::{collections::HashSet, sync::Arc, time::Instant};
-use storage::{layout, object_store::Hold};
+use storage::{StorageError, layout, object_store::Hold};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use workflows::retention::{
@@ -162,7 +162,21 @@ async fn delete_snapshots(
             });
             continue;
         }
-        delete_objects(w, &row).await?;
+        match delete_objects(w, &row).await {
+            Ok(()) => {}
+            // Retained after all (a legal hold S3 did not show, or a lock set since): the rest
+            // of the account's snapshots still go; a later run finishes this one.
+            Err(StorageError::Locked { key }) => {
+                tracing::warn!(snapshot_id = %row.id, %key, "expired snapshot kept: the store refused to delete a retained object");
+                out.held.push(HeldSnapshot {
+                    snapshot_id: row.id,
+                    source_id: row.source_id,
+                    retained_until: None,
+                });
+                continue;
+            }
+            Err(e) => return Err(storage(e)),
+        }
         let txn = w.db.begin().await.map_err(db)?;
         if repo::delete_snapshot_rows(&txn, &row.id)
             .await
@@ -196,11 +210,11 @@ async fn delete_snapshots(
 /// The manifest first, so the snapshot stops being complete in the bucket; then everything else
 /// under its prefix (parts, and anything a crashed attempt left; with an Object Lock, every
 /// version of each, hidden ones included).
-async fn delete_objects(w: &WorkerContext, row: &snapshot::Model) -> Result<(), ActivityError> {
+async fn delete_objects(w: &WorkerContext, row: &snapshot::Model) -> Result<(), StorageError> {
     let manifest = layout::manifest_key(&row.account_id, &row.source_id, &row.id);
-    w.store.delete(&manifest).await.map_err(storage)?;
+    w.store.delete(&manifest).await?;
     let prefix = layout::snapshot_prefix(&row.account_id, &row.source_id, &row.id);
-    w.store.delete_prefix(&prefix).await.map_err(storage)
+    w.store.delete_prefix(&prefix).await
 }
 
 async fn sweep(

@@ -64,7 +64,8 @@ pub struct ExpiredSnapshotView {
 pub struct HeldSnapshotView {
     pub snapshot_id: String,
     pub source_id: String,
-    /// When the last of its objects' retention ends; absent under a legal hold.
+    /// When the last of its objects' retention ends; absent under a legal hold, or when the
+    /// store refused a delete (the snapshot may then lack its manifest; a later run finishes it).
     pub retained_until: Option<String>,
 }
 

@@ -97,7 +97,8 @@ pub struct DeleteSnapshotsInput {
 pub struct HeldSnapshot {
     pub snapshot_id: String,
     pub source_id: String,
-    /// When the last of its objects' retention ends (RFC 3339); `None` under a legal hold.
+    /// When the last of its objects' retention ends (RFC 3339); `None` under a legal hold, or
+    /// when the store refused a delete the retention it showed allowed.
     pub retained_until: Option<String>,
 }
 
