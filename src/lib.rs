@@ -2,6 +2,7 @@
 //! its webhook dispatcher), the all-in-one dev stack and the offline restore. `main.rs` is only the command line over these,
 //! and the end-to-end tests start the same pieces.
 
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod dev;

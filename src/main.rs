@@ -80,6 +80,39 @@ enum Command {
     /// Re-seal every secret in the database under LISTBACKUP_MASTER_KEY, opening the old values
     /// with the keys in LISTBACKUP_MASTER_KEY_PREVIOUS.
     RotateMasterKey,
+    /// Print performance figures beside their baselines (see docs/benchmarks.md). Build with
+    /// `--release` for figures worth comparing.
+    Bench {
+        #[command(subcommand)]
+        scenario: BenchScenario,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchScenario {
+    /// Records in memory -> JSON Lines -> zstd -> age -> parts in the embedded S3 endpoint,
+    /// against `zstd -3 -T2 | age` and plain S3 puts of the same bytes.
+    Archive {
+        /// MiB of JSON to archive.
+        #[arg(long, default_value_t = 512)]
+        mib: u64,
+        /// Skip the baselines (used by `bench memory`).
+        #[arg(long)]
+        product_only: bool,
+    },
+    /// Single records looked up by id in a snapshot of `records` records.
+    Lookup {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        #[arg(long, default_value_t = 200)]
+        lookups: usize,
+    },
+    /// The archive stage at each size in a process of its own, with its peak RSS.
+    Memory {
+        /// Sizes in MiB of JSON, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "200,2000,10000")]
+        mib: Vec<u64>,
+    },
 }
 
 #[tokio::main]
@@ -129,6 +162,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .context("opening the database")?;
             listbackup::rotate::run(&db, &master).await
         }
+        Command::Bench { scenario } => match scenario {
+            BenchScenario::Archive { mib, product_only } => {
+                listbackup::bench::archive(mib, product_only).await
+            }
+            BenchScenario::Memory { mib } => listbackup::bench::memory(&mib),
+            BenchScenario::Lookup { records, lookups } => {
+                listbackup::bench::lookup(records, lookups).await
+            }
+        },
         Command::Serve => serve().await,
         Command::Worker { queues } => run_workers(queues).await,
         Command::Dev {

@@ -3,6 +3,7 @@
 
 mod api_errors;
 mod backup;
+mod bench;
 mod by_hand;
 mod cancel_retry;
 mod cli;

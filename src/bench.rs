@@ -1,0 +1,509 @@
+//! `listbackup bench <scenario>`: figures, never verdicts. Every run prints the machine and runs
+//! its baselines in the same invocation on the same bytes, so ratios hold on a noisy machine.
+//! The commands and the latest figures are in `docs/benchmarks.md`.
+//!
+//! - `archive`: the archive stage of a backup — records already in memory -> JSON Lines -> zstd
+//!   -> age -> parts (and their record indexes) stored in the embedded S3 endpoint, exactly as
+//!   the extract activity writes them — against `zstd -3 -T2 | age -r … > /dev/null` (the
+//!   compute ceiling) on the same JSON Lines, and the same bytes put to the same endpoint with
+//!   no processing.
+//! - `memory`: the archive stage at several sizes, each in a fresh process, with its peak RSS:
+//!   memory must not grow with the size.
+//! - `lookup`: a snapshot of N records written by the archive stage, then single records looked
+//!   up by id as the API does (the part's record index, then the record's line): latency
+//!   percentiles.
+
+use anyhow::Context;
+use std::{
+    borrow::Cow,
+    io::Write,
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+use storage::{
+    embedded::EmbeddedS3,
+    index::IndexBuilder,
+    keys::AccountKey,
+    layout,
+    manifest::{ManifestPart, ManifestStream},
+    object_store::{ObjectStore, S3Config},
+    part::{DEFAULT_ZSTD_LEVEL, PartWriter},
+    pit,
+};
+
+/// Records distinct enough that zstd's window never sees a repeat: about 48 MiB of the
+/// sandbox's Stripe objects, cycled for larger sizes.
+const POOL_BYTES: u64 = 48 << 20;
+/// The worker's default part size (`LISTBACKUP_PART_SIZE_MB`).
+const PART_BYTES: u64 = 32 << 20;
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// One record: its platform id and its compact JSON.
+#[derive(Clone)]
+struct Record {
+    id: String,
+    json: Vec<u8>,
+}
+
+/// The machine, printed first by every scenario.
+pub fn print_machine() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or_else(
+            || "unknown".to_owned(),
+            |kb| format!("{:.1} GiB", kb as f64 / 1024.0 / 1024.0),
+        );
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let profile = if cfg!(debug_assertions) {
+        "debug (figures are not representative)"
+    } else {
+        "release"
+    };
+    println!("machine: {cores} cores ({cpu}), {mem} memory; build: {profile}");
+}
+
+/// Stripe-like records from the sandbox's generator, `per_stream` of each of several streams,
+/// interleaved; every id distinct.
+fn generated(per_stream: u64) -> anyhow::Result<impl Iterator<Item = Record>> {
+    // Payment intents follow charges: the sandbox makes one per charge.
+    let streams = [
+        "customers",
+        "charges",
+        "invoices",
+        "payment_intents",
+        "subscriptions",
+    ];
+    let mut config = sandbox::SandboxConfig::new(7);
+    for stream in streams
+        .iter()
+        .filter(|s| sandbox::stripe::follows(s).is_none())
+    {
+        config = config.with_records(&format!("stripe.{stream}"), per_stream)?;
+    }
+    let sandbox = sandbox::Sandbox::new(config)?;
+    Ok((0..per_stream).flat_map(move |i| {
+        let records: Vec<Record> = streams
+            .iter()
+            .map(|stream| {
+                let value = sandbox.stripe().record(stream, i);
+                Record {
+                    id: value["id"].as_str().unwrap_or_default().to_owned(),
+                    json: serde_json::to_vec(&value).expect("a record serialises"),
+                }
+            })
+            .collect();
+        records
+    }))
+}
+
+/// About `bytes` of distinct records, held in memory ("records already in memory").
+fn record_pool(bytes: u64) -> anyhow::Result<Vec<Record>> {
+    let mut total = 0u64;
+    Ok(generated(bytes / 1000 / 4 + 1)?
+        .take_while(|r| {
+            let more = total < bytes;
+            total += r.json.len() as u64 + 1;
+            more
+        })
+        .collect())
+}
+
+/// CPU seconds used so far by this process (`self`) or its waited-for children.
+fn cpu_seconds(children: bool) -> f64 {
+    let who = if children {
+        libc::RUSAGE_CHILDREN
+    } else {
+        libc::RUSAGE_SELF
+    };
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// This process's peak resident memory (`VmHWM`), in MiB.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// What a measured run did.
+#[derive(Default)]
+struct Figures {
+    wall: Duration,
+    cpu: f64,
+    raw: u64,
+    stored: u64,
+    records: u64,
+}
+
+impl Figures {
+    fn mb_per_s(&self) -> f64 {
+        self.raw as f64 / MIB / self.wall.as_secs_f64()
+    }
+
+    fn print(&self, name: &str) {
+        let gb = self.raw as f64 / (1024.0 * MIB);
+        print!(
+            "{name:<34} {:>8.1} MiB/s  {:>7.2} s  {:>6.1} CPU-s/GiB",
+            self.mb_per_s(),
+            self.wall.as_secs_f64(),
+            self.cpu / gb
+        );
+        if self.records > 0 {
+            print!(
+                "  {:>9.0} records/s",
+                self.records as f64 / self.wall.as_secs_f64()
+            );
+        }
+        if self.stored > 0 {
+            print!("  ratio {:.2}x", self.raw as f64 / self.stored as f64);
+        }
+        println!();
+    }
+}
+
+/// The product's archive stage: `target` bytes of JSON Lines from `records_in` into sealed parts
+/// and indexes, stored as the extract activity stores them; returns the figures and the parts as
+/// a manifest lists them. Runs on this (blocking) thread, storing through `handle`.
+fn archive_stage<'r>(
+    handle: &tokio::runtime::Handle,
+    store: &ObjectStore,
+    records_in: impl Iterator<Item = Cow<'r, Record>>,
+    target: u64,
+    recipient: &str,
+) -> anyhow::Result<(Figures, Vec<ManifestPart>)> {
+    let cpu = cpu_seconds(false);
+    let started = Instant::now();
+    let (mut raw, mut stored, mut records, mut part_no) = (0u64, 0u64, 0u64, 0u32);
+    let mut writer = PartWriter::new(recipient, DEFAULT_ZSTD_LEVEL)?;
+    let mut index = IndexBuilder::new();
+    let mut parts = Vec::new();
+    let mut store_part = |writer: PartWriter, index: IndexBuilder| -> anyhow::Result<u64> {
+        part_no += 1;
+        let sealed = writer.finish()?;
+        let key = layout::part_key("bench", "source", "snapshot", "records", part_no);
+        let size = sealed.stored_bytes();
+        handle.block_on(store.put(&key, sealed.body))?;
+        let sealed_index = index.seal(recipient, &layout::index_key(&key))?;
+        handle.block_on(store.put(&sealed_index.meta.key, sealed_index.body))?;
+        parts.push(ManifestPart {
+            key,
+            part_no,
+            records: sealed.records,
+            raw_bytes: sealed.raw_bytes,
+            stored_bytes: size,
+            sha256: sealed.sha256,
+            blobs: Vec::new(),
+            index: Some(sealed_index.meta),
+        });
+        Ok(size)
+    };
+    for record in records_in {
+        if raw >= target {
+            break;
+        }
+        let line = writer.records();
+        writer.write_record(&record.json)?;
+        index.add(&record.id, line, &record.json, false);
+        raw += record.json.len() as u64 + 1;
+        records += 1;
+        if writer.raw_bytes() >= PART_BYTES {
+            let full =
+                std::mem::replace(&mut writer, PartWriter::new(recipient, DEFAULT_ZSTD_LEVEL)?);
+            stored += store_part(full, std::mem::take(&mut index))?;
+        }
+    }
+    if writer.records() > 0 {
+        stored += store_part(writer, index)?;
+    }
+    let figures = Figures {
+        wall: started.elapsed(),
+        cpu: cpu_seconds(false) - cpu,
+        raw,
+        stored,
+        records,
+    };
+    Ok((figures, parts))
+}
+
+/// The same JSON Lines the archive stage wrote, as a file for the baselines.
+fn write_jsonl(pool: &[Record], target: u64, path: &Path) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut written = 0u64;
+    for record in pool.iter().cycle() {
+        if written >= target {
+            break;
+        }
+        out.write_all(&record.json)?;
+        out.write_all(b"\n")?;
+        written += record.json.len() as u64 + 1;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Runs a shell pipeline, timed; its CPU is its processes'.
+fn shell(script: &str, raw: u64) -> anyhow::Result<Figures> {
+    let cpu = cpu_seconds(true);
+    let started = Instant::now();
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .with_context(|| format!("running `{script}`"))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "`{script}` failed: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(Figures {
+        wall: started.elapsed(),
+        cpu: cpu_seconds(true) - cpu,
+        raw,
+        stored: 0,
+        records: 0,
+    })
+}
+
+/// The same bytes put to the same endpoint in part-sized objects, no processing.
+fn raw_puts(
+    handle: &tokio::runtime::Handle,
+    store: &ObjectStore,
+    path: &Path,
+) -> anyhow::Result<Figures> {
+    use std::io::Read;
+    let cpu = cpu_seconds(false);
+    let started = Instant::now();
+    let mut file = std::fs::File::open(path)?;
+    let (mut raw, mut n) = (0u64, 0u32);
+    loop {
+        let mut chunk = Vec::with_capacity(PART_BYTES as usize);
+        (&mut file).take(PART_BYTES).read_to_end(&mut chunk)?;
+        if chunk.is_empty() {
+            break;
+        }
+        n += 1;
+        raw += chunk.len() as u64;
+        handle.block_on(store.put(&format!("raw/chunk-{n:05}"), chunk.into()))?;
+    }
+    Ok(Figures {
+        wall: started.elapsed(),
+        cpu: cpu_seconds(false) - cpu,
+        raw,
+        stored: raw,
+        records: 0,
+    })
+}
+
+/// `listbackup bench archive`: the archive stage of `mib` MiB of JSON, and (unless
+/// `product_only`) its baselines.
+pub async fn archive(mib: u64, product_only: bool) -> anyhow::Result<()> {
+    print_machine();
+    let target = mib << 20;
+    let pool =
+        tokio::task::spawn_blocking(move || record_pool(POOL_BYTES.min(target.max(1 << 20))))
+            .await??;
+    let pool_bytes: u64 = pool.iter().map(|r| r.json.len() as u64 + 1).sum();
+    println!(
+        "records: {} distinct Stripe-like objects ({:.1} MiB, {} bytes each on average), cycled to {mib} MiB",
+        pool.len(),
+        pool_bytes as f64 / MIB,
+        pool_bytes / pool.len().max(1) as u64
+    );
+    let (dir, s3, store) = local_store().await?;
+    let key = AccountKey::generate();
+    let recipient = key.recipient();
+    let handle = tokio::runtime::Handle::current();
+    let jsonl = dir.path().join("records.jsonl");
+
+    let result = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let records = pool.iter().cycle().map(Cow::Borrowed);
+        let (product, _) = archive_stage(&handle, &store, records, target, &recipient)?;
+        println!(
+            "\n{:<34} {:>14}  {:>9}  {:>16}",
+            "", "raw JSON", "wall", "CPU"
+        );
+        product.print("listbackup archive stage");
+        if !product_only {
+            write_jsonl(&pool, target, &jsonl)?;
+            let path = jsonl.display();
+            let ceiling = shell(
+                &format!("zstd -3 -T2 -q -c {path} | age -r {recipient} > /dev/null"),
+                product.raw,
+            )?;
+            ceiling.print("zstd -3 -T2 | age (ceiling)");
+            let zstd_only = shell(
+                &format!("zstd -3 -T2 -q -c {path} > /dev/null"),
+                product.raw,
+            )?;
+            zstd_only.print("zstd -3 -T2 alone");
+            let puts = raw_puts(&handle, &store, &jsonl)?;
+            puts.print("S3 puts, no processing");
+            println!(
+                "\nratio to the ceiling: {:.2} (target at least 0.8)",
+                product.mb_per_s() / ceiling.mb_per_s()
+            );
+        }
+        println!("peak RSS: {:.0} MiB", peak_rss_mib());
+        Ok(())
+    })
+    .await?;
+    s3.shutdown().await;
+    result
+}
+
+/// `listbackup bench memory`: the archive stage at each size in a fresh process of its own, so
+/// each peak RSS is that size's alone.
+pub fn memory(sizes_mib: &[u64]) -> anyhow::Result<()> {
+    print_machine();
+    let exe = std::env::current_exe()?;
+    println!("\n{:>10}  {:>14}  {:>10}", "JSON MiB", "MiB/s", "peak RSS");
+    for mib in sizes_mib {
+        let out = Command::new(&exe)
+            .args([
+                "bench",
+                "archive",
+                "--mib",
+                &mib.to_string(),
+                "--product-only",
+            ])
+            .stderr(Stdio::inherit())
+            .output()?;
+        anyhow::ensure!(out.status.success(), "the {mib} MiB run failed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rate = text
+            .lines()
+            .find(|l| l.starts_with("listbackup archive stage"))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .unwrap_or("?");
+        let rss = text
+            .lines()
+            .find_map(|l| l.strip_prefix("peak RSS: "))
+            .unwrap_or("?");
+        println!("{mib:>10}  {rate:>10} MiB/s  {rss:>10}");
+    }
+    Ok(())
+}
+
+/// The embedded endpoint in a temporary folder, with a store on it.
+async fn local_store() -> anyhow::Result<(tempfile::TempDir, EmbeddedS3, ObjectStore)> {
+    let dir = tempfile::tempdir()?;
+    let s3 = EmbeddedS3::start(
+        &dir.path().join("s3"),
+        "127.0.0.1:0".parse()?,
+        "bench",
+        "bench-secret",
+    )
+    .await?;
+    let store = ObjectStore::new(&S3Config::local(
+        s3.endpoint(),
+        "bench",
+        "bench",
+        "bench-secret",
+    ));
+    store.ensure_bucket().await?;
+    Ok((dir, s3, store))
+}
+
+/// `listbackup bench lookup`: `records` records (about 1 KiB each) archived into a snapshot,
+/// then `lookups` of them found by id and read back, as `GET …/records/{id}` does.
+pub async fn lookup(records: u64, lookups: usize) -> anyhow::Result<()> {
+    print_machine();
+    let (_dir, s3, store) = local_store().await?;
+    let key = AccountKey::generate();
+    let recipient = key.recipient();
+    // Generated while archived (a million records would not fit a pool); every `step`-th one
+    // is kept to be looked up.
+    let step = (records / lookups.max(1) as u64).max(1);
+    let handle = tokio::runtime::Handle::current();
+    let (sample, parts, written) = tokio::task::spawn_blocking({
+        let store = store.clone();
+        move || -> anyhow::Result<_> {
+            let mut sample = Vec::new();
+            let mut n = 0u64;
+            let records_in = generated(records / 4 + 1)?
+                .take(records as usize)
+                .inspect(|r| {
+                    if n % step == step / 2 {
+                        sample.push(r.clone());
+                    }
+                    n += 1;
+                })
+                .map(Cow::Owned);
+            let (figures, parts) =
+                archive_stage(&handle, &store, records_in, u64::MAX, &recipient)?;
+            Ok((sample, parts, figures))
+        }
+    })
+    .await??;
+    println!(
+        "snapshot: {} records in {} parts ({:.1} MiB of JSON, written in {:.1} s)",
+        written.records,
+        parts.len(),
+        written.raw as f64 / MIB,
+        written.wall.as_secs_f64()
+    );
+    let stream = ManifestStream {
+        name: "records".into(),
+        records: written.records,
+        raw_bytes: written.raw,
+        stored_bytes: written.stored,
+        cursor: None,
+        parts,
+        full: Some(true),
+    };
+    let levels = [pit::Level {
+        snapshot_id: "snapshot".into(),
+        stream,
+    }];
+    let mut latencies = Vec::with_capacity(sample.len());
+    for wanted in &sample {
+        let started = Instant::now();
+        let version = pit::find(&store, key.identity(), &levels, &wanted.id)
+            .await?
+            .with_context(|| format!("{} was not found", wanted.id))?;
+        let part = &levels[0].stream.parts[version.part];
+        let line = pit::read_record(&store, key.identity(), part, version.entry.line).await?;
+        latencies.push(started.elapsed());
+        anyhow::ensure!(line == wanted.json, "{} read back differently", wanted.id);
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "single-record lookup ({} lookups): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target under 100 ms)",
+        latencies.len(),
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        at(1.0).as_secs_f64() * 1e3
+    );
+    println!("peak RSS: {:.0} MiB", peak_rss_mib());
+    s3.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! A smoke run of every `listbackup bench` scenario at a tiny size, so the harness cannot rot:
+//! each runs to the end and prints its figures. Nothing here judges a figure (see
+//! docs/benchmarks.md for them).
+
+use std::process::Command;
+
+fn bench(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_listbackup"))
+        .arg("bench")
+        .args(args)
+        .env("LISTBACKUP_LOG", "warn")
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "bench {args:?} failed\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("machine: "), "{stdout}");
+    stdout
+}
+
+#[test]
+fn every_bench_scenario_runs_and_prints_its_figures() {
+    let archive = bench(&["archive", "--mib", "2"]);
+    for line in [
+        "listbackup archive stage",
+        "zstd -3 -T2 | age (ceiling)",
+        "S3 puts, no processing",
+        "ratio to the ceiling: ",
+        "peak RSS: ",
+    ] {
+        assert!(archive.contains(line), "{line:?} missing:\n{archive}");
+    }
+    let memory = bench(&["memory", "--mib", "1,2"]);
+    assert_eq!(
+        memory
+            .lines()
+            .filter(|l| l
+                .split_whitespace()
+                .next()
+                .is_some_and(|w| w.parse::<u64>().is_ok()))
+            .count(),
+        2,
+        "a row per size:\n{memory}"
+    );
+    let lookup = bench(&["lookup", "--records", "3000", "--lookups", "10"]);
+    assert!(
+        lookup.contains("snapshot: 3000 records")
+            && lookup.contains("single-record lookup (10 lookups): p50 "),
+        "{lookup}"
+    );
+}
