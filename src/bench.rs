@@ -482,6 +482,7 @@ pub async fn lookup(records: u64, lookups: usize) -> anyhow::Result<()> {
     let levels = [pit::Level {
         snapshot_id: "snapshot".into(),
         stream,
+        recipient: key.recipient(),
     }];
     let mut latencies = Vec::with_capacity(sample.len());
     for wanted in &sample {

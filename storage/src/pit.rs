@@ -39,6 +39,8 @@ use crate::reader;
 pub struct Level {
     pub snapshot_id: String,
     pub stream: ManifestStream,
+    /// The recipient the snapshot's parts and indexes are encrypted to.
+    pub recipient: String,
 }
 
 /// Whether a manifest's stream holds every record (read in full) rather than only changes:
@@ -75,6 +77,7 @@ pub async fn chain(
             levels.push(Level {
                 snapshot_id: current.snapshot_id.clone(),
                 stream: s.clone(),
+                recipient: current.encryption.recipient.clone(),
             });
             if complete {
                 break;

@@ -5,11 +5,13 @@
 //! snapshot that read the stream in full (`storage::pit`) and works on the parts' record
 //! indexes; records themselves are read only from the parts that hold the versions answered.
 //! Access is as for every snapshot read: any role on the account, 404 for another tenant's,
-//! `409 snapshot_not_complete` and `409 key_not_held` as for records and downloads.
+//! `409 snapshot_not_complete` and `409 key_not_held` as for records and downloads; an account
+//! that holds its own key sends it in `X-Listbackup-Identity`, and every snapshot read must be
+//! encrypted to it.
 
 use super::{
-    DownloadFormat, Ndjson, StreamFile, WithZstd, account_identity, complete_manifest,
-    find_snapshot, payload, pit_body, storage_error, stream,
+    DownloadFormat, IDENTITY_HEADER, Ndjson, StreamFile, WithZstd, account_identity,
+    complete_manifest, find_snapshot, payload, pit_body, storage_error, stream,
 };
 use crate::{
     ApiTags,
@@ -24,7 +26,7 @@ use entities::{Role, SnapshotStatus, snapshot, source};
 use poem::{http::StatusCode, web::Data};
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -32,7 +34,6 @@ use serde_json::{Value, json};
 use storage::{
     manifest::{Manifest, ManifestStream},
     pit::{self, Level},
-    reader,
 };
 
 /// Versions per page when `limit` is not given.
@@ -71,12 +72,16 @@ pub enum GetRecordResponse {
         #[oai(header = "X-Version-Snapshot-Id")]
         String,
     ),
+    /// The key sent in `X-Listbackup-Identity` is not an age identity, or a snapshot of the
+    /// chain is not encrypted to it (`invalid_request`, `details.field`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorEnvelope>),
     /// No such snapshot or stream (or not yours), or the record did not exist at that time or
     /// had been deleted (`record_not_found`).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
     /// The snapshot is not complete (`snapshot_not_complete`), or the account holds its own
-    /// key (`key_not_held`).
+    /// key and did not send it (`key_not_held`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
     /// An internal error (a damaged part or index among them); quote the request id.
@@ -86,7 +91,7 @@ pub enum GetRecordResponse {
     #[oai(status = 503)]
     Unavailable(Json<ErrorEnvelope>),
 }
-error_responses!(GetRecordResponse { 404 => NotFound, 409 => Conflict, 503 => Unavailable });
+error_responses!(GetRecordResponse { 400 => BadRequest, 404 => NotFound, 409 => Conflict, 503 => Unavailable });
 
 /// How a record changed in a snapshot.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,13 +128,15 @@ pub enum ListVersionsResponse {
     /// The record's versions, oldest first (empty if no snapshot of the source holds it).
     #[oai(status = 200)]
     Ok(Json<RecordVersions>),
-    /// `limit` or `cursor` is not acceptable (`invalid_request`, `details.field`).
+    /// `limit` or `cursor` is not acceptable, or the key sent in `X-Listbackup-Identity` is
+    /// not an age identity or a snapshot read is not encrypted to it (`invalid_request`,
+    /// `details.field`).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// No such source or stream (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
-    /// The account holds its own key (`key_not_held`).
+    /// The account holds its own key and did not send it (`key_not_held`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
     /// An internal error; quote the request id.
@@ -155,14 +162,16 @@ pub enum StateInner {
         #[oai(header = "X-Record-Count")]
         u64,
     ),
-    /// `format` is not `jsonl` or `jsonl.zst` (`invalid_request`, `details.field`).
+    /// `format` is not `jsonl` or `jsonl.zst`, or the key sent in `X-Listbackup-Identity` is
+    /// not an age identity or a snapshot of the chain is not encrypted to it
+    /// (`invalid_request`, `details.field`).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// No such snapshot or stream (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
     /// The snapshot is not complete (`snapshot_not_complete`), or the account holds its own
-    /// key (`key_not_held`).
+    /// key and did not send it (`key_not_held`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
     /// An internal error; quote the request id.
@@ -184,14 +193,15 @@ pub enum DiffResponse {
     #[oai(status = 200)]
     Ok(Ndjson),
     /// `against` is missing, or names a snapshot of another source (`invalid_request`,
-    /// `details.field: "against"`).
+    /// `details.field: "against"`); or the key sent in `X-Listbackup-Identity` is not an age
+    /// identity or a snapshot read is not encrypted to it (`details.field` names the header).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
     /// No such snapshot or stream (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
     /// A snapshot is not complete (`snapshot_not_complete`), or the account holds its own key
-    /// (`key_not_held`).
+    /// and did not send it (`key_not_held`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
     /// An internal error; quote the request id.
@@ -264,11 +274,49 @@ fn decode_versions_cursor(cursor: &str) -> Option<(String, Seen)> {
     (!snapshot_id.is_empty()).then(|| (snapshot_id.to_owned(), seen))
 }
 
-/// The account's identity, for reading any of its snapshots; `409 key_not_held` when the
-/// account holds its own key (a chain may span the hand-over, so one identity sent with the
-/// request would not open all of it).
-async fn identity_of(state: &AppState, manifest: &Manifest) -> Result<Identity, ApiError> {
-    account_identity(state, manifest, None).await
+/// The account's identity, or for an account that holds its own key the one `sent` in
+/// `X-Listbackup-Identity` (used for this request only); `409 key_not_held` when such an
+/// account sent none.
+async fn identity_of(
+    state: &AppState,
+    manifest: &Manifest,
+    sent: Option<&str>,
+) -> Result<Identity, ApiError> {
+    account_identity(state, manifest, sent).await
+}
+
+/// Every snapshot read must be encrypted to `identity`. A chain can span an account's hand-over
+/// of its key: with a key sent, a snapshot written before is `400` naming it (read it alone
+/// with the key it was written to); with the service's key, a mismatch is an internal error.
+fn same_key(
+    snapshot_id: &str,
+    recipient: &str,
+    identity: &Identity,
+    sent: bool,
+) -> Result<(), ApiError> {
+    if identity.to_public().to_string() == recipient {
+        return Ok(());
+    }
+    let message = format!(
+        "snapshot {snapshot_id} is encrypted to {recipient}, not to {}",
+        if sent {
+            "the key sent in `X-Listbackup-Identity`"
+        } else {
+            "the account's key"
+        }
+    );
+    Err(if sent {
+        ApiError::bad_param(IDENTITY_HEADER, message)
+    } else {
+        ApiError::internal(message)
+    })
+}
+
+/// [`same_key`] for every level of a chain.
+fn same_key_levels(levels: &[Level], identity: &Identity, sent: bool) -> Result<(), ApiError> {
+    levels
+        .iter()
+        .try_for_each(|l| same_key(&l.snapshot_id, &l.recipient, identity, sent))
 }
 
 pub struct PointInTimeApi;
@@ -288,6 +336,10 @@ impl PointInTimeApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        /// For an account that holds its own key: its age identity, used for this request
+        /// only. Every snapshot read must be encrypted to it.
+        #[oai(name = "X-Listbackup-Identity")]
+        key: Header<Option<String>>,
         snapshot_id: Path<String>,
         stream: Path<String>,
         /// The record's platform id (URL-encoded: ids may contain `/`).
@@ -297,8 +349,9 @@ impl PointInTimeApi {
             let snap = find_snapshot(&state, &auth.0, &snapshot_id).await?;
             let manifest = complete_manifest(&state, &snap).await?;
             self::stream(&manifest, &stream)?;
-            let identity = identity_of(&state, &manifest).await?;
+            let identity = identity_of(&state, &manifest, key.0.as_deref()).await?;
             let levels = chain(&state, &manifest, &stream).await?;
+            same_key_levels(&levels, &identity, key.0.is_some())?;
             let version = pit::find(&state.store, &identity, &levels, &record_id)
                 .await
                 .map_err(storage_error)?
@@ -334,6 +387,10 @@ impl PointInTimeApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        /// For an account that holds its own key: its age identity, used for this request
+        /// only. Every snapshot read must be encrypted to it.
+        #[oai(name = "X-Listbackup-Identity")]
+        key: Header<Option<String>>,
         source_id: Path<String>,
         stream: Path<String>,
         /// The record's platform id (URL-encoded: ids may contain `/`).
@@ -393,14 +450,15 @@ impl PointInTimeApi {
                     continue;
                 };
                 if identity.is_none() {
-                    identity = Some(identity_of(&state, &manifest).await?);
+                    identity = Some(identity_of(&state, &manifest, key.0.as_deref()).await?);
                 }
                 let identity = identity.as_ref().expect("just set");
-                reader::check_recipient(&manifest, identity).map_err(ApiError::internal)?;
                 let level = [Level {
                     snapshot_id: snap.id.clone(),
                     stream: entry.clone(),
+                    recipient: manifest.encryption.recipient.clone(),
                 }];
+                same_key_levels(&level, identity, key.0.is_some())?;
                 let found = pit::find(&state.store, identity, &level, &record_id)
                     .await
                     .map_err(storage_error)?;
@@ -467,6 +525,10 @@ impl PointInTimeApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        /// For an account that holds its own key: its age identity, used for this request
+        /// only. Every snapshot read must be encrypted to it.
+        #[oai(name = "X-Listbackup-Identity")]
+        key: Header<Option<String>>,
         snapshot_id: Path<String>,
         stream: Path<String>,
         /// `jsonl` (default) or `jsonl.zst`.
@@ -477,12 +539,13 @@ impl PointInTimeApi {
                 let snap = find_snapshot(&state, &auth.0, &snapshot_id).await?;
                 let manifest = complete_manifest(&state, &snap).await?;
                 let entry = self::stream(&manifest, &stream)?;
-                let identity = identity_of(&state, &manifest).await?;
+                let identity = identity_of(&state, &manifest, key.0.as_deref()).await?;
                 let (zstd, extension, content_type) = match format.0.unwrap_or_default() {
                     DownloadFormat::Jsonl => (false, "jsonl", payload::NDJSON),
                     DownloadFormat::JsonlZst => (true, "jsonl.zst", payload::ZSTD),
                 };
                 let levels = chain(&state, &manifest, &entry.name).await?;
+                same_key_levels(&levels, &identity, key.0.is_some())?;
                 let live = pit_body::live_lines(&state.store, &identity, &levels)
                     .await
                     .map_err(storage_error)?;
@@ -515,6 +578,10 @@ impl PointInTimeApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        /// For an account that holds its own key: its age identity, used for this request
+        /// only. Every snapshot read must be encrypted to it.
+        #[oai(name = "X-Listbackup-Identity")]
+        key: Header<Option<String>>,
         snapshot_id: Path<String>,
         /// The snapshot to compare with (usually an older one of the same source).
         against: Query<Option<String>>,
@@ -558,12 +625,20 @@ impl PointInTimeApi {
                     names
                 }
             };
-            let identity = identity_of(&state, &newer).await?;
-            reader::check_recipient(&older, &identity).map_err(ApiError::internal)?;
+            let identity = identity_of(&state, &newer, key.0.as_deref()).await?;
+            let sent = key.0.is_some();
+            same_key(
+                &older.snapshot_id,
+                &older.encryption.recipient,
+                &identity,
+                sent,
+            )?;
             let mut pairs = Vec::with_capacity(names.len());
             for name in names {
                 let new_chain = chain(&state, &newer, &name).await?;
                 let old_chain = chain(&state, &older, &name).await?;
+                same_key_levels(&new_chain, &identity, sent)?;
+                same_key_levels(&old_chain, &identity, sent)?;
                 pairs.push((name, new_chain, old_chain));
             }
             let body = pit_body::diff(state.store.clone(), identity, pairs);

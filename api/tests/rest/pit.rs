@@ -486,7 +486,8 @@ async fn each_documented_error() {
     )
     .unwrap();
     let index = manifest.streams[0].parts[0].index.clone().unwrap();
-    let mut body = app.store.get(&index.key).await.unwrap().to_vec();
+    let intact = app.store.get(&index.key).await.unwrap();
+    let mut body = intact.to_vec();
     body[70] ^= 1;
     app.store.put(&index.key, body.into()).await.unwrap();
     for path in [
@@ -495,11 +496,18 @@ async fn each_documented_error() {
     ] {
         app.get(&path, &ada.access).await.error(500, "internal");
     }
+    app.store.put(&index.key, intact).await.unwrap();
 
-    // Without credentials: 401. An account that holds its own key: 409.
+    // Without credentials: 401. An account that holds its own key: 409 without it, the same
+    // answers with it, 400 with another key or none.
     app.call("GET", &versions, None, None)
         .await
         .error(401, "unauthorized");
+    let key_path = format!("/v1/accounts/{}/encryption-key", ada.account_id);
+    let own_key = app.get(&key_path, &ada.access).await.ok(200)["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut acct = account::Entity::find_by_id(ada.account_id.as_str())
         .one(&app.db)
         .await
@@ -515,6 +523,20 @@ async fn each_documented_error() {
         versions.clone(),
     ] {
         app.get(&path, &ada.access).await.error(409, "key_not_held");
+        let header = "X-Listbackup-Identity";
+        let (status, _, body) = app
+            .get_raw_with(&path, Some(&ada.access), &[(header, &own_key)])
+            .await;
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+        let other = storage::keys::AccountKey::generate().to_secret_string();
+        for wrong in [other.as_str(), "AGE-SECRET-KEY-1NOPE"] {
+            let (status, _, body) = app
+                .get_raw_with(&path, Some(&ada.access), &[(header, wrong)])
+                .await;
+            assert_eq!(status, 400, "{path}");
+            let error: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(error["error"]["details"]["field"], header, "{path}");
+        }
     }
     app.shutdown().await;
 }
