@@ -51,6 +51,15 @@ impl S3 for Folder {
         Ok(S3Response::new(HeadBucketOutput::default()))
     }
 
+    /// The endpoint keeps no versions: a bucket's versioning was never enabled (no status).
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.require_bucket(&req.input.bucket).await?;
+        Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    }
+
     async fn put_object(
         &self,
         req: S3Request<PutObjectInput>,
