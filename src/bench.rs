@@ -9,9 +9,9 @@
 //!   no processing.
 //! - `memory`: the archive stage at several sizes, each in a fresh process, with its peak RSS:
 //!   memory must not grow with the size.
-//! - `lookup`: a snapshot of N records written by the archive stage, then single records looked
-//!   up by id as the API does (the part's record index, then the record's line): latency
-//!   percentiles.
+//! - `lookup`: a snapshot of N records written by the archive stage, read back whole as a
+//!   stream download does (MiB/s), then single records looked up by id as the API does (the
+//!   part's record index, then the record's line): latency percentiles.
 
 use anyhow::Context;
 use std::{
@@ -29,7 +29,7 @@ use storage::{
     manifest::{ManifestPart, ManifestStream},
     object_store::{ObjectStore, S3Config},
     part::{DEFAULT_ZSTD_LEVEL, PartWriter},
-    pit,
+    pit, reader,
 };
 
 /// Records distinct enough that zstd's window never sees a repeat: about 48 MiB of the
@@ -479,6 +479,29 @@ pub async fn lookup(records: u64, lookups: usize) -> anyhow::Result<()> {
         parts,
         full: Some(true),
     };
+    // The whole stream read back as `GET …/streams/{stream}/download` serves it: each part
+    // fetched, checked against its sha256, decrypted and decompressed.
+    let started = Instant::now();
+    let cpu = cpu_seconds(false);
+    let mut plain = 0u64;
+    for part in &stream.parts {
+        let body = reader::fetch_part(&store, part).await?;
+        let identity = key.identity().clone();
+        plain += tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
+            Ok(std::io::copy(
+                &mut reader::open_reader(&identity, body)?,
+                &mut std::io::sink(),
+            )?)
+        })
+        .await??;
+    }
+    Figures {
+        wall: started.elapsed(),
+        cpu: cpu_seconds(false) - cpu,
+        raw: plain,
+        ..Figures::default()
+    }
+    .print("stream download (decrypt, unzstd)");
     let levels = [pit::Level {
         snapshot_id: "snapshot".into(),
         stream,

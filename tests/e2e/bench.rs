@@ -48,6 +48,7 @@ fn every_bench_scenario_runs_and_prints_its_figures() {
     let lookup = bench(&["lookup", "--records", "3000", "--lookups", "10"]);
     assert!(
         lookup.contains("snapshot: 3000 records")
+            && lookup.contains("stream download (decrypt, unzstd)")
             && lookup.contains("single-record lookup (10 lookups): p50 "),
         "{lookup}"
     );
