@@ -5,7 +5,9 @@
 use crate::TemporalError;
 use std::path::{Path, PathBuf};
 pub use temporalio_sdk_core::ephemeral_server::EphemeralServer;
-use temporalio_sdk_core::ephemeral_server::{EphemeralExe, TemporalDevServerConfig};
+use temporalio_sdk_core::ephemeral_server::{
+    EphemeralExe, EphemeralServerError, TemporalDevServerConfig,
+};
 
 /// How to start the dev server.
 #[derive(Debug, Clone)]
@@ -35,8 +37,28 @@ pub fn find_exe(project_root: &Path) -> Option<PathBuf> {
     })
 }
 
+/// How many times a server that does not answer within the SDK's fixed 5 s is started again: on
+/// a loaded machine (several test stacks starting at once on two cores) the first start can
+/// take longer than that.
+const START_ATTEMPTS: u32 = 3;
+
 /// Starts the dev server; it stops with [`EphemeralServer::shutdown`] (and when dropped).
 pub async fn start(options: &DevServerOptions) -> Result<EphemeralServer, TemporalError> {
+    let mut attempt = 1;
+    loop {
+        match start_once(options).await {
+            Err(EphemeralServerError::StartupTimeout { target, .. })
+                if attempt < START_ATTEMPTS =>
+            {
+                tracing::warn!(%target, attempt, "the Temporal dev server did not answer in time; starting it again");
+                attempt += 1;
+            }
+            result => return result.map_err(|e| TemporalError::DevServer(e.to_string())),
+        }
+    }
+}
+
+async fn start_once(options: &DevServerOptions) -> Result<EphemeralServer, EphemeralServerError> {
     let config = TemporalDevServerConfig::builder()
         .exe(EphemeralExe::ExistingPath(
             options.exe.to_string_lossy().into_owned(),
@@ -55,5 +77,4 @@ pub async fn start(options: &DevServerOptions) -> Result<EphemeralServer, Tempor
     config
         .start_server_with_output(std::process::Stdio::null(), std::process::Stdio::null())
         .await
-        .map_err(|e| TemporalError::DevServer(e.to_string()))
 }
