@@ -166,6 +166,10 @@ pub enum StartVerificationResponse {
     /// The verification is running; follow it with `GET /v1/verifications/{id}`.
     #[oai(status = 202)]
     Accepted(Json<VerificationView>),
+    /// The key sent in `X-Listbackup-Identity` is not an age identity, or not the account's
+    /// (`invalid_request`, `details.field` names the header).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorEnvelope>),
     /// The caller's role may not start verifications (operator or above).
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
@@ -182,7 +186,7 @@ pub enum StartVerificationResponse {
     #[oai(status = 503)]
     Unavailable(Json<ErrorEnvelope>),
 }
-error_responses!(StartVerificationResponse { 403 => Forbidden, 404 => NotFound, 409 => Conflict, 503 => Unavailable });
+error_responses!(StartVerificationResponse { 400 => BadRequest, 403 => Forbidden, 404 => NotFound, 409 => Conflict, 503 => Unavailable });
 
 #[derive(ApiResponse)]
 pub enum GetVerificationResponse {

@@ -353,6 +353,23 @@ async fn damaged_and_missing_objects_fail_verification_by_name_and_alert() {
         stack.key_holder.held.get(id).is_none(),
         "the key was let go"
     );
+    // Another account's key, or something that is not a key: 400 naming the header.
+    let other = storage::keys::AccountKey::generate().to_secret_string();
+    for wrong in [other.as_str(), "#d"] {
+        let r = http()
+            .post(format!(
+                "{}/v1/snapshots/{fresh}/verifications",
+                stack.api_base
+            ))
+            .bearer_auth(&tenant.api_key)
+            .header("X-Listbackup-Identity", wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let error: Value = r.json().await.unwrap();
+        assert_eq!(error["error"]["details"]["field"], "X-Listbackup-Identity");
+    }
 
     // Passed verifications send nothing; each failed one is announced once.
     let deadline = Instant::now() + Duration::from_secs(60);
