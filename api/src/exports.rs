@@ -13,7 +13,7 @@ use crate::{
     error_responses,
     job_lists::account_scope,
     pagination::{Page, PageRequest},
-    state::{AppState, HELD_KEY_TTL},
+    state::AppState,
 };
 use chrono::{DateTime, Utc};
 use entities::{Role, SnapshotStatus, account, export, repo, snapshot};
@@ -441,13 +441,7 @@ impl ExportsApi {
             let sealed = held.is_some();
             let row =
                 repo::create_export(&state.db, new, |id| object_key(&acct.id, id, sealed)).await?;
-            let key_queue = match (held, &state.key_holder) {
-                (Some(key), Some(holder)) => {
-                    holder.held.hold(&row.id, key, HELD_KEY_TTL);
-                    Some(holder.queue.clone())
-                }
-                _ => None,
-            };
+            let key_queue = state.hold_key(&row.id, held);
             let input = ExportInput {
                 export_id: row.id.clone(),
                 account_id: row.account_id.clone(),
@@ -461,9 +455,7 @@ impl ExportsApi {
                     }
                 }
                 Err(e) => {
-                    if let Some(holder) = &state.key_holder {
-                        holder.held.release(&row.id);
-                    }
+                    state.release_key(&row.id);
                     let _ = repo::finish_export(&state.db, &row.id, Err(format!("not started: {e}")))
                         .await;
                     return Err(unavailable("the workflow service", e));

@@ -57,6 +57,27 @@ impl KeyHolder {
     }
 }
 
+impl AppState {
+    /// Holds `key` (if any) for the work `id` and answers the task queue that work's decrypting
+    /// activities must run on; `None` without a key or a key holder.
+    pub(crate) fn hold_key(
+        &self,
+        id: &str,
+        key: Option<storage::keys::AccountKey>,
+    ) -> Option<String> {
+        let (key, holder) = (key?, self.key_holder.as_ref()?);
+        holder.held.hold(id, key, HELD_KEY_TTL);
+        Some(holder.queue.clone())
+    }
+
+    /// Lets go of a key held for the work `id` (the work could not start).
+    pub(crate) fn release_key(&self, id: &str) {
+        if let Some(holder) = &self.key_holder {
+            holder.held.release(id);
+        }
+    }
+}
+
 /// What connections need from the server's configuration.
 #[derive(Clone)]
 pub struct ConnectionSettings {

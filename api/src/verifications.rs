@@ -15,7 +15,7 @@ use crate::{
     job_lists::account_scope,
     pagination::{Page, PageRequest},
     snapshots::{find_snapshot_as, sent_account_key},
-    state::{AppState, HELD_KEY_TTL},
+    state::AppState,
 };
 use chrono::{DateTime, Utc};
 use entities::{Role, SnapshotStatus, account, repo, snapshot, source, verification};
@@ -263,13 +263,7 @@ pub(crate) async fn start_verification(
         .map(|s| s.platform)
         .unwrap_or_default();
     let row = repo::create_verification(&state.db, snap, requested_by, None).await?;
-    let key_queue = match (key, &state.key_holder) {
-        (Some(key), Some(holder)) => {
-            holder.held.hold(&row.id, key, HELD_KEY_TTL);
-            Some(holder.queue.clone())
-        }
-        _ => None,
-    };
+    let key_queue = state.hold_key(&row.id, key);
     let input = VerifyInput {
         verification_id: row.id.clone(),
         account_id: row.account_id.clone(),
@@ -286,9 +280,7 @@ pub(crate) async fn start_verification(
             }
         }
         Err(e) => {
-            if let Some(holder) = &state.key_holder {
-                holder.held.release(&row.id);
-            }
+            state.release_key(&row.id);
             tracing::error!(verification_id = %row.id, error = %e, "could not start the verification");
             let outcome = repo::VerificationOutcome {
                 error: Some(format!("not started: {e}")),

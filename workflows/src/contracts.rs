@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use temporalio_workflow::common::ActivityDefinition;
+use std::time::Duration;
+use temporalio_workflow::{ActivityOptions, common::ActivityDefinition};
 
 /// Full backup or incremental sync.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -535,3 +536,18 @@ activity_contract!(
     /// Deletes the archive of an export whose time is up and marks it expired.
     ExpireExport, "export.expire", ExpireExportInput => ()
 );
+
+/// How long an activity scheduled on a key holder's queue waits to be taken: past that, the
+/// process holding the account's key is gone, and with it the key.
+pub const KEY_HOLDER_START_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// `options` for an activity that needs a key an account sent with its request: on the queue of
+/// the API process holding it (`key_queue`), bounded by [`KEY_HOLDER_START_TIMEOUT`]; unchanged
+/// without one.
+pub fn on_key_holder(mut options: ActivityOptions, key_queue: Option<String>) -> ActivityOptions {
+    if let Some(queue) = key_queue {
+        options.task_queue = Some(queue);
+        options.schedule_to_start_timeout = Some(KEY_HOLDER_START_TIMEOUT);
+    }
+    options
+}

@@ -33,20 +33,14 @@ fn retry_policy(maximum_attempts: u32) -> RetryPolicy {
         .build()
 }
 
-/// How long a build waits for the process holding the account's key to take it: past that, that
-/// process is gone, and with it the key.
-pub const KEY_HOLDER_START_TIMEOUT: Duration = Duration::from_secs(5 * 60);
-
 /// On the export queue; for an account that holds its own key, on the queue of the process
 /// that holds it.
 fn build_activity(key_queue: Option<String>) -> ActivityOptions {
-    let wait = key_queue.as_ref().map(|_| KEY_HOLDER_START_TIMEOUT);
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(12 * 3600))
+    let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(12 * 3600))
         .heartbeat_timeout(Duration::from_secs(60))
         .retry_policy(retry_policy(5))
-        .maybe_task_queue(key_queue)
-        .maybe_schedule_to_start_timeout(wait)
-        .build()
+        .build();
+    on_key_holder(options, key_queue)
 }
 
 fn short_activity() -> ActivityOptions {

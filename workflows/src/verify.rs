@@ -47,31 +47,15 @@ fn short_activity() -> ActivityOptions {
         .build()
 }
 
-/// How long a check waits for the process holding the account's key to take it: past that,
-/// that process is gone, and with it the key.
-pub const KEY_HOLDER_START_TIMEOUT: Duration = Duration::from_secs(5 * 60);
-
-/// Planning, on the maintenance queue or the key holder's.
-fn planning_activity(key_queue: Option<String>) -> ActivityOptions {
-    let wait = key_queue.as_ref().map(|_| KEY_HOLDER_START_TIMEOUT);
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
-        .retry_policy(retry_policy())
-        .maybe_task_queue(key_queue)
-        .maybe_schedule_to_start_timeout(wait)
-        .build()
-}
-
 /// A chunk of checks heartbeats after every object, so a worker that dies mid-chunk is noticed
 /// within the heartbeat timeout and the chunk is checked again from its start. With a key held
 /// for the verification, on the queue of the process holding it.
 fn checking_activity(key_queue: Option<String>) -> ActivityOptions {
-    let wait = key_queue.as_ref().map(|_| KEY_HOLDER_START_TIMEOUT);
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
+    let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
         .heartbeat_timeout(Duration::from_secs(60))
         .retry_policy(retry_policy())
-        .maybe_task_queue(key_queue)
-        .maybe_schedule_to_start_timeout(wait)
-        .build()
+        .build();
+    on_key_holder(options, key_queue)
 }
 
 #[workflow]
@@ -117,7 +101,7 @@ impl VerifyWorkflow {
             .execute_activity(
                 PlanVerification,
                 input.clone(),
-                planning_activity(input.key_queue.clone()),
+                on_key_holder(short_activity(), input.key_queue.clone()),
             )
             .await
             .map_err(|e| (false, root_message(&e)))?;

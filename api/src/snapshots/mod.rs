@@ -366,22 +366,40 @@ async fn account_identity(
             ));
         }
     };
-    if reader::check_recipient(manifest, key.identity()).is_err() {
-        if provided.is_some() {
-            return Err(ApiError::bad_param(
-                IDENTITY_HEADER,
-                format!(
-                    "snapshot {} is encrypted to {}, not to the key sent in `{IDENTITY_HEADER}`",
-                    manifest.snapshot_id, manifest.encryption.recipient
-                ),
-            ));
-        }
-        return Err(ApiError::internal(format!(
-            "snapshot {} is not encrypted to the account's key",
-            manifest.snapshot_id
-        )));
-    }
+    same_key(
+        &manifest.snapshot_id,
+        &manifest.encryption.recipient,
+        key.identity(),
+        provided.is_some(),
+    )?;
     Ok(key.identity().clone())
+}
+
+/// Every snapshot read must be encrypted to `identity`. A chain can span an account's hand-over
+/// of its key: with a key sent, a snapshot written before is `400` naming it (read it alone
+/// with the key it was written to); with the service's key, a mismatch is an internal error.
+pub(super) fn same_key(
+    snapshot_id: &str,
+    recipient: &str,
+    identity: &age::x25519::Identity,
+    sent: bool,
+) -> Result<(), ApiError> {
+    if identity.to_public().to_string() == recipient {
+        return Ok(());
+    }
+    let message = format!(
+        "snapshot {snapshot_id} is encrypted to {recipient}, not to {}",
+        if sent {
+            "the key sent in `X-Listbackup-Identity`"
+        } else {
+            "the account's key"
+        }
+    );
+    Err(if sent {
+        ApiError::bad_param(IDENTITY_HEADER, message)
+    } else {
+        ApiError::internal(message)
+    })
 }
 
 /// An object-store failure: 503 when the store could not be reached, 500 for damaged or

@@ -10,8 +10,8 @@
 //! encrypted to it.
 
 use super::{
-    DownloadFormat, IDENTITY_HEADER, Ndjson, StreamFile, WithZstd, account_identity,
-    complete_manifest, find_snapshot, payload, pit_body, storage_error, stream,
+    DownloadFormat, Ndjson, StreamFile, WithZstd, account_identity, complete_manifest,
+    find_snapshot, payload, pit_body, same_key, storage_error, stream,
 };
 use crate::{
     ApiTags,
@@ -283,33 +283,6 @@ async fn identity_of(
     sent: Option<&str>,
 ) -> Result<Identity, ApiError> {
     account_identity(state, manifest, sent).await
-}
-
-/// Every snapshot read must be encrypted to `identity`. A chain can span an account's hand-over
-/// of its key: with a key sent, a snapshot written before is `400` naming it (read it alone
-/// with the key it was written to); with the service's key, a mismatch is an internal error.
-fn same_key(
-    snapshot_id: &str,
-    recipient: &str,
-    identity: &Identity,
-    sent: bool,
-) -> Result<(), ApiError> {
-    if identity.to_public().to_string() == recipient {
-        return Ok(());
-    }
-    let message = format!(
-        "snapshot {snapshot_id} is encrypted to {recipient}, not to {}",
-        if sent {
-            "the key sent in `X-Listbackup-Identity`"
-        } else {
-            "the account's key"
-        }
-    );
-    Err(if sent {
-        ApiError::bad_param(IDENTITY_HEADER, message)
-    } else {
-        ApiError::internal(message)
-    })
 }
 
 /// [`same_key`] for every level of a chain.
