@@ -278,6 +278,10 @@ pub fn auth(master: &MasterKey) -> Result<api::AuthSettings, ConfigError> {
         None => api::AuthSettings::from_master_key(master),
     };
     let settings = settings.with_api_rate_limit(api_rate_limit()?);
+    let settings = match mail()? {
+        Some(mail) => settings.with_mail(mail),
+        None => settings,
+    };
     let settings = match var("LISTBACKUP_METRICS_TOKEN") {
         Some(token) => settings.with_metrics_token(token),
         None => settings,
@@ -291,6 +295,33 @@ pub fn auth(master: &MasterKey) -> Result<api::AuthSettings, ConfigError> {
                 reason: "expected an HTTP header name".into(),
             }),
     }
+}
+
+/// Email for password resets and invitations: `LISTBACKUP_SMTP_URL` (`smtp://user:pass@host:587?tls=required`,
+/// `smtps://user:pass@host:465`, or `smtp://host:25` for a local relay) sending as
+/// `LISTBACKUP_MAIL_FROM` (`ListBackup <no-reply@example.com>`), with links into the
+/// application at `LISTBACKUP_APP_URL` (default `LISTBACKUP_PUBLIC_URL`). Unset: no email.
+pub fn mail() -> Result<Option<api::MailSettings>, ConfigError> {
+    const URL: &str = "LISTBACKUP_SMTP_URL";
+    let Some(url) = var(URL) else {
+        return Ok(None);
+    };
+    let from = required(
+        "LISTBACKUP_MAIL_FROM",
+        "the sender of emails, e.g. `ListBackup <no-reply@example.com>`",
+    )?;
+    let app_url = var("LISTBACKUP_APP_URL")
+        .or_else(|| var("LISTBACKUP_PUBLIC_URL"))
+        .ok_or(ConfigError::Missing {
+            var: "LISTBACKUP_APP_URL",
+            hint: "where links in emails point, e.g. https://backup.example.com",
+        })?;
+    api::MailSettings::new(&url, &from, &app_url)
+        .map(Some)
+        .map_err(|e| ConfigError::Invalid {
+            var: URL,
+            reason: e.to_string(),
+        })
 }
 
 /// Each credential's request budget on the authenticated endpoints:

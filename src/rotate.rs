@@ -14,11 +14,12 @@ use sea_orm::{
 use storage::keys::MasterKey;
 
 /// Every column that holds a value sealed under the master key: (table, column).
-pub const SEALED_COLUMNS: [(&str, &str); 4] = [
+pub const SEALED_COLUMNS: [(&str, &str); 5] = [
     ("accounts", "encryption_identity_sealed"),
     ("connections", "credentials_sealed"),
     ("oauth_states", "verifier_sealed"),
     ("webhooks", "secret_sealed"),
+    ("users", "totp_secret_sealed"),
 ];
 
 /// What a rotation pass did, per sealed column.

@@ -15,6 +15,11 @@
 //! | admin | also manage connections, sources, schedules, sub-accounts, members (not owners) and API keys (up to their own role) |
 //! | owner | everything: also owners, and deleting the account |
 //!
+//! An account that requires a second factor (`require_mfa`), and every account below it, is out
+//! of reach of users who have none: it answers 404 as if not reached (its message names the
+//! reason, to the account's own members only), and `GET /v1/me/accounts` lists it with
+//! `mfa_required`. API keys are not people and are not held back.
+//!
 //! Handlers check with [`Caller::require`]: an account the caller does not reach answers 404,
 //! exactly like one that does not exist (no existence leak); one it reaches with too low a role
 //! answers 403. For an object addressed by its own id (`/v1/jobs/{id}`), look it up, then
@@ -23,7 +28,7 @@
 use crate::error::ApiError;
 use entities::{Role, account, repo};
 use sea_orm::{ConnectionTrait, DbErr};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Whose credentials a request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,18 +52,67 @@ pub struct Caller {
     principal: Principal,
     grants: Vec<Grant>,
     roles: HashMap<String, Role>,
+    /// Accounts the caller would reach (with this role) but for the second factor they lack.
+    withheld: HashMap<String, Role>,
 }
 
 impl Caller {
     /// Loads the caller's reach: the accounts below its grants, one query per tree level.
+    /// `second_factor` says whether a user has one; without, accounts that require it (and those
+    /// below them) are withheld.
     pub async fn load(
         db: &impl ConnectionTrait,
         principal: Principal,
         grants: Vec<Grant>,
+        second_factor: bool,
     ) -> Result<Self, DbErr> {
         let roots: Vec<String> = grants.iter().map(|g| g.account_id.clone()).collect();
         let accounts = repo::accounts_below(db, &roots).await?;
-        Ok(Self::resolve(principal, grants, &accounts))
+        let mut caller = Self::resolve(principal, grants, &accounts);
+        if !second_factor && matches!(caller.principal, Principal::User { .. }) {
+            // A requirement above a grant applies below it too.
+            let mut required_above = HashSet::new();
+            for root in &roots {
+                if repo::account_ancestors(db, root)
+                    .await?
+                    .iter()
+                    .any(|a| a.require_mfa)
+                {
+                    required_above.insert(root.clone());
+                }
+            }
+            caller.withhold(&accounts, &required_above);
+        }
+        Ok(caller)
+    }
+
+    /// Moves every account that requires a second factor — itself, through an account above it
+    /// in `accounts`, or through `required_above` (grant roots whose ancestors require it) — from
+    /// the caller's reach to `withheld`.
+    fn withhold(&mut self, accounts: &[account::Model], required_above: &HashSet<String>) {
+        let by_id: HashMap<&str, &account::Model> =
+            accounts.iter().map(|a| (a.id.as_str(), a)).collect();
+        for a in accounts {
+            let mut at = Some(a);
+            let mut steps = 0;
+            let required = loop {
+                let Some(acct) = at else { break false };
+                if acct.require_mfa || required_above.contains(&acct.id) {
+                    break true;
+                }
+                at = acct
+                    .parent_id
+                    .as_deref()
+                    .and_then(|p| by_id.get(p).copied());
+                steps += 1;
+                if steps > accounts.len() {
+                    break false;
+                }
+            };
+            if required && let Some(role) = self.roles.remove(&a.id) {
+                self.withheld.insert(a.id.clone(), role);
+            }
+        }
     }
 
     /// The caller, given its grants and the accounts below them (each with its parent).
@@ -96,6 +150,7 @@ impl Caller {
             principal,
             grants,
             roles,
+            withheld: HashMap::new(),
         }
     }
 
@@ -129,6 +184,16 @@ impl Caller {
         self.roles.get(account_id).copied()
     }
 
+    /// The accounts held back for want of a second factor, with the role the caller would have.
+    pub fn withheld(&self) -> impl Iterator<Item = (&str, Role)> {
+        self.withheld.iter().map(|(id, role)| (id.as_str(), *role))
+    }
+
+    /// The role the caller would have in `account_id` with a second factor, if it is held back.
+    pub fn withheld_role(&self, account_id: &str) -> Option<Role> {
+        self.withheld.get(account_id).copied()
+    }
+
     /// True when the caller may see `account_id` and the objects in it.
     pub fn reaches(&self, account_id: &str) -> bool {
         self.roles.contains_key(account_id)
@@ -149,6 +214,14 @@ impl Caller {
     /// reach the account (as if it did not exist), 403 when its role is lower.
     pub fn require(&self, account_id: &str, needed: Role) -> Result<Role, ApiError> {
         match self.role_in(account_id) {
+            None if self.withheld.contains_key(account_id) => Err(ApiError::new(
+                poem::http::StatusCode::NOT_FOUND,
+                "not_found",
+                format!(
+                    "account {account_id} is out of your reach until you have a second factor: \
+                     it requires one (set it up at POST /v1/me/mfa/totp)"
+                ),
+            )),
             None => Err(ApiError::not_found("account", account_id)),
             Some(role) if role >= needed => Ok(role),
             Some(role) => Err(ApiError::forbidden(
@@ -225,6 +298,7 @@ mod tests {
             encryption_recipient: "age1".into(),
             encryption_identity_sealed: None,
             created_at: chrono::Utc::now(),
+            require_mfa: false,
         }
     }
 
@@ -282,6 +356,45 @@ mod tests {
             Role::Operator
         );
         assert_eq!(key.require_user().unwrap_err().code(), "user_required");
+    }
+
+    #[test]
+    fn an_account_requiring_a_second_factor_is_withheld_with_those_below_it() {
+        let mut strict = account("strict", Some("root"));
+        strict.require_mfa = true;
+        let accounts = [
+            account("root", None),
+            strict,
+            account("below", Some("strict")),
+            account("beside", Some("root")),
+        ];
+        let grants = vec![Grant {
+            account_id: "root".into(),
+            role: Role::Admin,
+        }];
+        let mut caller = Caller::resolve(user(), grants, &accounts);
+        caller.withhold(&accounts, &HashSet::new());
+        assert!(caller.reaches("root") && caller.reaches("beside"));
+        assert!(!caller.reaches("strict") && !caller.reaches("below"));
+        let err = caller.require("below", Role::Viewer).unwrap_err();
+        assert_eq!(err.status(), 404);
+        assert!(err.message().contains("second factor"), "{err:?}");
+        assert_eq!(
+            caller
+                .require("nowhere", Role::Viewer)
+                .unwrap_err()
+                .status(),
+            404
+        );
+
+        // A grant below an account that requires it, known from the grant's ancestors.
+        let grants = vec![Grant {
+            account_id: "below".into(),
+            role: Role::Viewer,
+        }];
+        let mut caller = Caller::resolve(user(), grants, &accounts[2..3]);
+        caller.withhold(&accounts[2..3], &HashSet::from(["below".to_owned()]));
+        assert!(!caller.reaches("below"));
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct AccountView {
     pub encryption_recipient: String,
     /// True when only the customer holds the decryption key (the service cannot decrypt).
     pub customer_held_key: bool,
+    /// Members reach this account (and those below it) only once they have a second factor.
+    pub require_mfa: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -56,6 +58,7 @@ impl Example for AccountView {
             encryption_recipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
                 .into(),
             customer_held_key: false,
+            require_mfa: false,
             created_at: DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default(),
         }
     }
@@ -69,6 +72,7 @@ pub fn view(a: account::Model, role: Role) -> AccountView {
         parent_id: a.parent_id,
         role: role.into(),
         encryption_recipient: a.encryption_recipient,
+        require_mfa: a.require_mfa,
         created_at: a.created_at,
     }
 }
@@ -105,6 +109,10 @@ impl Example for CreateAccount {
 #[oai(skip_serializing_if_is_none, deny_unknown_fields)]
 pub struct UpdateAccount {
     pub name: Option<String>,
+    /// Require a second factor of every member of this account and those below it. Members
+    /// without one do not reach them (404, naming the reason) until they set one up. Turning it
+    /// on needs your own second factor first (409 `mfa_not_enabled`).
+    pub require_mfa: Option<bool>,
 }
 
 #[derive(ApiResponse)]
@@ -183,13 +191,14 @@ pub enum UpdateAccountResponse {
     /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
-    /// Renaming needs admin.
+    /// Changing an account needs admin.
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
     /// No such account (or not yours).
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
-    /// A sibling has that name (`duplicate_name`).
+    /// A sibling has that name (`duplicate_name`), or `require_mfa` was asked by a user who has
+    /// no second factor themselves (`mfa_not_enabled`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
     /// A value is not acceptable (`invalid_field`; `details.field` names it).
@@ -484,7 +493,7 @@ impl AccountsApi {
         .await
     }
 
-    /// Renames an account. Needs admin.
+    /// Renames an account, or requires a second factor of its members. Needs admin.
     #[oai(
         path = "/v1/accounts/:account_id",
         method = "patch",
@@ -500,26 +509,52 @@ impl AccountsApi {
         respond(async {
             let role = auth.0.require(&account_id, Role::Admin)?;
             let acct = find(&state, &auth.0, &account_id).await?;
-            let Some(name) = body.0.name else {
+            let UpdateAccount { name, require_mfa } = body.0;
+            let name = name.map(|n| Name::parse("name", &n)).transpose()?;
+            if require_mfa == Some(true)
+                && let Some(user_id) = auth.0.user_id()
+                && !crate::mfa::has_second_factor(&state.db, user_id).await?
+            {
+                return Err(ApiError::conflict(
+                    "mfa_not_enabled",
+                    "set up your own second factor (POST /v1/me/mfa/totp) before requiring one of others",
+                ));
+            }
+            let mut details = serde_json::Map::new();
+            let mut changed = acct.clone().into_active_model();
+            if let Some(name) = &name
+                && name.as_str() != acct.name
+            {
+                details.insert("name".into(), json!({"from": acct.name, "to": name.as_str()}));
+                changed.name = Set(name.as_str().to_owned());
+            }
+            if let Some(required) = require_mfa
+                && required != acct.require_mfa
+            {
+                details.insert(
+                    "require_mfa".into(),
+                    json!({"from": acct.require_mfa, "to": required}),
+                );
+                changed.require_mfa = Set(required);
+            }
+            if details.is_empty() {
                 return Ok(UpdateAccountResponse::Ok(Json(view(acct, role))));
-            };
-            let name = Name::parse("name", &name)?;
+            }
             let txn = state.db.begin().await?;
-            let before = acct.name.clone();
-            let mut changed = acct.into_active_model();
-            changed.name = Set(name.as_str().to_owned());
-            let acct = changed
-                .update(&txn)
-                .await
-                .map_err(|e| name_conflict(e, &name))?;
-            let details = json!({"name": {"from": before, "to": acct.name}});
+            let acct = match &name {
+                Some(name) => changed
+                    .update(&txn)
+                    .await
+                    .map_err(|e| name_conflict(e, name))?,
+                None => changed.update(&txn).await?,
+            };
             activity::record(
                 &txn,
                 &auth.0,
                 &acct.id,
                 "account.updated",
                 ("account", &acct.id),
-                details,
+                details.into(),
             )
             .await?;
             txn.commit().await?;

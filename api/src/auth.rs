@@ -6,17 +6,19 @@
 
 use crate::{
     access::{Caller, Grant, Principal},
+    mail::MailSettings,
     state::AppState,
     throttle::{ApiRateLimit, CallerThrottle, RateLimited, SignInLimits, SignInThrottle},
     tokens::{TokenKeys, derive_secret},
 };
 use chrono::{Duration, Utc};
-use entities::repo;
+use entities::{repo, user};
 use poem::{
     Request,
     http::{HeaderName, StatusCode},
 };
 use poem_openapi::{SecurityScheme, auth::Bearer};
+use sea_orm::EntityTrait;
 use std::sync::Arc;
 use storage::keys::MasterKey;
 
@@ -30,6 +32,8 @@ pub struct AuthSettings {
     pub(crate) client_address_header: Option<HeaderName>,
     /// The bearer token `/metrics` asks for, if any.
     pub(crate) metrics_token: Option<Arc<str>>,
+    /// How password resets and invitations are emailed; `None` when no SMTP server is set.
+    pub(crate) mail: Option<Arc<MailSettings>>,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -37,6 +41,7 @@ impl std::fmt::Debug for AuthSettings {
         f.debug_struct("AuthSettings")
             .field("tokens", &"<redacted>")
             .field("client_address_header", &self.client_address_header)
+            .field("mail", &self.mail)
             .field(
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "<redacted>"),
@@ -54,6 +59,7 @@ impl AuthSettings {
             api_throttle: Arc::new(CallerThrottle::new(ApiRateLimit::default())),
             client_address_header: None,
             metrics_token: None,
+            mail: None,
         }
     }
 
@@ -66,6 +72,12 @@ impl AuthSettings {
     /// Makes `GET /metrics` ask for `Authorization: Bearer <token>`.
     pub fn with_metrics_token(mut self, token: impl Into<String>) -> Self {
         self.metrics_token = Some(Arc::from(token.into()));
+        self
+    }
+
+    /// Sends password resets and invitations with `mail`.
+    pub fn with_mail(mut self, mail: MailSettings) -> Self {
+        self.mail = Some(Arc::new(mail));
         self
     }
 
@@ -135,7 +147,7 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
             key_id: key.id,
             account_id: key.account_id,
         };
-        Caller::load(&state.db, principal, grants).await
+        Caller::load(&state.db, principal, grants, false).await
     } else {
         let Some(claims) = state.auth.tokens.verify(&bearer.token) else {
             return Err(unauthorized());
@@ -146,6 +158,13 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
         {
             return Err(unauthorized());
         }
+        let Some(user) = user::Entity::find_by_id(claims.sub.as_str())
+            .one(&state.db)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Err(unauthorized());
+        };
         let grants = repo::memberships_of(&state.db, &claims.sub)
             .await
             .map_err(unavailable)?
@@ -159,7 +178,7 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
             user_id: claims.sub,
             session_id: claims.sid,
         };
-        Caller::load(&state.db, principal, grants).await
+        Caller::load(&state.db, principal, grants, user.mfa_enabled_at.is_some()).await
     };
     let caller = caller.map_err(unavailable)?;
     // One budget per credential: an API key, or a user across all their sign-ins.

@@ -157,6 +157,17 @@ impl ApiError {
         &self.body.error.code
     }
 
+    pub fn message(&self) -> &str {
+        &self.body.error.message
+    }
+
+    /// The same error answered with another status (a 401 of a sign-in check as a 403 for a
+    /// caller who is signed in already).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     pub fn into_body(self) -> Json<ErrorEnvelope> {
         Json(self.body)
     }

@@ -134,7 +134,7 @@ crate::error_responses!(RetryJobResponse { 400 => BadRequest, 403 => Forbidden, 
 pub struct JobsApi;
 
 /// The job `id` if the caller reaches it.
-async fn find_job(
+pub(crate) async fn find_job(
     state: &AppState,
     auth: &BearerAuth,
     id: &str,
@@ -330,7 +330,7 @@ async fn relaunch(
     crate::backups::launch_job(state, &auth.0, &job, platform, launch, "job.retried").await
 }
 
-async fn view(state: &AppState, job: job::Model) -> JobView {
+pub(crate) async fn view(state: &AppState, job: job::Model) -> JobView {
     let mut streams = committed_streams(&job.progress);
     let (mut records, mut bytes) = (job.records.max(0) as u64, job.bytes.max(0) as u64);
     let mut phase = None;

@@ -20,12 +20,18 @@ mod exports;
 mod health;
 pub mod idempotency;
 pub mod input;
+mod invitations;
+mod job_events;
 mod job_lists;
 mod jobs;
+pub mod mail;
+mod me;
 mod members;
 pub mod metrics;
+mod mfa;
 mod oauth;
 pub mod pagination;
+mod password_reset;
 mod passwords;
 mod platforms;
 mod reauth;
@@ -48,6 +54,7 @@ mod webhooks;
 
 pub use auth::AuthSettings;
 pub use error::{ErrorBody, ErrorEnvelope};
+pub use mail::{MailError, MailSettings};
 pub use reauth::resume_jobs_waiting_for;
 pub use state::{AppState, ConnectionSettings, KeyHolder, TemporalAccess};
 pub use throttle::{ApiRateLimit, Limit, SignInLimits};
@@ -90,6 +97,9 @@ pub enum ApiTags {
     Webhooks,
     /// Retention: policies that expire old snapshots, and the runs that delete them.
     Retention,
+    /// Your own settings: profile, password, second factor, the accounts you reach, and
+    /// accepting invitations.
+    Me,
 }
 
 /// The API version shown in the spec.
@@ -121,6 +131,13 @@ type Apis = (
         exports::ExportsApi,
         retention_policies::RetentionPoliciesApi,
         retention_runs::RetentionRunsApi,
+        me::MeApi,
+        me::ProfileApi,
+        mfa::MfaApi,
+        password_reset::PasswordResetApi,
+        invitations::InvitationsApi,
+        invitations::AcceptInvitationApi,
+        job_events::JobEventsApi,
     ),
 );
 
@@ -150,6 +167,13 @@ fn service() -> OpenApiService<Apis, ()> {
             exports::ExportsApi,
             retention_policies::RetentionPoliciesApi,
             retention_runs::RetentionRunsApi,
+            me::MeApi,
+            me::ProfileApi,
+            mfa::MfaApi,
+            password_reset::PasswordResetApi,
+            invitations::InvitationsApi,
+            invitations::AcceptInvitationApi,
+            job_events::JobEventsApi,
         ),
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(

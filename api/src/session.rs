@@ -7,10 +7,9 @@
 
 use crate::{
     ApiTags,
-    access::{Principal, RoleName},
+    access::{Caller, Principal, RoleName},
     accounts::{self, AccountView},
     api_keys::ApiKeyView,
-    auth::BearerAuth,
     error::{ApiError, ErrorEnvelope, envelope, is_unique_violation, respond},
     error_responses,
     input::{EmailAddress, Name, NewPassword},
@@ -26,6 +25,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json, types::Example};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
 use std::time::Duration;
+
+pub use crate::me::NotificationPreferences;
 
 /// An access token and the refresh token to renew it.
 #[derive(Object)]
@@ -50,14 +51,22 @@ pub struct UserView {
     pub id: String,
     pub email: String,
     pub name: String,
+    /// The IANA time zone times are shown to the user in (`Europe/Berlin`; default `UTC`).
+    pub time_zone: String,
+    /// True when signing in needs a second factor (a TOTP code or a recovery code).
+    pub mfa_enabled: bool,
+    pub notifications: NotificationPreferences,
     pub created_at: DateTime<Utc>,
 }
 
-fn user_view(u: user::Model) -> UserView {
+pub(crate) fn user_view(u: user::Model) -> UserView {
     UserView {
+        notifications: NotificationPreferences::of(&u),
+        mfa_enabled: u.mfa_enabled_at.is_some(),
         id: u.id,
         email: u.email,
         name: u.name,
+        time_zone: u.time_zone,
         created_at: u.created_at,
     }
 }
@@ -101,6 +110,10 @@ pub struct Registration {
 pub struct Login {
     pub email: String,
     pub password: String,
+    /// The current 6-digit code of your authenticator app, when you have a second factor.
+    pub mfa_code: Option<String>,
+    /// One of your recovery codes instead of `mfa_code`; each works once.
+    pub recovery_code: Option<String>,
 }
 
 impl Example for Login {
@@ -108,6 +121,8 @@ impl Example for Login {
         Self {
             email: "ada@example.com".into(),
             password: "correct horse battery staple".into(),
+            mfa_code: None,
+            recovery_code: None,
         }
     }
 }
@@ -144,7 +159,7 @@ pub struct Me {
 pub enum RegisterResponse {
     /// Registered and signed in.
     #[oai(status = 201)]
-    Created(Json<Registration>),
+    Created(Json<Box<Registration>>),
     /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
@@ -171,7 +186,9 @@ pub enum LoginResponse {
     /// The body or a parameter could not be read (`invalid_request`; `details.field` names it when known).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
-    /// Wrong email or password (`invalid_credentials`); which one is not said.
+    /// Wrong email or password (`invalid_credentials`); which one is not said. With the right
+    /// password, a user with a second factor must also send `mfa_code` or `recovery_code`
+    /// (`mfa_required`), and a wrong or used one is `invalid_mfa_code`.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorEnvelope>),
     /// Too many attempts from this address or for this email.
@@ -219,7 +236,7 @@ error_responses!(LogoutResponse { 400 => BadRequest });
 pub enum MeResponse {
     /// The caller.
     #[oai(status = 200)]
-    Ok(Json<Me>),
+    Ok(Json<Box<Me>>),
     /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
@@ -227,7 +244,7 @@ pub enum MeResponse {
 error_responses!(MeResponse {});
 
 /// The 429 envelope and the `Retry-After` seconds.
-fn too_many(wait: Duration) -> (Json<ErrorEnvelope>, u64) {
+pub(crate) fn too_many(wait: Duration) -> (Json<ErrorEnvelope>, u64) {
     let secs = retry_after_secs(wait);
     let mut body = envelope(
         "rate_limited",
@@ -326,11 +343,11 @@ impl SessionApi {
             .await?;
             txn.commit().await?;
             tracing::info!(user_id = %user.id, account_id = %acct.id, "user registered");
-            Ok(RegisterResponse::Created(Json(Registration {
+            Ok(RegisterResponse::Created(Json(Box::new(Registration {
                 tokens: token_pair(&state, session)?,
                 account: accounts::view(acct, Role::Owner),
                 user: user_view(user),
-            })))
+            }))))
         })
         .await
     }
@@ -352,11 +369,18 @@ impl SessionApi {
         respond(async {
             let user = repo::find_user_by_email(&state.db, &email).await?;
             let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-            if !passwords::verify(body.0.password, stored).await {
+            if !passwords::verify(body.0.password.clone(), stored).await {
                 tracing::info!(%address, "sign-in failed");
                 return Err(invalid_credentials());
             }
             let user = user.ok_or_else(invalid_credentials)?;
+            crate::mfa::verify_sign_in(
+                &state,
+                &user,
+                body.0.mfa_code.as_deref(),
+                body.0.recovery_code.as_deref(),
+            )
+            .await?;
             let session = repo::start_session(&state.db, &user.id, REFRESH_TOKEN_TTL).await?;
             tracing::info!(user_id = %user.id, session_id = %session.token.family_id, "signed in");
             Ok(LoginResponse::Ok(Json(token_pair(&state, session)?)))
@@ -406,55 +430,49 @@ impl SessionApi {
         })
         .await
     }
+}
 
-    /// Who you are: the user or API key behind the credentials, and the roles held directly.
-    #[oai(path = "/v1/me", method = "get", operation_id = "getMe")]
-    async fn me(&self, state: Data<&AppState>, auth: BearerAuth) -> MeResponse {
-        respond(async {
-            let caller = &auth.0;
-            let ids: Vec<String> = caller
-                .grants()
-                .iter()
-                .map(|g| g.account_id.clone())
-                .collect();
-            let accounts = account::Entity::find()
-                .filter(account::Column::Id.is_in(ids))
-                .all(&state.db)
-                .await?;
-            let grants = caller
-                .grants()
-                .iter()
-                .filter_map(|g| {
-                    let a = accounts.iter().find(|a| a.id == g.account_id)?;
-                    Some(GrantView {
-                        account_id: a.id.clone(),
-                        account_name: a.name.clone(),
-                        role: g.role.into(),
-                    })
-                })
-                .collect();
-            let me = match caller.principal() {
-                Principal::User { user_id, .. } => Me {
-                    kind: "user".into(),
-                    user: user::Entity::find_by_id(user_id.as_str())
-                        .one(&state.db)
-                        .await?
-                        .map(user_view),
-                    api_key: None,
-                    grants,
-                },
-                Principal::ApiKey { key_id, .. } => Me {
-                    kind: "api_key".into(),
-                    user: None,
-                    api_key: api_key::Entity::find_by_id(key_id.as_str())
-                        .one(&state.db)
-                        .await?
-                        .map(crate::api_keys::view),
-                    grants,
-                },
-            };
-            Ok(MeResponse::Ok(Json(me)))
+/// The caller as `GET /v1/me` shows it.
+pub(crate) async fn me_view(state: &AppState, caller: &Caller) -> Result<Me, ApiError> {
+    let ids: Vec<String> = caller
+        .grants()
+        .iter()
+        .map(|g| g.account_id.clone())
+        .collect();
+    let accounts = account::Entity::find()
+        .filter(account::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?;
+    let grants = caller
+        .grants()
+        .iter()
+        .filter_map(|g| {
+            let a = accounts.iter().find(|a| a.id == g.account_id)?;
+            Some(GrantView {
+                account_id: a.id.clone(),
+                account_name: a.name.clone(),
+                role: g.role.into(),
+            })
         })
-        .await
-    }
+        .collect();
+    Ok(match caller.principal() {
+        Principal::User { user_id, .. } => Me {
+            kind: "user".into(),
+            user: user::Entity::find_by_id(user_id.as_str())
+                .one(&state.db)
+                .await?
+                .map(user_view),
+            api_key: None,
+            grants,
+        },
+        Principal::ApiKey { key_id, .. } => Me {
+            kind: "api_key".into(),
+            user: None,
+            api_key: api_key::Entity::find_by_id(key_id.as_str())
+                .one(&state.db)
+                .await?
+                .map(crate::api_keys::view),
+            grants,
+        },
+    })
 }

@@ -5,7 +5,9 @@
 //!   `429` where the per-credential rate limit applies, `400`/`413`/`415` where there is a body,
 //!   `500` everywhere — all with the error envelope;
 //! - `additionalProperties: false` on request bodies (every request object refuses unknown fields);
-//! - the bounds of the `limit` query parameter of every list (`1..=200`, see [`crate::pagination`]).
+//! - the bounds of the `limit` query parameter of every list (`1..=200`, see [`crate::pagination`]);
+//! - `text/event-stream` answers described as what arrives: each event an object with `event`,
+//!   `id` and `data` (the JSON of the schema poem-openapi names as the stream's items).
 //!
 //! The completed document is what `/v1/openapi.json` serves, what Swagger UI shows and what is
 //! committed as `api/openapi.json`, so generated clients and fuzzers see the API as it behaves.
@@ -97,6 +99,14 @@ fn complete_operation(op: &mut Map<String, Value>, strict_bodies: &mut Vec<Strin
         .or_insert_with(|| json!({}))
         .as_object_mut()
         .expect("responses is an object");
+    for response in responses.values_mut() {
+        if let Some(media) = response
+            .get_mut("content")
+            .and_then(|c| c.get_mut("text/event-stream"))
+        {
+            describe_event_stream(media);
+        }
+    }
     let mut add = |status: &str, description: &str| {
         responses.entry(status).or_insert_with(|| {
             json!({
@@ -125,6 +135,27 @@ fn complete_operation(op: &mut Map<String, Value>, strict_bodies: &mut Vec<Strin
         );
     }
     add("500", "An unexpected failure; quote the request id.");
+}
+
+/// poem-openapi describes an event stream as `{type: array, format: event-stream, items}`; a
+/// client reads it one event at a time, each with a type, an id and `data` holding the JSON of
+/// `items`.
+fn describe_event_stream(media: &mut Value) {
+    let item = media["schema"]["items"]["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .unwrap_or("the stream's item")
+        .to_owned();
+    media["schema"] = json!({
+        "type": "object",
+        "description": format!("One Server-Sent Event; `data` is a `{item}` as JSON."),
+        "properties": {
+            "event": {"type": "string", "description": "The event's type."},
+            "id": {"type": "string", "description": "The event's sequence number."},
+            "data": {"type": "string", "description": format!("A `{item}` as JSON.")}
+        },
+        "required": ["event", "id", "data"]
+    });
 }
 
 /// The methods of each path template in the document, to answer `405` with an `Allow` header.

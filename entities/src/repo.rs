@@ -23,6 +23,7 @@ mod retention;
 mod schedules;
 mod sessions;
 mod slots;
+mod users;
 mod verifications;
 mod webhooks;
 
@@ -35,6 +36,7 @@ pub use retention::*;
 pub use schedules::*;
 pub use sessions::*;
 pub use slots::*;
+pub use users::*;
 pub use verifications::*;
 pub use webhooks::*;
 
@@ -113,6 +115,11 @@ async fn insert_user(
         name: Set(name.to_owned()),
         password_hash: Set(password_hash),
         created_at: Set(Utc::now()),
+        time_zone: Set("UTC".into()),
+        notifications: Set(None),
+        totp_secret_sealed: Set(None),
+        mfa_enabled_at: Set(None),
+        totp_last_step: Set(None),
     }
     .insert(db)
     .await
@@ -133,6 +140,7 @@ pub async fn create_account(
         encryption_recipient: Set(recipient.to_owned()),
         encryption_identity_sealed: Set(identity_sealed),
         created_at: Set(Utc::now()),
+        require_mfa: Set(false),
     }
     .insert(db)
     .await

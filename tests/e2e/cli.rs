@@ -149,6 +149,16 @@ async fn rotating_the_master_key_reseals_every_secret_under_the_new_key() {
     )
     .await
     .unwrap();
+    // A user's second-factor secret (base32 text, sealed like the API seals it).
+    let totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let user = repo::create_user(&db, "ada@example.com", "Ada")
+        .await
+        .unwrap();
+    let mut with_totp: entities::user::ActiveModel = user.clone().into();
+    with_totp.totp_secret_sealed = sea_orm::Set(Some(old.seal_string(totp_secret).unwrap()));
+    sea_orm::ActiveModelTrait::update(with_totp, &db)
+        .await
+        .unwrap();
     let new = MasterKey::generate();
     let new_text = new.to_secret_string();
     let old_text = old.to_secret_string();
@@ -176,7 +186,23 @@ async fn rotating_the_master_key_reseals_every_secret_under_the_new_key() {
         stdout.contains("connections.credentials_sealed: 1 re-sealed, 0 already"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("users.totp_secret_sealed: 1 re-sealed, 0 already"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("sk_test_rotate") && !stderr.contains("sk_test_rotate"));
+    let user_row = entities::user::Entity::find_by_id(user.id.clone())
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        MasterKey::parse(&new_text)
+            .unwrap()
+            .open_string(&user_row.totp_secret_sealed.unwrap())
+            .unwrap(),
+        totp_secret
+    );
 
     // The new key alone opens everything now; the old one opens nothing.
     let alone = MasterKey::parse(&new_text).unwrap();

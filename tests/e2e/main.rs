@@ -13,6 +13,7 @@ mod export;
 mod files;
 mod fuzz;
 mod harness;
+mod live_progress;
 mod oauth;
 mod object_lock;
 mod operator;

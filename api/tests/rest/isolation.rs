@@ -4,7 +4,8 @@
 
 use crate::harness::*;
 use entities::{
-    JobKind, activity_log, api_key, connection, job, membership, oauth_state, repo, schedule,
+    JobKind, activity_log, api_key, connection, invitation, job, membership, oauth_state, repo,
+    schedule,
     sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, QueryOrder, Set},
     source, source_group, source_group_member, webhook, webhook_delivery,
 };
@@ -40,6 +41,13 @@ fn account_calls(
         ),
         ("DELETE", format!("{a}/members/{member}"), None),
         ("GET", format!("{a}/api-keys"), None),
+        ("GET", format!("{a}/invitations"), None),
+        (
+            "POST",
+            format!("{a}/invitations"),
+            Some(json!({"email": "mallory@example.com", "role": "owner"})),
+        ),
+        ("DELETE", format!("{a}/invitations/{key}"), None),
         (
             "POST",
             format!("{a}/api-keys"),
@@ -139,6 +147,7 @@ fn object_calls(
         ("POST", format!("{s}/trigger"), None),
         ("DELETE", s, None),
         ("GET", format!("/v1/jobs/{job}"), None),
+        ("GET", format!("/v1/jobs/{job}/events"), None),
         ("POST", format!("/v1/jobs/{job}/cancel"), None),
         ("POST", format!("/v1/jobs/{job}/retry"), Some(json!({}))),
         (
@@ -313,6 +322,7 @@ async fn fingerprint(app: &App) -> (Vec<u64>, Vec<String>) {
             .await
             .unwrap(),
         oauth_state::Entity::find().count(&app.db).await.unwrap(),
+        invitation::Entity::find().count(&app.db).await.unwrap(),
         webhook_delivery::Entity::find()
             .count(&app.db)
             .await
@@ -497,6 +507,7 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             .filter(|(method, path, _)| {
                 *method != "GET"
                     || path.ends_with("/api-keys")
+                    || path.ends_with("/invitations")
                     || path.ends_with("/activity")
                     || path.ends_with("/webhooks")
             })

@@ -17,6 +17,7 @@ mod m0012_verifications;
 mod m0013_retention;
 mod m0014_part_indexes;
 mod m0015_exports;
+mod m0016_user_security;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_retention::Migration),
             Box::new(m0014_part_indexes::Migration),
             Box::new(m0015_exports::Migration),
+            Box::new(m0016_user_security::Migration),
         ]
     }
 }

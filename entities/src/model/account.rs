@@ -15,6 +15,8 @@ pub struct Model {
     /// customer holds the identity and the service can no longer decrypt.
     pub encryption_identity_sealed: Option<String>,
     pub created_at: DateTimeUtc,
+    /// Members reach this account and those below it only once they have a second factor.
+    pub require_mfa: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

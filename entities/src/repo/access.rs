@@ -162,6 +162,10 @@ pub async fn delete_account(
         .filter(api_key::Column::AccountId.eq(account_id))
         .exec(db)
         .await?;
+    invitation::Entity::delete_many()
+        .filter(invitation::Column::AccountId.eq(account_id))
+        .exec(db)
+        .await?;
     oauth_state::Entity::delete_many()
         .filter(oauth_state::Column::AccountId.eq(account_id))
         .exec(db)
