@@ -165,7 +165,7 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
         else {
             return Err(unauthorized());
         };
-        let grants = repo::memberships_of(&state.db, &claims.sub)
+        let mut grants: Vec<Grant> = repo::memberships_of(&state.db, &claims.sub)
             .await
             .map_err(unavailable)?
             .into_iter()
@@ -174,6 +174,14 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
                 role: m.role,
             })
             .collect();
+        // Roles held through teams count like memberships.
+        grants.extend(
+            repo::team_grants_of(&state.db, &claims.sub)
+                .await
+                .map_err(unavailable)?
+                .into_iter()
+                .map(|(account_id, role)| Grant { account_id, role }),
+        );
         let principal = Principal::User {
             user_id: claims.sub,
             session_id: claims.sid,

@@ -256,32 +256,47 @@ pub async fn envelope_middleware<E: Endpoint>(next: E, req: Request) -> poem::Re
     let request_id = format!("req_{}", uuid::Uuid::now_v7().simple());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let response = match next.call(req).await {
-        Ok(r) => r.into_response(),
-        Err(err) => {
-            let status = err.status();
-            let message = if status.is_server_error() {
-                tracing::error!(error = %err, "unhandled error");
-                "internal error; quote the request id when reporting it".to_owned()
-            } else {
-                err.to_string()
-            };
-            let mut details = bad_field(&err).map(|field| serde_json::json!({ "field": field }));
-            let retry_after = err
-                .downcast_ref::<crate::throttle::RateLimited>()
-                .map(|limited| crate::throttle::retry_after_secs(limited.0));
-            if let Some(secs) = retry_after {
-                details = Some(serde_json::json!({ "retry_after": secs }));
-            }
-            let body = serde_json::json!({"error": {"code": code_for(status), "message": message, "request_id": "", "details": details}});
-            let builder = Response::builder()
-                .status(status)
-                .content_type("application/json");
-            match retry_after {
-                Some(secs) => builder.header("retry-after", secs.to_string()),
-                None => builder,
-            }
+    // No database text holds a NUL character: refuse one in the path or query up front, for
+    // every operation, rather than let it reach a query (Postgres would fail it).
+    let nul = req
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().to_ascii_lowercase().contains("%00"));
+    let response = if nul {
+        let body = serde_json::json!({"error": {"code": "invalid_request", "message": "a path or query parameter contains a NUL character (%00)", "request_id": "", "details": null}});
+        Response::builder()
+            .status(StatusCode::BAD_REQUEST)
+            .content_type("application/json")
             .body(body.to_string())
+    } else {
+        match next.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(err) => {
+                let status = err.status();
+                let message = if status.is_server_error() {
+                    tracing::error!(error = %err, "unhandled error");
+                    "internal error; quote the request id when reporting it".to_owned()
+                } else {
+                    err.to_string()
+                };
+                let mut details =
+                    bad_field(&err).map(|field| serde_json::json!({ "field": field }));
+                let retry_after = err
+                    .downcast_ref::<crate::throttle::RateLimited>()
+                    .map(|limited| crate::throttle::retry_after_secs(limited.0));
+                if let Some(secs) = retry_after {
+                    details = Some(serde_json::json!({ "retry_after": secs }));
+                }
+                let body = serde_json::json!({"error": {"code": code_for(status), "message": message, "request_id": "", "details": details}});
+                let builder = Response::builder()
+                    .status(status)
+                    .content_type("application/json");
+                match retry_after {
+                    Some(secs) => builder.header("retry-after", secs.to_string()),
+                    None => builder,
+                }
+                .body(body.to_string())
+            }
         }
     };
     let mut response = stamp(response, &request_id).await;

@@ -11,6 +11,7 @@ pub mod access;
 mod accounts;
 pub mod activity;
 mod activity_log;
+mod analytics;
 mod api_keys;
 pub mod auth;
 mod backups;
@@ -46,6 +47,7 @@ mod source_groups;
 mod sources;
 pub mod spec;
 mod state;
+mod teams;
 pub mod throttle;
 pub mod tokens;
 mod verification_schedules;
@@ -100,6 +102,10 @@ pub enum ApiTags {
     /// Your own settings: profile, password, second factor, the accounts you reach, and
     /// accepting invitations.
     Me,
+    /// Teams: groups of users inside an account, and the roles they hold in its tree.
+    Teams,
+    /// Analytics and reports: storage, job outcomes, stale sources, records over time.
+    Analytics,
 }
 
 /// The API version shown in the spec.
@@ -138,6 +144,7 @@ type Apis = (
         invitations::InvitationsApi,
         invitations::AcceptInvitationApi,
         job_events::JobEventsApi,
+        (teams::TeamsApi, analytics::AnalyticsApi),
     ),
 );
 
@@ -174,6 +181,7 @@ fn service() -> OpenApiService<Apis, ()> {
             invitations::InvitationsApi,
             invitations::AcceptInvitationApi,
             job_events::JobEventsApi,
+            (teams::TeamsApi, analytics::AnalyticsApi),
         ),
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(

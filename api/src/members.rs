@@ -234,6 +234,16 @@ async fn user_row(db: &impl ConnectionTrait, user_id: &str) -> Result<user::Mode
         .ok_or_else(|| ApiError::not_found("member", user_id))
 }
 
+/// 404 `user_not_found`: nobody registered with the email given.
+pub(crate) fn user_not_found() -> ApiError {
+    ApiError::new(
+        poem::http::StatusCode::NOT_FOUND,
+        "user_not_found",
+        "no user has registered with that email; they need to register first (or invite them)",
+    )
+    .with_details(json!({"field": "email"}))
+}
+
 pub struct MembersApi;
 
 #[OpenApi(tag = "ApiTags::Members")]
@@ -305,12 +315,7 @@ impl MembersApi {
             require_grantable(role, granted)?;
             let email = EmailAddress::parse("email", &body.email)?;
             let Some(user) = repo::find_user_by_email(&state.db, email.as_str()).await? else {
-                return Err(ApiError::new(
-                    poem::http::StatusCode::NOT_FOUND,
-                    "user_not_found",
-                    "no user has registered with that email; they need to register first",
-                )
-                .with_details(json!({"field": "email"})));
+                return Err(user_not_found());
             };
             let txn = state.db.begin().await?;
             let member = repo::add_membership(&txn, &user.id, &account_id, granted)

@@ -61,17 +61,13 @@ async fn a_password_reset_link_arrives_works_once_and_signs_everyone_out() {
 
     // Asking again sends a new link; the first stops working.
     reset("ada@example.com").await.ok(202);
-    let second = loop {
-        let tokens: Vec<String> = smtp
-            .messages()
-            .iter()
-            .map(|m| token_in(&m.body, "reset-password"))
-            .collect();
-        if tokens.len() == 2 {
-            break tokens[1].clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let second = smtp
+        .wait_for_new_token(
+            "ada@example.com",
+            "reset-password",
+            std::slice::from_ref(&first),
+        )
+        .await;
     assert_ne!(first, second);
     let confirm = |token: &str, password: &str| {
         app.call(
@@ -111,13 +107,13 @@ async fn a_password_reset_link_arrives_works_once_and_signs_everyone_out() {
 
     // An expired link is refused.
     reset("ada@example.com").await.ok(202);
-    let third = loop {
-        let messages = smtp.messages();
-        if messages.len() == 3 {
-            break token_in(&messages[2].body, "reset-password");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let third = smtp
+        .wait_for_new_token(
+            "ada@example.com",
+            "reset-password",
+            &[first.clone(), second.clone()],
+        )
+        .await;
     password_reset::Entity::update_many()
         .col_expr(
             password_reset::Column::ExpiresAt,
@@ -273,17 +269,13 @@ async fn an_invitation_arrives_and_makes_the_invitee_a_member_once() {
     )
     .await
     .ok(201);
-    let expiring = loop {
-        let to_cy: Vec<_> = smtp
-            .messages()
-            .into_iter()
-            .filter(|m| m.to.contains("cy@example.com"))
-            .collect();
-        if to_cy.len() == 2 {
-            break token_in(&to_cy[1].body, "accept-invitation");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let expiring = smtp
+        .wait_for_new_token(
+            "cy@example.com",
+            "accept-invitation",
+            std::slice::from_ref(&revoked),
+        )
+        .await;
     invitation::Entity::update_many()
         .col_expr(
             invitation::Column::ExpiresAt,

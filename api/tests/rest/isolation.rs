@@ -7,7 +7,8 @@ use entities::{
     JobKind, activity_log, api_key, connection, invitation, job, membership, oauth_state, repo,
     schedule,
     sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, QueryOrder, Set},
-    source, source_group, source_group_member, webhook, webhook_delivery,
+    source, source_group, source_group_member, team, team_grant, team_member, webhook,
+    webhook_delivery,
 };
 use serde_json::{Value, json};
 
@@ -42,6 +43,12 @@ fn account_calls(
         ("DELETE", format!("{a}/members/{member}"), None),
         ("GET", format!("{a}/api-keys"), None),
         ("GET", format!("{a}/invitations"), None),
+        ("GET", format!("{a}/teams"), None),
+        (
+            "POST",
+            format!("{a}/teams"),
+            Some(json!({"name": "foothold"})),
+        ),
         (
             "POST",
             format!("{a}/invitations"),
@@ -195,8 +202,41 @@ fn group_calls(group: &str, source: &str) -> Vec<(&'static str, String, Option<V
     ]
 }
 
+/// Operations on a team, addressed by its id; `account` is an account of the same tenant and
+/// `member` a user.
+fn team_calls(
+    team: &str,
+    account: &str,
+    member: &str,
+) -> Vec<(&'static str, String, Option<Value>)> {
+    let t = format!("/v1/teams/{team}");
+    vec![
+        ("GET", t.clone(), None),
+        ("PATCH", t.clone(), Some(json!({"name": "taken over"}))),
+        ("DELETE", t.clone(), None),
+        (
+            "POST",
+            format!("{t}/members"),
+            Some(json!({"email": "mallory@example.com", "team_role": "maintainer"})),
+        ),
+        (
+            "PATCH",
+            format!("{t}/members/{member}"),
+            Some(json!({"team_role": "member"})),
+        ),
+        ("DELETE", format!("{t}/members/{member}"), None),
+        (
+            "PUT",
+            format!("{t}/grants/{account}"),
+            Some(json!({"role": "owner"})),
+        ),
+        ("DELETE", format!("{t}/grants/{account}"), None),
+    ]
+}
+
 /// A tenant: an owner, a sub-account, a key, a source with a failed job.
 struct Tenant {
+    team: String,
     owner: User,
     sub: String,
     key_id: String,
@@ -272,6 +312,32 @@ async fn tenant(app: &App, email: &str) -> Tenant {
         .as_str()
         .unwrap()
         .to_owned();
+    let team = app
+        .post(
+            &format!("/v1/accounts/{}/teams", owner.account_id),
+            &owner.access,
+            json!({"name": "ops"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post(
+        &format!("/v1/teams/{team}/members"),
+        &owner.access,
+        json!({"email": owner.email, "team_role": "maintainer"}),
+    )
+    .await
+    .ok(201);
+    app.call(
+        "PUT",
+        &format!("/v1/teams/{team}/grants/{sub}"),
+        Some(&owner.access),
+        Some(json!({"role": "viewer"})),
+    )
+    .await
+    .ok(200);
     // The snapshot the job wrote, complete (its objects are never reached: access comes first).
     entities::snapshot::ActiveModel {
         id: Set(job.snapshot_id.clone()),
@@ -292,6 +358,7 @@ async fn tenant(app: &App, email: &str) -> Tenant {
     .await
     .unwrap();
     Tenant {
+        team,
         owner,
         sub,
         key_id,
@@ -323,6 +390,9 @@ async fn fingerprint(app: &App) -> (Vec<u64>, Vec<String>) {
             .unwrap(),
         oauth_state::Entity::find().count(&app.db).await.unwrap(),
         invitation::Entity::find().count(&app.db).await.unwrap(),
+        team::Entity::find().count(&app.db).await.unwrap(),
+        team_member::Entity::find().count(&app.db).await.unwrap(),
+        team_grant::Entity::find().count(&app.db).await.unwrap(),
         webhook_delivery::Entity::find()
             .count(&app.db)
             .await
@@ -401,6 +471,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
         calls.extend(group_calls(&b.group, &b.source));
         calls.extend(connection_calls(&b.connection));
         calls.extend(webhook_calls(&b.webhook));
+        calls.extend(team_calls(&b.team, &b.sub, &b.owner.id));
         // Another tenant's member and key, addressed through an account the caller does reach.
         let own = &a.sub;
         calls.push((
@@ -425,6 +496,7 @@ async fn nobody_reaches_another_tenant_or_up_to_a_parent() {
             calls.extend(group_calls(&a.group, &a.source));
             calls.extend(connection_calls(&a.connection));
             calls.extend(webhook_calls(&a.webhook));
+            calls.extend(team_calls(&a.team, &a.sub, &a.owner.id));
         }
         // B's source put in a group the caller reaches: not a source of that account.
         if who == "A's owner" || who == "A's owner key" {
@@ -527,6 +599,11 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
             .filter(|(m, _, _)| *m != "GET"),
     );
     viewer_calls.extend(webhook_calls(&a.webhook));
+    viewer_calls.extend(
+        team_calls(&a.team, &a.sub, &a.owner.id)
+            .into_iter()
+            .filter(|(m, _, _)| *m != "GET"),
+    );
     for (who, token) in [("viewer", &viewer.access), ("viewer key", &viewer_key)] {
         for (method, path, body) in &viewer_calls {
             let r = app.call(method, path, Some(token), body.clone()).await;

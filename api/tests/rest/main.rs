@@ -9,6 +9,7 @@ mod harness;
 
 mod accounts;
 mod activity;
+mod analytics;
 mod api_keys;
 mod connections;
 mod email;
@@ -27,5 +28,6 @@ mod source_groups;
 mod sources;
 mod sqlite;
 mod system;
+mod teams;
 mod throttling;
 mod webhooks;

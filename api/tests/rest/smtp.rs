@@ -79,7 +79,30 @@ impl SmtpServer {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
-    /// Every message received so far.
+    /// Waits for a message to `to` carrying a `page` link whose token is not in `seen` (Maildir
+    /// names do not keep the order messages arrived in); returns that token.
+    pub async fn wait_for_new_token(&self, to: &str, page: &str, seen: &[String]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let fresh = self
+                .messages()
+                .into_iter()
+                .filter(|m| m.to.contains(to))
+                .map(|m| token_in(&m.body, page))
+                .find(|t| !seen.contains(t));
+            if let Some(token) = fresh {
+                return token;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new {page} message to {to}: {:?}",
+                self.messages()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every message received so far, in no particular order.
     pub fn messages(&self) -> Vec<Received> {
         let dir = self.maildir.path().join("mail/new");
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)

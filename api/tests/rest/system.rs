@@ -119,3 +119,26 @@ async fn metrics_ask_for_the_token_when_one_is_set() {
     assert!(String::from_utf8(body).unwrap().contains("listbackup_jobs"));
     app.shutdown().await;
 }
+
+/// A NUL character cannot be stored or compared as text (Postgres refuses it): a parameter
+/// holding one is a 400 with the envelope, never a 500.
+#[tokio::test]
+async fn a_nul_character_in_a_parameter_is_refused() {
+    let app = App::spawn_with(App::generous).await;
+    let ada = app.register("ada@example.com").await;
+    for path in [
+        format!("/v1/accounts/{}/jobs?source_id=a%00b", ada.account_id),
+        "/v1/jobs/x%00y".to_owned(),
+        format!("/v1/accounts/{}/sources?cursor=%00", ada.account_id),
+    ] {
+        let r = app.get(&path, &ada.access).await;
+        r.error(400, "invalid_request");
+    }
+    app.get(
+        &format!("/v1/accounts/{}/jobs", ada.account_id),
+        &ada.access,
+    )
+    .await
+    .ok(200);
+    app.shutdown().await;
+}

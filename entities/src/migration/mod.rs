@@ -18,6 +18,7 @@ mod m0013_retention;
 mod m0014_part_indexes;
 mod m0015_exports;
 mod m0016_user_security;
+mod m0017_teams;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_part_indexes::Migration),
             Box::new(m0015_exports::Migration),
             Box::new(m0016_user_security::Migration),
+            Box::new(m0017_teams::Migration),
         ]
     }
 }

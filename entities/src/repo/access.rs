@@ -166,6 +166,7 @@ pub async fn delete_account(
         .filter(invitation::Column::AccountId.eq(account_id))
         .exec(db)
         .await?;
+    super::delete_account_teams(db, account_id).await?;
     oauth_state::Entity::delete_many()
         .filter(oauth_state::Column::AccountId.eq(account_id))
         .exec(db)
