@@ -385,9 +385,27 @@ pub fn connections(
     allow_private_default: bool,
 ) -> Result<api::ConnectionSettings, ConfigError> {
     let public_url = var("LISTBACKUP_PUBLIC_URL").unwrap_or_else(|| format!("http://{listen}"));
-    Ok(api::ConnectionSettings::new(public_url)
+    let settings = api::ConnectionSettings::new(public_url)
         .with_http(platform_http(allow_private_default)?)
-        .with_webhook_allowed_hosts(webhook_allowed_hosts()))
+        .with_webhook_allowed_hosts(webhook_allowed_hosts());
+    Ok(match dns_resolver()? {
+        Some(addr) => settings.with_dns_resolver(addr),
+        None => settings,
+    })
+}
+
+/// The DNS server custom domains' TXT records are looked up with (`LISTBACKUP_DNS_RESOLVER`,
+/// `ip:port`); `None` for the system's resolvers.
+pub fn dns_resolver() -> Result<Option<SocketAddr>, ConfigError> {
+    const VAR: &str = "LISTBACKUP_DNS_RESOLVER";
+    var(VAR)
+        .map(|addr| {
+            addr.parse().map_err(|_| ConfigError::Invalid {
+                var: VAR,
+                reason: format!("`{addr}` is not ip:port, e.g. 10.0.0.2:53"),
+            })
+        })
+        .transpose()
 }
 
 /// Host names webhook URLs may use even when they are private (`LISTBACKUP_WEBHOOK_ALLOWED_HOSTS`,

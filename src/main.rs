@@ -232,6 +232,8 @@ async fn serve() -> anyhow::Result<()> {
     let store = ObjectStore::new(&config::s3(None)?);
     let master = Arc::new(config::master_key(None)?);
     let auth = config::auth(&master)?;
+    // Checked before anything is contacted (it is used once the listener is bound).
+    config::dns_resolver()?;
     // The API deletes objects too (exports on request): on a versioned bucket, every version.
     store
         .prepare()

@@ -233,6 +233,35 @@ macro_rules! error_responses {
     };
 }
 
+/// An operation's responses, for operations whose success is one JSON body (or none) and whose
+/// errors are the envelope: the enum, its `500`, and [`error_responses!`] for the rest.
+///
+/// ```text
+/// operation_response!(GetTeamResponse, 200, "The team.", Ok(TeamView), {
+///     404 => NotFound: "No such team (or not yours).",
+/// });
+/// ```
+#[macro_export]
+macro_rules! operation_response {
+    ($name:ident, $ok_status:literal, $ok_doc:literal, $ok:ident $(($payload:ty))?, { $($status:literal => $variant:ident: $vdoc:literal),* $(,)? }) => {
+        #[derive(poem_openapi::ApiResponse)]
+        pub enum $name {
+            #[doc = $ok_doc]
+            #[oai(status = $ok_status)]
+            $ok $((poem_openapi::payload::Json<$payload>))?,
+            $(
+                #[doc = $vdoc]
+                #[oai(status = $status)]
+                $variant(poem_openapi::payload::Json<$crate::error::ErrorEnvelope>),
+            )*
+            /// An internal error; quote the request id.
+            #[oai(status = 500)]
+            Internal(poem_openapi::payload::Json<$crate::error::ErrorEnvelope>),
+        }
+        $crate::error_responses!($name { $($status => $variant),* });
+    };
+}
+
 fn code_for(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "invalid_request",

@@ -294,21 +294,27 @@ impl InvitationsApi {
             )
             .await?;
             txn.commit().await?;
-            let link = mail.link("accept-invitation", &token);
+            // Sent in the account's branding: its display name, links at its verified domain.
+            let brand = crate::branding::effective(&state.db, &acct).await?;
+            let link = mail.link_for(
+                crate::branding::verified_domain(&brand),
+                "accept-invitation",
+                &token,
+            );
             let who = inviter.unwrap_or_else(|| "An administrator".into());
             let body = format!(
                 "Hello,\n\n\
                  {who} invited you to the account \"{account}\" on ListBackup, as {role}.\n\n\
                  Sign in (or register) as {email} and accept here:\n\n{link}\n\n\
                  The link works once and expires on {expires}.\n",
-                account = acct.name,
+                account = brand.display_name,
                 role = invited.as_str(),
                 email = inv.email,
                 expires = inv.expires_at.format("%Y-%m-%d %H:%M UTC"),
             );
-            let subject = format!("You are invited to {} on ListBackup", acct.name);
+            let subject = format!("You are invited to {} on ListBackup", brand.display_name);
             if let Err(e) = mail
-                .send(&inv.email, Some(&acct.name), &subject, body)
+                .send(&inv.email, Some(&brand.display_name), &subject, body)
                 .await
             {
                 // Nobody received the token: the invitation must not stay open.

@@ -15,6 +15,7 @@ mod analytics;
 mod api_keys;
 pub mod auth;
 mod backups;
+mod branding;
 mod connections;
 pub mod error;
 mod exports;
@@ -144,7 +145,12 @@ type Apis = (
         invitations::InvitationsApi,
         invitations::AcceptInvitationApi,
         job_events::JobEventsApi,
-        (teams::TeamsApi, analytics::AnalyticsApi),
+        (
+            teams::TeamsApi,
+            analytics::AnalyticsApi,
+            branding::BrandingApi,
+            snapshots::SearchApi,
+        ),
     ),
 );
 
@@ -181,7 +187,12 @@ fn service() -> OpenApiService<Apis, ()> {
             invitations::InvitationsApi,
             invitations::AcceptInvitationApi,
             job_events::JobEventsApi,
-            (teams::TeamsApi, analytics::AnalyticsApi),
+            (
+                teams::TeamsApi,
+                analytics::AnalyticsApi,
+                branding::BrandingApi,
+                snapshots::SearchApi,
+            ),
         ),
     );
     OpenApiService::new(apis, "ListBackup API", API_VERSION).description(

@@ -59,6 +59,15 @@ impl MailSettings {
         format!("{}/{page}?token={token}", self.app_url)
     }
 
+    /// The same link at an account's verified custom domain (`https://{domain}/…`) when it has
+    /// one.
+    pub(crate) fn link_for(&self, domain: Option<&str>, page: &str, token: &str) -> String {
+        match domain {
+            Some(d) => format!("https://{d}/{page}?token={token}"),
+            None => self.link(page, token),
+        }
+    }
+
     /// Sends a plain-text message to `to`, from `sender_name` when given (an account's display
     /// name) at the configured address.
     pub(crate) async fn send(

@@ -97,6 +97,8 @@ pub struct ConnectionSettings {
     /// (`LISTBACKUP_WEBHOOK_ALLOWED_HOSTS`); otherwise webhooks follow `http`'s private-network
     /// policy.
     pub webhook_allowed_hosts: Vec<String>,
+    /// The DNS server custom domains are checked against (`ip:port`); `None` for the system's.
+    pub dns_resolver: Option<std::net::SocketAddr>,
 }
 
 impl ConnectionSettings {
@@ -108,7 +110,15 @@ impl ConnectionSettings {
             http: HttpClient::default(),
             oauth_apps: HashMap::new(),
             webhook_allowed_hosts: Vec::new(),
+            dns_resolver: None,
         }
+    }
+
+    /// Checks custom domains' TXT records with the DNS server at `addr` (instead of the
+    /// system's resolvers).
+    pub fn with_dns_resolver(mut self, addr: std::net::SocketAddr) -> Self {
+        self.dns_resolver = Some(addr);
+        self
     }
 
     pub fn with_http(mut self, http: HttpClient) -> Self {

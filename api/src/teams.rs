@@ -12,8 +12,7 @@ use crate::{
     access::{Caller, RoleName, require_grantable},
     activity,
     auth::BearerAuth,
-    error::{ApiError, ErrorEnvelope, is_unique_violation, respond},
-    error_responses,
+    error::{ApiError, is_unique_violation, respond},
     input::{EmailAddress, Name},
     members::user_not_found,
     pagination::{Page, PageRequest},
@@ -23,7 +22,7 @@ use chrono::{DateTime, Utc};
 use entities::{Role, repo, team, team_grant, team_member, user};
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi,
+    Enum, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
 };
@@ -121,74 +120,54 @@ pub struct GrantTeam {
     pub role: RoleName,
 }
 
-macro_rules! team_response {
-    ($name:ident, $ok_status:literal, $ok_doc:literal, $ok:ident $(($payload:ty))?, { $($status:literal => $variant:ident: $vdoc:literal),* $(,)? }) => {
-        #[derive(ApiResponse)]
-        pub enum $name {
-            #[doc = $ok_doc]
-            #[oai(status = $ok_status)]
-            $ok $((Json<$payload>))?,
-            $(
-                #[doc = $vdoc]
-                #[oai(status = $status)]
-                $variant(Json<ErrorEnvelope>),
-            )*
-            /// An internal error; quote the request id.
-            #[oai(status = 500)]
-            Internal(Json<ErrorEnvelope>),
-        }
-        error_responses!($name { $($status => $variant),* });
-    };
-}
-
-team_response!(CreateTeamResponse, 201, "The team.", Created(TeamView), {
+crate::operation_response!(CreateTeamResponse, 201, "The team.", Created(TeamView), {
     400 => BadRequest: "The body could not be read (`invalid_request`).",
     403 => Forbidden: "Needs admin of the account.",
     404 => NotFound: "No such account (or not yours).",
     409 => Conflict: "The account has a team of that name (`duplicate_name`).",
     422 => Unprocessable: "The name is empty or too long (`invalid_field`).",
 });
-team_response!(ListTeamsResponse, 200, "A page of teams.", Ok(Page<TeamView>), {
+crate::operation_response!(ListTeamsResponse, 200, "A page of teams.", Ok(Page<TeamView>), {
     400 => BadRequest: "A bad `limit` or `cursor`.",
     404 => NotFound: "No such account (or not yours).",
 });
-team_response!(GetTeamResponse, 200, "The team.", Ok(TeamView), {
+crate::operation_response!(GetTeamResponse, 200, "The team.", Ok(TeamView), {
     404 => NotFound: "No such team (or not yours).",
 });
-team_response!(UpdateTeamResponse, 200, "The team as it is now.", Ok(TeamView), {
+crate::operation_response!(UpdateTeamResponse, 200, "The team as it is now.", Ok(TeamView), {
     400 => BadRequest: "The body could not be read (`invalid_request`).",
     403 => Forbidden: "Needs admin of the team's account.",
     404 => NotFound: "No such team (or not yours).",
     409 => Conflict: "The account has a team of that name (`duplicate_name`).",
     422 => Unprocessable: "The name is empty or too long (`invalid_field`).",
 });
-team_response!(DeleteTeamResponse, 204, "Deleted, with its members and grants.", Deleted, {
+crate::operation_response!(DeleteTeamResponse, 204, "Deleted, with its members and grants.", Deleted, {
     403 => Forbidden: "Needs admin of the team's account.",
     404 => NotFound: "No such team (or not yours).",
 });
-team_response!(AddTeamMemberResponse, 201, "The team with its new member.", Created(TeamView), {
+crate::operation_response!(AddTeamMemberResponse, 201, "The team with its new member.", Created(TeamView), {
     400 => BadRequest: "The body could not be read (`invalid_request`).",
     403 => Forbidden: "Needs admin of the team's account or a maintainer of the team.",
     404 => NotFound: "No such team, or no user has that email (`user_not_found`).",
     409 => Conflict: "The user is in the team already (`already_member`).",
     422 => Unprocessable: "Not an email address (`invalid_field`).",
 });
-team_response!(UpdateTeamMemberResponse, 200, "The team as it is now.", Ok(TeamView), {
+crate::operation_response!(UpdateTeamMemberResponse, 200, "The team as it is now.", Ok(TeamView), {
     400 => BadRequest: "The body could not be read (`invalid_request`).",
     403 => Forbidden: "Needs admin of the team's account or a maintainer of the team.",
     404 => NotFound: "No such team or member.",
 });
-team_response!(RemoveTeamMemberResponse, 204, "Removed.", Removed, {
+crate::operation_response!(RemoveTeamMemberResponse, 204, "Removed.", Removed, {
     403 => Forbidden: "Needs admin of the team's account or a maintainer of the team.",
     404 => NotFound: "No such team or member.",
 });
-team_response!(GrantTeamResponse, 200, "The team with its grants.", Ok(TeamView), {
+crate::operation_response!(GrantTeamResponse, 200, "The team with its grants.", Ok(TeamView), {
     400 => BadRequest: "The body could not be read (`invalid_request`).",
     403 => Forbidden: "Needs admin of the account granted, and a role up to your own (`role_too_high`).",
     404 => NotFound: "No such team or account (or not yours).",
     422 => Unprocessable: "The account is neither the team's nor below it (`invalid_field`, `account_id`).",
 });
-team_response!(RevokeTeamGrantResponse, 204, "Revoked.", Revoked, {
+crate::operation_response!(RevokeTeamGrantResponse, 204, "Revoked.", Revoked, {
     403 => Forbidden: "Needs admin of the account.",
     404 => NotFound: "No such team, account or grant.",
 });

@@ -94,6 +94,48 @@ fn bad_object_lock_settings_are_named() {
     }
 }
 
+/// Email and DNS settings of `serve`: each mistake is one line naming its variable, before
+/// anything is contacted.
+#[test]
+fn bad_email_and_dns_settings_are_named() {
+    let key = storage::keys::MasterKey::generate().to_secret_string();
+    let base = [
+        ("LISTBACKUP_DATABASE_URL", "sqlite::memory:"),
+        ("LISTBACKUP_S3_BUCKET", "listbackup"),
+        ("LISTBACKUP_S3_ACCESS_KEY_ID", "id"),
+        ("LISTBACKUP_S3_SECRET_ACCESS_KEY", "secret"),
+        ("LISTBACKUP_MASTER_KEY", key.as_str()),
+        // Only the error: no migration chatter.
+        ("LISTBACKUP_LOG", "error"),
+    ];
+    let smtp = ("LISTBACKUP_SMTP_URL", "smtp://127.0.0.1:2525");
+    let from = ("LISTBACKUP_MAIL_FROM", "ListBackup <no-reply@example.com>");
+    let app = ("LISTBACKUP_APP_URL", "https://backup.example.com");
+    let cases: [(Vec<(&str, &str)>, &str); 5] = [
+        (vec![smtp], "LISTBACKUP_MAIL_FROM is not set"),
+        (vec![smtp, from], "LISTBACKUP_APP_URL is not set"),
+        (
+            vec![("LISTBACKUP_SMTP_URL", "ftp://mail.example.com"), from, app],
+            "LISTBACKUP_SMTP_URL is invalid",
+        ),
+        (
+            vec![smtp, ("LISTBACKUP_MAIL_FROM", "not an address"), app],
+            "not an address",
+        ),
+        (
+            vec![("LISTBACKUP_DNS_RESOLVER", "the office router")],
+            "LISTBACKUP_DNS_RESOLVER is invalid",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let env: Vec<_> = base.iter().copied().chain(extra).collect();
+        let (code, stderr) = run(&["serve"], &env);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+}
+
 #[test]
 fn a_bad_database_url_and_bad_numbers_are_named() {
     let (code, stderr) = run(&["migrate"], &[("LISTBACKUP_DATABASE_URL", "mysql://x")]);

@@ -14,6 +14,7 @@ mod payload;
 mod pit;
 mod pit_body;
 mod records;
+mod search;
 mod views;
 
 use crate::{
@@ -38,6 +39,7 @@ use storage::{StorageError, keys::AccountKey, manifest::Manifest, reader};
 
 pub use payload::{Ndjson, StreamFile, WithZstd};
 pub use pit::PointInTimeApi;
+pub use search::SearchApi;
 pub(crate) use views::status_name;
 pub use views::{ManifestView, SnapshotView, StreamView};
 

@@ -94,12 +94,32 @@ impl App {
         Self::spawn_with(|auth| auth).await
     }
 
+    /// Starts the API with sign-in and connection settings adjusted (e.g. a DNS resolver).
+    pub async fn spawn_with_settings(
+        configure: impl FnOnce(AuthSettings) -> AuthSettings,
+        configure_connections: impl FnOnce(ConnectionSettings) -> ConnectionSettings,
+    ) -> Self {
+        let (pg_name, url) = entities::testing::create_database("lbapi")
+            .await
+            .expect("a test database on Postgres (LISTBACKUP_TEST_POSTGRES)");
+        Self::start(
+            configure,
+            configure_connections,
+            url,
+            Some(pg_name),
+            None,
+            None,
+            false,
+        )
+        .await
+    }
+
     /// Starts the API with sign-in settings adjusted by `configure`.
     pub async fn spawn_with(configure: impl FnOnce(AuthSettings) -> AuthSettings) -> Self {
         let (pg_name, url) = entities::testing::create_database("lbapi")
             .await
             .expect("a test database on Postgres (LISTBACKUP_TEST_POSTGRES)");
-        Self::start(configure, url, Some(pg_name), None, None, false).await
+        Self::start(configure, |c| c, url, Some(pg_name), None, None, false).await
     }
 
     /// Starts the API with a Temporal dev server of its own (no worker: started jobs stay
@@ -122,6 +142,7 @@ impl App {
             .expect("a test database on Postgres (LISTBACKUP_TEST_POSTGRES)");
         let mut app = Self::start(
             Self::generous,
+            |c| c,
             url,
             Some(pg_name),
             None,
@@ -139,18 +160,19 @@ impl App {
         let (pg_name, url) = entities::testing::create_database("lbapi")
             .await
             .expect("a test database on Postgres (LISTBACKUP_TEST_POSTGRES)");
-        Self::start(Self::generous, url, Some(pg_name), None, None, true).await
+        Self::start(Self::generous, |c| c, url, Some(pg_name), None, None, true).await
     }
 
     /// Starts the API over a SQLite file, as `listbackup dev` runs it.
     pub async fn spawn_on_sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("api.db").display());
-        Self::start(Self::generous, url, None, Some(dir), None, false).await
+        Self::start(Self::generous, |c| c, url, None, Some(dir), None, false).await
     }
 
     async fn start(
         configure: impl FnOnce(AuthSettings) -> AuthSettings,
+        configure_connections: impl FnOnce(ConnectionSettings) -> ConnectionSettings,
         url: String,
         pg_name: Option<String>,
         sqlite_dir: Option<tempfile::TempDir>,
@@ -192,6 +214,7 @@ impl App {
                     connections.with_oauth_app(p.id, sandbox_oauth_app(&sandbox_base, p.id));
             }
         }
+        let connections = configure_connections(connections);
         let (store, s3) = if objects {
             let dir = tempfile::tempdir().unwrap();
             let s3 = EmbeddedS3::start(

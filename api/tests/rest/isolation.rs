@@ -44,6 +44,21 @@ fn account_calls(
         ("GET", format!("{a}/api-keys"), None),
         ("GET", format!("{a}/invitations"), None),
         ("GET", format!("{a}/teams"), None),
+        ("GET", format!("{a}/branding"), None),
+        (
+            "PUT",
+            format!("{a}/branding"),
+            Some(json!({"display_name": "taken over"})),
+        ),
+        (
+            "PUT",
+            format!("{a}/branding/domain"),
+            Some(json!({"domain": "mallory.example.com"})),
+        ),
+        ("POST", format!("{a}/branding/domain/verify"), None),
+        ("DELETE", format!("{a}/branding/domain"), None),
+        ("GET", format!("{a}/analytics"), None),
+        ("GET", format!("{a}/reports/backups.csv"), None),
         (
             "POST",
             format!("{a}/teams"),
@@ -155,6 +170,11 @@ fn object_calls(
         ("DELETE", s, None),
         ("GET", format!("/v1/jobs/{job}"), None),
         ("GET", format!("/v1/jobs/{job}/events"), None),
+        (
+            "GET",
+            format!("/v1/sources/{source}/analytics/streams"),
+            None,
+        ),
         ("POST", format!("/v1/jobs/{job}/cancel"), None),
         ("POST", format!("/v1/jobs/{job}/retry"), Some(json!({}))),
         (
@@ -391,6 +411,10 @@ async fn fingerprint(app: &App) -> (Vec<u64>, Vec<String>) {
         oauth_state::Entity::find().count(&app.db).await.unwrap(),
         invitation::Entity::find().count(&app.db).await.unwrap(),
         team::Entity::find().count(&app.db).await.unwrap(),
+        entities::account_branding::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
         team_member::Entity::find().count(&app.db).await.unwrap(),
         team_grant::Entity::find().count(&app.db).await.unwrap(),
         webhook_delivery::Entity::find()

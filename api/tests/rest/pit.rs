@@ -18,7 +18,7 @@ use storage::{
 };
 
 /// A record version: `(id, Some(v))`, or a tombstone `(id, None)`.
-type Line = (&'static str, Option<u32>);
+pub(crate) type Line = (&'static str, Option<u32>);
 
 fn record(id: &str, v: u32) -> Value {
     json!({"id": id, "name": format!("{id} v{v}"), "note": "line\nbreak"})
@@ -33,14 +33,14 @@ fn line(id: &str, v: Option<u32>) -> Vec<u8> {
 }
 
 /// The source's chain: `ids[i]` is the snapshot written from `chain[i]`.
-struct Chain {
-    source_id: String,
-    ids: Vec<String>,
+pub(crate) struct Chain {
+    pub source_id: String,
+    pub ids: Vec<String>,
 }
 
 /// Writes a chain of snapshots of one `customers` stream for a new Stripe source: the first a
 /// full backup, each later one a sync of the changes (`parts` per snapshot).
-async fn store_chain(app: &App, account_id: &str, chain: &[&[&[Line]]]) -> Chain {
+pub(crate) async fn store_chain(app: &App, account_id: &str, chain: &[&[&[Line]]]) -> Chain {
     let acct = account::Entity::find_by_id(account_id)
         .one(&app.db)
         .await

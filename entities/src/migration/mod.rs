@@ -19,6 +19,7 @@ mod m0014_part_indexes;
 mod m0015_exports;
 mod m0016_user_security;
 mod m0017_teams;
+mod m0018_branding;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_exports::Migration),
             Box::new(m0016_user_security::Migration),
             Box::new(m0017_teams::Migration),
+            Box::new(m0018_branding::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! The entities, one module per table.
 
 pub mod account;
+pub mod account_branding;
 pub mod activity_log;
 pub mod api_key;
 pub mod blob;

@@ -167,6 +167,9 @@ pub async fn delete_account(
         .exec(db)
         .await?;
     super::delete_account_teams(db, account_id).await?;
+    account_branding::Entity::delete_by_id(account_id)
+        .exec(db)
+        .await?;
     oauth_state::Entity::delete_many()
         .filter(oauth_state::Column::AccountId.eq(account_id))
         .exec(db)
