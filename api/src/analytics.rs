@@ -360,16 +360,19 @@ async fn source_figures(
         .into_iter()
         .collect();
     let stale_before = now - Duration::days(i64::from(stale_days));
+    let mut by_outcome: HashMap<(&str, JobStatus), u64> = HashMap::new();
+    for (id, status, n) in &outcomes {
+        *by_outcome.entry((id.as_str(), *status)).or_default() += n.max(&0).unsigned_abs();
+    }
     Ok(sources
         .into_iter()
         .map(|s| {
             let (snapshots, stored, raw) = storage.get(&s.id).copied().unwrap_or_default();
             let count = |status: JobStatus| {
-                outcomes
-                    .iter()
-                    .filter(|(id, st, _)| *id == s.id && *st == status)
-                    .map(|(_, _, n)| n.max(&0).unsigned_abs())
-                    .sum::<u64>()
+                by_outcome
+                    .get(&(s.id.as_str(), status))
+                    .copied()
+                    .unwrap_or(0)
             };
             let (ok, failed, cancelled) = (
                 count(JobStatus::Succeeded),
@@ -444,6 +447,16 @@ fn platforms(sources: &[SourceAnalytics]) -> Vec<PlatformAnalytics> {
     list
 }
 
+/// A text cell a spreadsheet would not run as a formula: one starting with `=`, `+`, `-`, `@`,
+/// a tab or a carriage return gets a leading `'`.
+fn spreadsheet_safe(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
 fn csv_report(sources: &[SourceAnalytics]) -> Result<String, ApiError> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record([
@@ -468,7 +481,7 @@ fn csv_report(sources: &[SourceAnalytics]) -> Result<String, ApiError> {
         out.write_record([
             s.account_id.clone(),
             s.source_id.clone(),
-            s.name.clone(),
+            spreadsheet_safe(&s.name),
             s.platform.clone(),
             s.snapshots.to_string(),
             s.stored_bytes.to_string(),
@@ -695,6 +708,8 @@ mod tests {
         );
         let csv = csv_report(&sources).unwrap();
         assert_eq!(csv.lines().count(), 4);
+        assert_eq!(spreadsheet_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(spreadsheet_safe("Stripe EU"), "Stripe EU");
         assert!(csv.starts_with("account_id,source_id,name,platform,"));
     }
 }

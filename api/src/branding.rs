@@ -8,13 +8,13 @@
 //! Proving a domain: `PUT …/branding/domain` answers a TXT record to create,
 //! `_listbackup-challenge.{domain}` = `listbackup-verification={token}`; `POST
 //! …/branding/domain/verify` looks it up (through `LISTBACKUP_DNS_RESOLVER` when set, the
-//! system's resolvers otherwise) and marks the domain verified when it is there. A domain belongs
-//! to one account at a time.
+//! system's resolvers otherwise) and marks the domain verified when it is there. Several accounts
+//! may claim a domain; the first to prove it holds it, and the others' claims end.
 
 use crate::{
     ApiTags, activity,
     auth::BearerAuth,
-    error::{ApiError, is_unique_violation, respond},
+    error::{ApiError, respond},
     input::{EmailAddress, Name},
     state::AppState,
 };
@@ -29,7 +29,10 @@ use hickory_resolver::{
 use poem::{http::StatusCode, web::Data};
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 use rand::{Rng, distributions::Alphanumeric};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    sea_query::Expr,
+};
 use serde_json::json;
 
 /// The label the challenge TXT record sits under.
@@ -105,13 +108,13 @@ crate::operation_response!(SetDomainResponse, 200, "The domain, unverified, with
     400 => BadRequest: "The body could not be read (`invalid_request`).",
     403 => Forbidden: "Needs admin.",
     404 => NotFound: "No such account (or not yours).",
-    409 => Conflict: "Another account has this domain (`domain_taken`).",
+    409 => Conflict: "Another account has proven this domain (`domain_taken`).",
     422 => Unprocessable: "Not a domain name (`invalid_field`).",
 });
 crate::operation_response!(VerifyDomainResponse, 200, "The domain is verified.", Ok(BrandingView), {
     403 => Forbidden: "Needs admin.",
     404 => NotFound: "No such account (or not yours).",
-    409 => Conflict: "No domain is set (`no_custom_domain`), or the TXT record was not found (`domain_not_verified`; `details` name the record and value expected).",
+    409 => Conflict: "No domain is set (`no_custom_domain`), the TXT record was not found (`domain_not_verified`; `details` name the record and value expected), or another account proved the domain first (`domain_taken`).",
     503 => Unavailable: "The DNS could not be asked (`dns_unavailable`); try again.",
 });
 crate::operation_response!(RemoveDomainResponse, 204, "The account has no custom domain now.", Removed, {
@@ -172,6 +175,13 @@ fn domain_name(text: &str) -> Result<String, ApiError> {
             "`domain` must be a domain name such as backups.example.com",
         ))
     }
+}
+
+fn domain_taken(domain: &str) -> ApiError {
+    ApiError::conflict(
+        "domain_taken",
+        format!("another account has proven {domain} already"),
+    )
 }
 
 fn custom_domain(b: &account_branding::Model) -> Option<CustomDomain> {
@@ -410,18 +420,22 @@ impl BrandingApi {
                 .map(char::from)
                 .collect();
             let txn = sea_orm::TransactionTrait::begin(&state.db).await?;
+            let verified_elsewhere = account_branding::Entity::find()
+                .filter(account_branding::Column::CustomDomain.eq(domain.as_str()))
+                .filter(account_branding::Column::DomainVerifiedAt.is_not_null())
+                .filter(account_branding::Column::AccountId.ne(acct.id.as_str()))
+                .one(&txn)
+                .await?
+                .is_some();
+            if verified_elsewhere {
+                return Err(domain_taken(&domain));
+            }
             let mut row = own_row(&txn, &acct.id).await?.into_active_model();
             row.custom_domain = Set(Some(domain.clone()));
             row.domain_token = Set(Some(token));
             row.domain_verified_at = Set(None);
             row.updated_at = Set(Utc::now());
-            row.update(&txn).await.map_err(|e| {
-                if is_unique_violation(&e) {
-                    ApiError::conflict("domain_taken", format!("another account has {domain}"))
-                } else {
-                    e.into()
-                }
-            })?;
+            row.update(&txn).await?;
             activity::record(
                 &txn,
                 &auth.0,
@@ -493,9 +507,48 @@ impl BrandingApi {
                 })));
             }
             let txn = sea_orm::TransactionTrait::begin(&state.db).await?;
-            let mut verified = row.into_active_model();
-            verified.domain_verified_at = Set(Some(Utc::now()));
-            verified.update(&txn).await?;
+            // Proven while nobody else holds it verified; and only what was looked up: a
+            // domain or token changed during the lookup is not verified by it.
+            let taken = account_branding::Entity::find()
+                .filter(account_branding::Column::CustomDomain.eq(domain.domain.as_str()))
+                .filter(account_branding::Column::DomainVerifiedAt.is_not_null())
+                .filter(account_branding::Column::AccountId.ne(acct.id.as_str()))
+                .one(&txn)
+                .await?
+                .is_some();
+            if taken {
+                return Err(domain_taken(&domain.domain));
+            }
+            let done = account_branding::Entity::update_many()
+                .col_expr(
+                    account_branding::Column::DomainVerifiedAt,
+                    Expr::value(Utc::now()),
+                )
+                .filter(account_branding::Column::AccountId.eq(acct.id.as_str()))
+                .filter(account_branding::Column::CustomDomain.eq(row.custom_domain.clone()))
+                .filter(account_branding::Column::DomainToken.eq(row.domain_token.clone()))
+                .exec(&txn)
+                .await?;
+            if done.rows_affected != 1 {
+                return Err(ApiError::conflict(
+                    "domain_not_verified",
+                    "the domain or its token changed while it was being looked up; verify again",
+                ));
+            }
+            // Other accounts' unproven claims on the domain end here.
+            account_branding::Entity::update_many()
+                .col_expr(
+                    account_branding::Column::CustomDomain,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    account_branding::Column::DomainToken,
+                    Expr::value(Option::<String>::None),
+                )
+                .filter(account_branding::Column::CustomDomain.eq(domain.domain.as_str()))
+                .filter(account_branding::Column::AccountId.ne(acct.id.as_str()))
+                .exec(&txn)
+                .await?;
             activity::record(
                 &txn,
                 &auth.0,

@@ -439,6 +439,10 @@ impl AcceptInvitationApi {
                     "you are a member of this account already",
                 ));
             }
+            let acct = account::Entity::find_by_id(inv.account_id.as_str())
+                .one(&state.db)
+                .await?
+                .ok_or_else(|| invalid_token("invitation"))?;
             let txn = state.db.begin().await?;
             if !repo::accept_invitation(&txn, &inv.id, &u.id).await? {
                 return Err(invalid_token("invitation"));
@@ -454,10 +458,6 @@ impl AcceptInvitationApi {
             )
             .await?;
             txn.commit().await?;
-            let acct = account::Entity::find_by_id(inv.account_id.as_str())
-                .one(&state.db)
-                .await?
-                .ok_or_else(|| ApiError::not_found("account", &inv.account_id))?;
             Ok(AcceptInvitationResponse::Ok(Json(AcceptedInvitation {
                 account_id: acct.id,
                 account_name: acct.name,

@@ -10,7 +10,8 @@
 //!
 //! Each event's `id` counts up from 1 and its data is a [`JobEvent`]. Comments keep the
 //! connection alive through proxies every 15 seconds. A job that ended before the subscriber
-//! came sees one `finished` event.
+//! came sees one `finished` event. A user's stream ends within 15 s of their sign-in ending
+//! (sign-out, password change or reset); a job row gone for 10 s ends it too.
 
 use crate::{
     ApiTags,
@@ -70,7 +71,17 @@ struct Follow {
     /// Events decided but not sent yet.
     pending: std::collections::VecDeque<JobEvent>,
     finished: bool,
+    /// The subscriber's sign-in (users): the stream ends when it is signed out.
+    session: Option<String>,
+    ticks: u64,
+    /// Looks in a row that found no job row.
+    missing: u32,
 }
+
+/// The sign-in is checked again every this many looks (15 s).
+const SESSION_CHECK_TICKS: u64 = 30;
+/// A job row gone for this many looks (10 s) ends the stream.
+const MISSING_TICKS: u32 = 20;
 
 /// The parts of a job whose change is worth an event.
 #[derive(PartialEq)]
@@ -123,14 +134,34 @@ impl Follow {
 
     /// Looks at the job once and queues the events its change calls for.
     async fn look(&mut self) {
+        self.ticks += 1;
+        if self.ticks.is_multiple_of(SESSION_CHECK_TICKS)
+            && let Some(session) = &self.session
+            && matches!(
+                entities::repo::session_is_active(&self.state.db, session).await,
+                Ok(false)
+            )
+        {
+            // Signed out (or reset): the stream ends with the sign-in.
+            self.finished = true;
+            return;
+        }
         let row = match entities::job::Entity::find_by_id(self.job_id.as_str())
             .one(&self.state.db)
             .await
         {
             Ok(Some(row)) => row,
-            // Deleted meanwhile, or the database is away: try again on the next tick.
-            Ok(None) | Err(_) => return,
+            // Deleted meanwhile, or the database is away: try again on the next tick, for a
+            // while.
+            Ok(None) | Err(_) => {
+                self.missing += 1;
+                if self.missing >= MISSING_TICKS {
+                    self.finished = true;
+                }
+                return;
+            }
         };
+        self.missing = 0;
         let job = view(&self.state, row).await;
         let done = is_final(&job.status);
         if done && self.seq == 0 {
@@ -157,7 +188,11 @@ impl Follow {
     }
 }
 
-fn follow(state: AppState, job_id: String) -> BoxStream<'static, JobEvent> {
+fn follow(
+    state: AppState,
+    job_id: String,
+    session: Option<String>,
+) -> BoxStream<'static, JobEvent> {
     let start = Follow {
         state,
         job_id,
@@ -166,6 +201,9 @@ fn follow(state: AppState, job_id: String) -> BoxStream<'static, JobEvent> {
         streams_done: HashSet::new(),
         pending: Default::default(),
         finished: false,
+        session,
+        ticks: 0,
+        missing: 0,
     };
     stream::unfold(start, |mut f| async move {
         let mut first = f.seq == 0;
@@ -184,6 +222,13 @@ fn follow(state: AppState, job_id: String) -> BoxStream<'static, JobEvent> {
         }
     })
     .boxed()
+}
+
+fn session_of(auth: &BearerAuth) -> Option<String> {
+    match auth.0.principal() {
+        crate::access::Principal::User { session_id, .. } => Some(session_id.clone()),
+        crate::access::Principal::ApiKey { .. } => None,
+    }
 }
 
 pub struct JobEventsApi;
@@ -205,7 +250,7 @@ impl JobEventsApi {
     ) -> JobEventsResponse {
         match find_job(&state, &auth, &job_id).await {
             Ok(Some(job)) => JobEventsResponse::Ok(
-                EventStream::new(follow(state.clone(), job.id))
+                EventStream::new(follow(state.clone(), job.id, session_of(&auth)))
                     .keep_alive(Duration::from_secs(15))
                     .to_event(|e| {
                         Event::message(e.to_json_string())

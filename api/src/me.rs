@@ -149,11 +149,14 @@ pub enum ChangePasswordResponse {
     /// The new password is not acceptable (`invalid_field`).
     #[oai(status = 422)]
     Unprocessable(Json<ErrorEnvelope>),
+    /// Too many attempts (`rate_limited`, `details.retry_after`).
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorEnvelope>),
     /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
-error_responses!(ChangePasswordResponse { 400 => BadRequest, 403 => Forbidden, 422 => Unprocessable });
+error_responses!(ChangePasswordResponse { 400 => BadRequest, 403 => Forbidden, 422 => Unprocessable, 429 => TooManyRequests });
 
 #[derive(ApiResponse)]
 pub enum MyAccountsResponse {
@@ -268,6 +271,7 @@ impl MeApi {
                 new_password,
             } = body.0;
             let new_password = NewPassword::parse("new_password", new_password)?;
+            crate::mfa::throttle_attempt(&state, &u)?;
             if !passwords::verify(current_password, u.password_hash.clone()).await {
                 return Err(ApiError::forbidden(
                     "wrong_password",
@@ -280,6 +284,8 @@ impl MeApi {
             let txn = state.db.begin().await?;
             repo::set_password_hash(&txn, &u.id, &hash).await?;
             let revoked = repo::revoke_sessions_of(&txn, &u.id, session).await?;
+            // A reset link sent before no longer works either.
+            repo::cancel_password_resets(&txn, &u.id).await?;
             txn.commit().await?;
             tracing::info!(user_id = %u.id, revoked, "password changed; other sign-ins revoked");
             Ok(ChangePasswordResponse::Changed)

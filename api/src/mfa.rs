@@ -20,7 +20,10 @@ use entities::{repo, user};
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use rand::{Rng, RngCore};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TransactionTrait, sea_query::Expr,
+};
 use totp_rs::{Algorithm, Secret, TOTP};
 
 /// The issuer authenticator apps show next to the code.
@@ -49,7 +52,8 @@ fn totp(secret: Vec<u8>, email: &str) -> Result<TOTP, ApiError> {
         STEP,
         secret,
         Some(ISSUER.to_owned()),
-        email.to_owned(),
+        // The otpauth label may not hold `:` (an email's local part may).
+        email.replace(':', "_"),
     )
     .map_err(|e| ApiError::internal(format!("TOTP: {e}")))
 }
@@ -139,7 +143,13 @@ async fn require_second_factor(
 ) -> Result<(), ApiError> {
     verify_sign_in(state, u, mfa_code, recovery_code)
         .await
-        .map_err(|e| e.with_status(poem::http::StatusCode::FORBIDDEN))
+        .map_err(|e| {
+            if e.status() == poem::http::StatusCode::UNAUTHORIZED {
+                e.with_status(poem::http::StatusCode::FORBIDDEN)
+            } else {
+                e
+            }
+        })
 }
 
 /// Recovery codes as shown: `xxxxx-xxxxx`, lower case letters and digits (about 52 bits).
@@ -170,6 +180,25 @@ fn normalise_recovery(code: &str) -> String {
     }
 }
 
+/// Counts one attempt at a signed-in user's password or second factor against the sign-in
+/// limits (per user, and per email like sign-ins): a stolen access token cannot guess codes or
+/// the password at the API's request rate. 429 `rate_limited` with `details.retry_after`.
+pub(crate) fn throttle_attempt(state: &AppState, u: &user::Model) -> Result<(), ApiError> {
+    state
+        .auth
+        .throttle
+        .attempt(&format!("user:{}", u.id), Some(&u.email))
+        .map_err(|wait| {
+            let secs = crate::throttle::retry_after_secs(wait);
+            ApiError::new(
+                poem::http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many attempts; try again in {secs} s"),
+            )
+            .with_details(serde_json::json!({"retry_after": secs}))
+        })
+}
+
 /// The signed-in user behind the request (403 `user_required` for an API key).
 pub(crate) async fn signed_in_user(
     state: &AppState,
@@ -182,7 +211,8 @@ pub(crate) async fn signed_in_user(
         .ok_or_else(|| ApiError::unauthorized("invalid, expired or revoked credentials"))
 }
 
-async fn check_password(u: &user::Model, password: &str) -> Result<(), ApiError> {
+async fn check_password(state: &AppState, u: &user::Model, password: &str) -> Result<(), ApiError> {
+    throttle_attempt(state, u)?;
     if passwords::verify(password.to_owned(), u.password_hash.clone()).await {
         Ok(())
     } else {
@@ -261,11 +291,14 @@ pub enum StartTotpResponse {
     /// A second factor is on already (`mfa_already_enabled`): turn it off first.
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// Too many password or code attempts (`rate_limited`, `details.retry_after`).
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorEnvelope>),
     /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
-error_responses!(StartTotpResponse { 400 => BadRequest, 403 => Forbidden, 409 => Conflict });
+error_responses!(StartTotpResponse { 400 => BadRequest, 403 => Forbidden, 409 => Conflict , 429 => TooManyRequests });
 
 #[derive(ApiResponse)]
 pub enum ConfirmTotpResponse {
@@ -301,11 +334,14 @@ pub enum NewRecoveryCodesResponse {
     /// No second factor is on (`mfa_not_enabled`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// Too many password or code attempts (`rate_limited`, `details.retry_after`).
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorEnvelope>),
     /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
-error_responses!(NewRecoveryCodesResponse { 400 => BadRequest, 403 => Forbidden, 409 => Conflict });
+error_responses!(NewRecoveryCodesResponse { 400 => BadRequest, 403 => Forbidden, 409 => Conflict , 429 => TooManyRequests });
 
 #[derive(ApiResponse)]
 pub enum DisableMfaResponse {
@@ -321,11 +357,14 @@ pub enum DisableMfaResponse {
     /// No second factor is on (`mfa_not_enabled`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// Too many password or code attempts (`rate_limited`, `details.retry_after`).
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorEnvelope>),
     /// An internal error; quote the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
 }
-error_responses!(DisableMfaResponse { 400 => BadRequest, 403 => Forbidden, 409 => Conflict });
+error_responses!(DisableMfaResponse { 400 => BadRequest, 403 => Forbidden, 409 => Conflict , 429 => TooManyRequests });
 
 fn not_enabled() -> ApiError {
     ApiError::conflict("mfa_not_enabled", "you have no second factor")
@@ -346,7 +385,7 @@ impl MfaApi {
     ) -> StartTotpResponse {
         respond(async {
             let u = signed_in_user(&state, &auth).await?;
-            check_password(&u, &body.password).await?;
+            check_password(&state, &u, &body.password).await?;
             if u.mfa_enabled_at.is_some() {
                 return Err(ApiError::conflict(
                     "mfa_already_enabled",
@@ -411,9 +450,21 @@ impl MfaApi {
             }
             let codes = new_recovery_codes();
             let txn = state.db.begin().await?;
-            let mut enabled = u.into_active_model();
-            enabled.mfa_enabled_at = Set(Some(Utc::now()));
-            let u = enabled.update(&txn).await?;
+            // Only the secret the code was checked against: a set-up started meanwhile is not
+            // turned on by it.
+            let turned_on = user::Entity::update_many()
+                .col_expr(user::Column::MfaEnabledAt, Expr::value(Utc::now()))
+                .filter(user::Column::Id.eq(u.id.as_str()))
+                .filter(user::Column::TotpSecretSealed.eq(u.totp_secret_sealed.clone()))
+                .filter(user::Column::MfaEnabledAt.is_null())
+                .exec(&txn)
+                .await?;
+            if turned_on.rows_affected != 1 {
+                return Err(ApiError::conflict(
+                    "mfa_not_started",
+                    "the set-up changed meanwhile; start again",
+                ));
+            }
             repo::replace_recovery_codes(&txn, &u.id, &codes).await?;
             txn.commit().await?;
             tracing::info!(user_id = %u.id, "second factor turned on");
@@ -442,6 +493,7 @@ impl MfaApi {
             if u.mfa_enabled_at.is_none() {
                 return Err(not_enabled());
             }
+            throttle_attempt(&state, &u)?;
             require_second_factor(
                 &state,
                 &u,
@@ -478,7 +530,8 @@ impl MfaApi {
             if u.mfa_enabled_at.is_none() {
                 return Err(not_enabled());
             }
-            check_password(&u, &body.password).await?;
+            check_password(&state, &u, &body.password).await?;
+            throttle_attempt(&state, &u)?;
             require_second_factor(
                 &state,
                 &u,

@@ -142,23 +142,23 @@ crate::operation_response!(UpdateTeamResponse, 200, "The team as it is now.", Ok
     422 => Unprocessable: "The name is empty or too long (`invalid_field`).",
 });
 crate::operation_response!(DeleteTeamResponse, 204, "Deleted, with its members and grants.", Deleted, {
-    403 => Forbidden: "Needs admin of the team's account.",
+    403 => Forbidden: "Needs admin of the team's account, holding every role the team holds (`role_too_high`).",
     404 => NotFound: "No such team (or not yours).",
 });
 crate::operation_response!(AddTeamMemberResponse, 201, "The team with its new member.", Created(TeamView), {
     400 => BadRequest: "The body could not be read (`invalid_request`).",
-    403 => Forbidden: "Needs admin of the team's account or a maintainer of the team.",
+    403 => Forbidden: "Needs admin of the team's account or a maintainer of the team, holding every role the team holds (`role_too_high`).",
     404 => NotFound: "No such team, or no user has that email (`user_not_found`).",
     409 => Conflict: "The user is in the team already (`already_member`).",
     422 => Unprocessable: "Not an email address (`invalid_field`).",
 });
 crate::operation_response!(UpdateTeamMemberResponse, 200, "The team as it is now.", Ok(TeamView), {
     400 => BadRequest: "The body could not be read (`invalid_request`).",
-    403 => Forbidden: "Needs admin of the team's account or a maintainer of the team.",
+    403 => Forbidden: "Needs admin of the team's account or a maintainer of the team, holding every role the team holds (`role_too_high`).",
     404 => NotFound: "No such team or member.",
 });
 crate::operation_response!(RemoveTeamMemberResponse, 204, "Removed.", Removed, {
-    403 => Forbidden: "Needs admin of the team's account or a maintainer of the team.",
+    403 => Forbidden: "Needs admin of the team's account or a maintainer of the team, holding every role the team holds (`role_too_high`).",
     404 => NotFound: "No such team or member.",
 });
 crate::operation_response!(GrantTeamResponse, 200, "The team with its grants.", Ok(TeamView), {
@@ -199,6 +199,11 @@ async fn team_role_of(
     let Some(user_id) = caller.user_id() else {
         return Ok(None);
     };
+    let t = team::Entity::find_by_id(team_id).one(db).await?;
+    // A second factor the team's account requires is required of its maintainers too.
+    if t.is_some_and(|t| caller.withheld_role(&t.account_id).is_some()) {
+        return Ok(None);
+    }
     Ok(team_member::Entity::find()
         .filter(team_member::Column::TeamId.eq(team_id))
         .filter(team_member::Column::UserId.eq(user_id))
@@ -218,21 +223,48 @@ fn require_account_admin(caller: &Caller, t: &team::Model) -> Result<(), ApiErro
     }
 }
 
-/// Admin of the team's account, or a maintainer of the team.
+/// Admin of the team's account, or a maintainer of the team — and, either way, able to grant
+/// every role the team holds (adding or removing a member hands out or takes away those roles:
+/// nobody does that above their own role).
 async fn require_team_manager(
     db: &impl ConnectionTrait,
     caller: &Caller,
     t: &team::Model,
 ) -> Result<(), ApiError> {
-    if require_account_admin(caller, t).is_ok()
-        || team_role_of(db, caller, &t.id).await? == Some(TeamRole::Maintainer)
+    if require_account_admin(caller, t).is_err()
+        && team_role_of(db, caller, &t.id).await? != Some(TeamRole::Maintainer)
     {
-        return Ok(());
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "managing a team's members needs admin of its account, or being the team's maintainer",
+        ));
     }
-    Err(ApiError::forbidden(
-        "forbidden",
-        "managing a team's members needs admin of its account, or being the team's maintainer",
-    ))
+    require_grants_grantable(db, caller, t).await
+}
+
+/// 403 `role_too_high` unless the caller holds, in every account the team has a role in, at
+/// least that role.
+async fn require_grants_grantable(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    t: &team::Model,
+) -> Result<(), ApiError> {
+    let grants = team_grant::Entity::find()
+        .filter(team_grant::Column::TeamId.eq(t.id.as_str()))
+        .all(db)
+        .await?;
+    for g in grants {
+        match caller.role_in(&g.account_id) {
+            Some(own) => require_grantable(own, g.role)?,
+            None => {
+                return Err(ApiError::forbidden(
+                    "role_too_high",
+                    "the team holds roles in accounts you do not reach",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn views(
@@ -452,6 +484,7 @@ impl TeamsApi {
         respond(async {
             let t = find_team(&state.db, &auth.0, &team_id).await?;
             require_account_admin(&auth.0, &t)?;
+            require_grants_grantable(&state.db, &auth.0, &t).await?;
             let txn = state.db.begin().await?;
             repo::delete_team(&txn, &t.id).await?;
             activity::record(

@@ -308,6 +308,7 @@ impl SearchApi {
                 scanned_records: 0,
             };
             let mut budget = SCAN_BUDGET;
+            let mut parts_read = 0u32;
             let mut identity = None;
             'snapshots: for snap in &snaps[start..] {
                 let manifest = complete_manifest(&state, snap).await?;
@@ -338,7 +339,10 @@ impl SearchApi {
                         if from >= part.records {
                             continue;
                         }
-                        if budget < part.raw_bytes || results.items.len() as u64 >= limit {
+                        // Out of budget — but every request reads at least one part, so a part
+                        // larger than the budget cannot stall a search.
+                        let out_of_budget = budget < part.raw_bytes && parts_read > 0;
+                        if out_of_budget || results.items.len() as u64 >= limit {
                             results.next_cursor = Some(encode(&Resume {
                                 snapshot_id: snap.id.clone(),
                                 stream: entry.name.clone(),
@@ -347,7 +351,8 @@ impl SearchApi {
                             }));
                             break 'snapshots;
                         }
-                        budget -= part.raw_bytes;
+                        budget = budget.saturating_sub(part.raw_bytes);
+                        parts_read += 1;
                         let body = reader::fetch_part(&state.store, part)
                             .await
                             .map_err(storage_error)?;

@@ -122,6 +122,17 @@ async fn branding_is_set_inherited_and_a_custom_domain_is_proven_by_dns() {
     let value = d["txt_record_value"].as_str().unwrap().to_owned();
     assert!(value.starts_with("listbackup-verification="), "{value}");
 
+    // Another account may claim it too, unproven; the first to prove it holds it.
+    let bea = app.register("bea@example.com").await;
+    let bea_domain = format!("/v1/accounts/{}/branding/domain", bea.account_id);
+    app.call(
+        "PUT",
+        &bea_domain,
+        Some(&bea.access),
+        Some(json!({"domain": "backups.acme.example"})),
+    )
+    .await
+    .ok(200);
     let r = app
         .post(&format!("{domain}/verify"), &ada.access, json!({}))
         .await;
@@ -158,11 +169,17 @@ async fn branding_is_set_inherited_and_a_custom_domain_is_proven_by_dns() {
         .await
     );
 
-    // Another account cannot take the domain.
-    let bea = app.register("bea@example.com").await;
+    // Bea's unproven claim ended; the domain is Ada's now.
+    let r = app
+        .get(
+            &format!("/v1/accounts/{}/branding", bea.account_id),
+            &bea.access,
+        )
+        .await;
+    assert!(r.ok(200).get("custom_domain").is_none(), "{}", r.body);
     app.call(
         "PUT",
-        &format!("/v1/accounts/{}/branding/domain", bea.account_id),
+        &bea_domain,
         Some(&bea.access),
         Some(json!({"domain": "backups.acme.example"})),
     )
@@ -192,7 +209,7 @@ async fn branding_is_set_inherited_and_a_custom_domain_is_proven_by_dns() {
     assert!(r.ok(200).get("custom_domain").is_none(), "{}", r.body);
     app.call(
         "PUT",
-        &format!("/v1/accounts/{}/branding/domain", bea.account_id),
+        &bea_domain,
         Some(&bea.access),
         Some(json!({"domain": "backups.acme.example"})),
     )

@@ -125,9 +125,31 @@ async fn a_password_reset_link_arrives_works_once_and_signs_everyone_out() {
     confirm(&third, "yet another passphrase")
         .await
         .error(422, "invalid_token");
-    app.login(&ada.email, "a brand new passphrase")
+    let signed_in = app.login(&ada.email, "a brand new passphrase").await;
+    let access = signed_in.ok(200)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Changing the password ends a reset link sent before.
+    reset("ada@example.com").await.ok(202);
+    let fourth = smtp
+        .wait_for_new_token(
+            "ada@example.com",
+            "reset-password",
+            &[first.clone(), second.clone(), third.clone()],
+        )
+        .await;
+    app.post(
+        "/v1/me/password",
+        &access,
+        json!({"current_password": "a brand new passphrase", "new_password": "the final passphrase"}),
+    )
+    .await
+    .ok(204);
+    confirm(&fourth, "one more passphrase")
         .await
-        .ok(200);
+        .error(422, "invalid_token");
     app.shutdown().await;
 }
 

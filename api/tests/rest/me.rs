@@ -75,7 +75,7 @@ async fn a_user_changes_their_profile_time_zone_and_notifications() {
 
 #[tokio::test]
 async fn changing_the_password_signs_out_every_other_sign_in() {
-    let app = App::spawn_with(App::generous).await;
+    let app = App::spawn_with(many_sign_ins).await;
     let ada = app.register("ada@example.com").await;
     let other = app.login(&ada.email, PASSWORD).await;
     let other_access = other.ok(200)["access_token"].as_str().unwrap().to_owned();
@@ -519,5 +519,39 @@ async fn an_account_that_requires_a_second_factor_is_out_of_reach_without_one() 
         .member(&ada, &ada.account_id, "bea@example.com", "viewer")
         .await;
     app.get(&account, &bea.access).await.ok(200);
+    app.shutdown().await;
+}
+
+/// Password and code checks of a signed-in user count against the sign-in limits: a stolen
+/// access token cannot guess them at the API's request rate.
+#[tokio::test]
+async fn guessing_a_signed_in_users_password_or_code_is_throttled() {
+    let app = App::spawn_with(App::generous).await;
+    let ada = app.register("ada@example.com").await;
+    let mut answers = Vec::new();
+    for _ in 0..8 {
+        let r = app
+            .post(
+                "/v1/me/mfa/totp",
+                &ada.access,
+                json!({"password": "a wrong guess"}),
+            )
+            .await;
+        answers.push(r.status);
+        if r.status == 429 {
+            r.error(429, "rate_limited");
+            assert!(r.body["error"]["details"]["retry_after"].as_u64().unwrap() > 0);
+        }
+    }
+    assert_eq!(&answers[..5], [403; 5], "{answers:?}");
+    assert!(answers[5..].iter().all(|&s| s == 429), "{answers:?}");
+    // The password change is held back as well, even with the right password.
+    app.post(
+        "/v1/me/password",
+        &ada.access,
+        json!({"current_password": PASSWORD, "new_password": "another long passphrase"}),
+    )
+    .await
+    .error(429, "rate_limited");
     app.shutdown().await;
 }

@@ -168,6 +168,38 @@ async fn a_team_gives_its_members_the_roles_it_is_granted_and_takes_them_back() 
     .await
     .error(403, "role_too_high");
 
+    // Nobody hands themselves (or anyone) a role above their own through a team: an admin
+    // may not join, fill or delete a team that holds owner.
+    let owners = app
+        .post(&teams, &ada.access, json!({"name": "Owners"}))
+        .await;
+    let owners = format!("/v1/teams/{}", owners.ok(201)["id"].as_str().unwrap());
+    app.call(
+        "PUT",
+        &format!("{owners}/grants/{}", ada.account_id),
+        Some(&ada.access),
+        Some(grant("owner")),
+    )
+    .await
+    .ok(200);
+    app.post(
+        &format!("{owners}/members"),
+        &adam.access,
+        json!({"email": adam.email, "team_role": "member"}),
+    )
+    .await
+    .error(403, "role_too_high");
+    app.delete(&owners, &adam.access)
+        .await
+        .error(403, "role_too_high");
+    app.get(
+        &format!("/v1/accounts/{}/api-keys", ada.account_id),
+        &adam.access,
+    )
+    .await
+    .ok(200);
+    app.delete(&owners, &ada.access).await.ok(204);
+
     // Removed from the team: the role is gone at once (same access token).
     app.delete(&format!("{t}/members/{}", cy.id), &bea.access)
         .await

@@ -19,7 +19,7 @@ impl MigrationTrait for Migration {
                 .col(string_len_null(B::PrimaryColor, 7))
                 .col(string_len_null(B::AccentColor, 7))
                 .col(string_len_null(B::SupportEmail, 320))
-                .col(string_len_null(B::CustomDomain, 253).unique_key())
+                .col(string_len_null(B::CustomDomain, 253))
                 .col(string_len_null(B::DomainToken, 64))
                 .col(timestamp_with_time_zone_null(B::DomainVerifiedAt))
                 .col(timestamp_with_time_zone(B::UpdatedAt))
@@ -28,6 +28,14 @@ impl MigrationTrait for Migration {
                         .from(account_branding::Entity, B::AccountId)
                         .to(account::Entity, account::Column::Id),
                 )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_account_brandings_domain")
+                .table(account_branding::Entity)
+                .col(B::CustomDomain)
                 .to_owned(),
         )
         .await

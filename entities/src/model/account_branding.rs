@@ -17,9 +17,8 @@ pub struct Model {
     pub accent_color: Option<String>,
     /// Where replies to emails sent in the account's name go.
     pub support_email: Option<String>,
-    /// A domain the account's users reach the application at (lower case, no trailing dot);
-    /// unique across accounts.
-    #[sea_orm(unique)]
+    /// A domain the account's users reach the application at (lower case, no trailing dot).
+    /// Several accounts may claim one; the first to prove it holds it.
     pub custom_domain: Option<String>,
     /// The value the domain's `_listbackup-challenge` TXT record must hold.
     pub domain_token: Option<String>,

@@ -76,7 +76,9 @@ pub enum JobKind {
 
 /// Where a job is in its life: queued -> running -> succeeded | failed | cancelled; a running
 /// job whose connection the platform refused waits in `needs_reauth` until it is reconnected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {

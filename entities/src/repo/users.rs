@@ -131,13 +131,8 @@ pub async fn create_password_reset(
     user_id: &str,
     ttl: Duration,
 ) -> Result<String, DbErr> {
+    cancel_password_resets(db, user_id).await?;
     let now = Utc::now();
-    password_reset::Entity::update_many()
-        .col_expr(password_reset::Column::UsedAt, Expr::value(now))
-        .filter(password_reset::Column::UserId.eq(user_id))
-        .filter(password_reset::Column::UsedAt.is_null())
-        .exec(db)
-        .await?;
     let secret = random_secret(PASSWORD_RESET_PREFIX);
     password_reset::ActiveModel {
         id: Set(crate::new_id()),
@@ -150,6 +145,17 @@ pub async fn create_password_reset(
     .insert(db)
     .await?;
     Ok(secret)
+}
+
+/// Makes every unused password-reset token of `user_id` stop working (the password changed).
+pub async fn cancel_password_resets(db: &impl ConnectionTrait, user_id: &str) -> Result<(), DbErr> {
+    password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Expr::value(Utc::now()))
+        .filter(password_reset::Column::UserId.eq(user_id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Uses up a password-reset token: the user it resets, when the token is known, unused and
