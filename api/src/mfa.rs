@@ -11,14 +11,14 @@
 use crate::{
     ApiTags,
     auth::BearerAuth,
-    error::{ApiError, ErrorEnvelope, respond},
-    error_responses, passwords,
+    error::{ApiError, respond},
+    passwords,
     state::AppState,
 };
 use chrono::Utc;
 use entities::{repo, user};
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use poem_openapi::{Object, OpenApi, payload::Json};
 use rand::{Rng, RngCore};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
@@ -277,94 +277,29 @@ pub struct DisableMfa {
     pub recovery_code: Option<String>,
 }
 
-#[derive(ApiResponse)]
-pub enum StartTotpResponse {
-    /// The secret to add to an authenticator app; not in use until confirmed.
-    #[oai(status = 201)]
-    Created(Json<TotpEnrolment>),
-    /// The body could not be read (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorEnvelope>),
-    /// Wrong password (`wrong_password`), or an API key (`user_required`).
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorEnvelope>),
-    /// A second factor is on already (`mfa_already_enabled`): turn it off first.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorEnvelope>),
-    /// Too many password or code attempts (`rate_limited`, `details.retry_after`).
-    #[oai(status = 429)]
-    TooManyRequests(Json<ErrorEnvelope>),
-    /// An internal error; quote the request id.
-    #[oai(status = 500)]
-    Internal(Json<ErrorEnvelope>),
-}
-error_responses!(StartTotpResponse { 400 => BadRequest, 403 => Forbidden, 409 => Conflict , 429 => TooManyRequests });
-
-#[derive(ApiResponse)]
-pub enum ConfirmTotpResponse {
-    /// The second factor is on; keep these recovery codes somewhere safe.
-    #[oai(status = 200)]
-    Ok(Json<RecoveryCodes>),
-    /// The body could not be read (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorEnvelope>),
-    /// The code does not match (`invalid_mfa_code`), or an API key (`user_required`).
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorEnvelope>),
-    /// No set-up was started (`mfa_not_started`), or it is on already (`mfa_already_enabled`).
-    #[oai(status = 409)]
-    Conflict(Json<ErrorEnvelope>),
-    /// An internal error; quote the request id.
-    #[oai(status = 500)]
-    Internal(Json<ErrorEnvelope>),
-}
-error_responses!(ConfirmTotpResponse { 400 => BadRequest, 403 => Forbidden, 409 => Conflict });
-
-#[derive(ApiResponse)]
-pub enum NewRecoveryCodesResponse {
-    /// A new set; the old codes no longer work.
-    #[oai(status = 200)]
-    Ok(Json<RecoveryCodes>),
-    /// The body could not be read (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorEnvelope>),
-    /// No code, or a wrong one (`mfa_required`, `invalid_mfa_code`), or an API key.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorEnvelope>),
-    /// No second factor is on (`mfa_not_enabled`).
-    #[oai(status = 409)]
-    Conflict(Json<ErrorEnvelope>),
-    /// Too many password or code attempts (`rate_limited`, `details.retry_after`).
-    #[oai(status = 429)]
-    TooManyRequests(Json<ErrorEnvelope>),
-    /// An internal error; quote the request id.
-    #[oai(status = 500)]
-    Internal(Json<ErrorEnvelope>),
-}
-error_responses!(NewRecoveryCodesResponse { 400 => BadRequest, 403 => Forbidden, 409 => Conflict , 429 => TooManyRequests });
-
-#[derive(ApiResponse)]
-pub enum DisableMfaResponse {
-    /// The second factor is off; signing in needs the password alone.
-    #[oai(status = 204)]
-    Disabled,
-    /// The body could not be read (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorEnvelope>),
-    /// Wrong password or code (`wrong_password`, `mfa_required`, `invalid_mfa_code`), or an API key.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorEnvelope>),
-    /// No second factor is on (`mfa_not_enabled`).
-    #[oai(status = 409)]
-    Conflict(Json<ErrorEnvelope>),
-    /// Too many password or code attempts (`rate_limited`, `details.retry_after`).
-    #[oai(status = 429)]
-    TooManyRequests(Json<ErrorEnvelope>),
-    /// An internal error; quote the request id.
-    #[oai(status = 500)]
-    Internal(Json<ErrorEnvelope>),
-}
-error_responses!(DisableMfaResponse { 400 => BadRequest, 403 => Forbidden, 409 => Conflict , 429 => TooManyRequests });
+crate::operation_response!(StartTotpResponse, 201, "The secret to add to an authenticator app; not in use until confirmed.", Created(TotpEnrolment), {
+    400 => BadRequest: "The body could not be read (`invalid_request`).",
+    403 => Forbidden: "Wrong password (`wrong_password`), or an API key (`user_required`).",
+    409 => Conflict: "A second factor is on already (`mfa_already_enabled`): turn it off first.",
+    429 => TooManyRequests: "Too many password or code attempts (`rate_limited`, `details.retry_after`).",
+});
+crate::operation_response!(ConfirmTotpResponse, 200, "The second factor is on; keep these recovery codes somewhere safe.", Ok(RecoveryCodes), {
+    400 => BadRequest: "The body could not be read (`invalid_request`).",
+    403 => Forbidden: "The code does not match (`invalid_mfa_code`), or an API key (`user_required`).",
+    409 => Conflict: "No set-up was started (`mfa_not_started`), or it is on already (`mfa_already_enabled`).",
+});
+crate::operation_response!(NewRecoveryCodesResponse, 200, "A new set; the old codes no longer work.", Ok(RecoveryCodes), {
+    400 => BadRequest: "The body could not be read (`invalid_request`).",
+    403 => Forbidden: "No code, or a wrong one (`mfa_required`, `invalid_mfa_code`), or an API key.",
+    409 => Conflict: "No second factor is on (`mfa_not_enabled`).",
+    429 => TooManyRequests: "Too many password or code attempts (`rate_limited`, `details.retry_after`).",
+});
+crate::operation_response!(DisableMfaResponse, 204, "The second factor is off; signing in needs the password alone.", Disabled, {
+    400 => BadRequest: "The body could not be read (`invalid_request`).",
+    403 => Forbidden: "Wrong password or code (`wrong_password`, `mfa_required`, `invalid_mfa_code`), or an API key.",
+    409 => Conflict: "No second factor is on (`mfa_not_enabled`).",
+    429 => TooManyRequests: "Too many password or code attempts (`rate_limited`, `details.retry_after`).",
+});
 
 fn not_enabled() -> ApiError {
     ApiError::conflict("mfa_not_enabled", "you have no second factor")

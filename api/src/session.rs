@@ -443,15 +443,20 @@ pub(crate) async fn me_view(state: &AppState, caller: &Caller) -> Result<Me, Api
         .filter(account::Column::Id.is_in(ids))
         .all(&state.db)
         .await?;
-    let grants = caller
-        .grants()
-        .iter()
-        .filter_map(|g| {
-            let a = accounts.iter().find(|a| a.id == g.account_id)?;
+    // One line per account, with the highest role held there (by membership or a team).
+    let mut highest: std::collections::BTreeMap<&str, Role> = std::collections::BTreeMap::new();
+    for g in caller.grants() {
+        let role = highest.entry(g.account_id.as_str()).or_insert(g.role);
+        *role = (*role).max(g.role);
+    }
+    let grants = highest
+        .into_iter()
+        .filter_map(|(id, role)| {
+            let a = accounts.iter().find(|a| a.id == id)?;
             Some(GrantView {
                 account_id: a.id.clone(),
                 account_name: a.name.clone(),
-                role: g.role.into(),
+                role: role.into(),
             })
         })
         .collect();

@@ -183,29 +183,28 @@ async fn find_team(
         .one(db)
         .await?
         .ok_or_else(not_found)?;
-    if caller.reaches(&t.account_id) || team_role_of(db, caller, &t.id).await?.is_some() {
+    if caller.reaches(&t.account_id) || team_role_of(db, caller, &t).await?.is_some() {
         Ok(t)
     } else {
         Err(not_found())
     }
 }
 
-/// The caller's place in the team, if they are a user in it.
+/// The caller's place in team `t`, if they are a user in it (and not held back from its account
+/// for want of a second factor the account requires).
 async fn team_role_of(
     db: &impl ConnectionTrait,
     caller: &Caller,
-    team_id: &str,
+    t: &team::Model,
 ) -> Result<Option<TeamRole>, ApiError> {
     let Some(user_id) = caller.user_id() else {
         return Ok(None);
     };
-    let t = team::Entity::find_by_id(team_id).one(db).await?;
-    // A second factor the team's account requires is required of its maintainers too.
-    if t.is_some_and(|t| caller.withheld_role(&t.account_id).is_some()) {
+    if caller.withheld_role(&t.account_id).is_some() {
         return Ok(None);
     }
     Ok(team_member::Entity::find()
-        .filter(team_member::Column::TeamId.eq(team_id))
+        .filter(team_member::Column::TeamId.eq(t.id.as_str()))
         .filter(team_member::Column::UserId.eq(user_id))
         .one(db)
         .await?
@@ -232,7 +231,7 @@ async fn require_team_manager(
     t: &team::Model,
 ) -> Result<(), ApiError> {
     if require_account_admin(caller, t).is_err()
-        && team_role_of(db, caller, &t.id).await? != Some(TeamRole::Maintainer)
+        && team_role_of(db, caller, t).await? != Some(TeamRole::Maintainer)
     {
         return Err(ApiError::forbidden(
             "forbidden",
