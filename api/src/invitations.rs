@@ -16,7 +16,7 @@ use crate::{
     state::AppState,
 };
 use chrono::{DateTime, Duration, Utc};
-use entities::{Role, account, invitation, membership, repo, user};
+use entities::{Role, account, invitation, membership, repo, team, team_member, user};
 use poem::{http::StatusCode, web::Data};
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -24,7 +24,8 @@ use poem_openapi::{
     payload::Json,
 };
 use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    sea_query::Expr,
 };
 use serde_json::json;
 
@@ -48,6 +49,8 @@ pub struct InvitationView {
     pub accepted_at: Option<DateTime<Utc>>,
     /// The user who accepted.
     pub accepted_by: Option<String>,
+    /// The team of the account the invitee joins (as `member`) on accepting.
+    pub team_id: Option<String>,
 }
 
 fn view(i: invitation::Model) -> InvitationView {
@@ -71,6 +74,7 @@ fn view(i: invitation::Model) -> InvitationView {
         expires_at: i.expires_at,
         accepted_at: i.accepted_at,
         accepted_by: i.accepted_by,
+        team_id: i.team_id,
     }
 }
 
@@ -80,6 +84,9 @@ fn view(i: invitation::Model) -> InvitationView {
 pub struct CreateInvitation {
     pub email: String,
     pub role: RoleName,
+    /// A team of the account to join (as `member`) on accepting; you must hold every role the
+    /// team holds.
+    pub team_id: Option<String>,
 }
 
 /// The token from an invitation's link.
@@ -96,6 +103,8 @@ pub struct AcceptedInvitation {
     pub account_id: String,
     pub account_name: String,
     pub role: RoleName,
+    /// The team joined, if the invitation named one that still exists.
+    pub team_id: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -106,7 +115,7 @@ pub enum CreateInvitationResponse {
     /// The body could not be read (`invalid_request`).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
-    /// Needs admin; the role is above yours (`role_too_high`).
+    /// Needs admin; the role (or one the team holds) is above yours (`role_too_high`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
     /// No such account (or not yours).
@@ -115,7 +124,7 @@ pub enum CreateInvitationResponse {
     /// A user with this email is a member already (`already_member`).
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
-    /// Not an email address (`invalid_field`).
+    /// Not an email address, or `team_id` is not a team of the account (`invalid_field`).
     #[oai(status = 422)]
     Unprocessable(Json<ErrorEnvelope>),
     /// An internal error; quote the request id.
@@ -192,13 +201,13 @@ pub enum AcceptInvitationResponse {
 }
 error_responses!(AcceptInvitationResponse { 400 => BadRequest, 403 => Forbidden, 409 => Conflict, 422 => Unprocessable });
 
-fn email_unavailable(reason: impl std::fmt::Display) -> ApiError {
+/// `503 email_unavailable`: the message with its link could not be sent, so nothing is left
+/// open.
+pub(crate) fn email_unavailable(reason: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "email_unavailable",
-        format!(
-            "the invitation could not be emailed ({reason}); add the user as a member instead, or try again"
-        ),
+        format!("the email could not be sent ({reason}); nothing was created; try again"),
     )
 }
 
@@ -245,6 +254,23 @@ impl InvitationsApi {
                 .one(&state.db)
                 .await?
                 .ok_or_else(|| ApiError::not_found("account", &account_id))?;
+            let team = match &body.team_id {
+                Some(id) => {
+                    let t = team::Entity::find_by_id(id.as_str())
+                        .one(&state.db)
+                        .await?
+                        .filter(|t| t.account_id == acct.id)
+                        .ok_or_else(|| {
+                            ApiError::invalid_field(
+                                "team_id",
+                                "`team_id` is not a team of this account",
+                            )
+                        })?;
+                    crate::teams::require_grants_grantable(&state.db, &auth.0, &t).await?;
+                    Some(t)
+                }
+                None => None,
+            };
             if is_member(&state.db, &acct.id, email.as_str()).await? {
                 return Err(ApiError::conflict(
                     "already_member",
@@ -281,6 +307,7 @@ impl InvitationsApi {
                     role: invited,
                     invited_by: &auth.0.actor(),
                     expires_at: Utc::now() + INVITATION_TTL,
+                    team_id: team.as_ref().map(|t| t.id.as_str()),
                 },
             )
             .await?;
@@ -290,7 +317,7 @@ impl InvitationsApi {
                 &acct.id,
                 "invitation.created",
                 ("invitation", &inv.id),
-                json!({"email": inv.email, "role": invited.as_str()}),
+                json!({"email": inv.email, "role": invited.as_str(), "team_id": inv.team_id}),
             )
             .await?;
             txn.commit().await?;
@@ -302,9 +329,13 @@ impl InvitationsApi {
                 &token,
             );
             let who = inviter.unwrap_or_else(|| "An administrator".into());
+            let team_line = team
+                .as_ref()
+                .map(|t| format!(", in the team \"{}\"", t.name))
+                .unwrap_or_default();
             let body = format!(
                 "Hello,\n\n\
-                 {who} invited you to the account \"{account}\" on ListBackup, as {role}.\n\n\
+                 {who} invited you to the account \"{account}\" on ListBackup, as {role}{team_line}.\n\n\
                  Sign in (or register) as {email} and accept here:\n\n{link}\n\n\
                  The link works once and expires on {expires}.\n",
                 account = brand.display_name,
@@ -448,13 +479,29 @@ impl AcceptInvitationApi {
                 return Err(invalid_token("invitation"));
             }
             repo::add_membership(&txn, &u.id, &inv.account_id, inv.role).await?;
+            // The team, if it still exists (deleted since: the membership alone).
+            let team = match &inv.team_id {
+                Some(id) => team::Entity::find_by_id(id.as_str()).one(&txn).await?,
+                None => None,
+            };
+            if let Some(t) = &team {
+                team_member::ActiveModel {
+                    id: Set(entities::new_id()),
+                    team_id: Set(t.id.clone()),
+                    user_id: Set(u.id.clone()),
+                    team_role: Set("member".into()),
+                    created_at: Set(Utc::now()),
+                }
+                .insert(&txn)
+                .await?;
+            }
             activity::record(
                 &txn,
                 &auth.0,
                 &inv.account_id,
                 "member.joined",
                 ("user", &u.id),
-                json!({"invitation": inv.id, "role": inv.role.as_str()}),
+                json!({"invitation": inv.id, "role": inv.role.as_str(), "team_id": team.as_ref().map(|t| &t.id)}),
             )
             .await?;
             txn.commit().await?;
@@ -462,6 +509,7 @@ impl AcceptInvitationApi {
                 account_id: acct.id,
                 account_name: acct.name,
                 role: inv.role.into(),
+                team_id: team.map(|t| t.id),
             })))
         })
         .await

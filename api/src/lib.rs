@@ -16,6 +16,7 @@ mod api_keys;
 pub mod auth;
 mod backups;
 mod branding;
+mod client_grants;
 mod connections;
 pub mod error;
 mod exports;
@@ -36,6 +37,7 @@ pub mod pagination;
 mod password_reset;
 mod passwords;
 mod platforms;
+mod portal;
 mod reauth;
 pub mod reconcile;
 pub mod retention;
@@ -107,6 +109,9 @@ pub enum ApiTags {
     Teams,
     /// Analytics and reports: storage, job outcomes, stale sources, records over time.
     Analytics,
+    /// The client portal: grants of chosen sources to external clients and teams, and what
+    /// their holders see.
+    Portal,
 }
 
 /// The API version shown in the spec.
@@ -150,6 +155,8 @@ type Apis = (
             analytics::AnalyticsApi,
             branding::BrandingApi,
             snapshots::SearchApi,
+            client_grants::ClientGrantsApi,
+            portal::PortalApi,
         ),
     ),
 );
@@ -192,6 +199,8 @@ fn service() -> OpenApiService<Apis, ()> {
                 analytics::AnalyticsApi,
                 branding::BrandingApi,
                 snapshots::SearchApi,
+                client_grants::ClientGrantsApi,
+                portal::PortalApi,
             ),
         ),
     );

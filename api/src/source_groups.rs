@@ -15,7 +15,7 @@ use crate::{
     state::AppState,
 };
 use chrono::{DateTime, Utc};
-use entities::{JobKind, Role, source, source_group, source_group_member};
+use entities::{JobKind, Role, repo, source, source_group, source_group_member};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -472,6 +472,7 @@ impl SourceGroupsApi {
                 .filter(source_group_member::Column::GroupId.eq(group.id.as_str()))
                 .exec(&txn)
                 .await?;
+            repo::forget_client_grant_target(&txn, repo::TARGET_SOURCE_GROUP, &group.id).await?;
             let deleted = source_group::Entity::delete_by_id(group.id.as_str())
                 .exec(&txn)
                 .await?;

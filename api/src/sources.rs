@@ -506,6 +506,7 @@ impl SourcesApi {
                 .filter(source_group_member::Column::SourceId.eq(src.id.as_str()))
                 .exec(&txn)
                 .await?;
+            repo::forget_client_grant_target(&txn, repo::TARGET_SOURCE, &src.id).await?;
             job::Entity::delete_many()
                 .filter(job::Column::SourceId.eq(src.id.as_str()))
                 .exec(&txn)

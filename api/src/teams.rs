@@ -243,7 +243,7 @@ async fn require_team_manager(
 
 /// 403 `role_too_high` unless the caller holds, in every account the team has a role in, at
 /// least that role.
-async fn require_grants_grantable(
+pub(crate) async fn require_grants_grantable(
     db: &impl ConnectionTrait,
     caller: &Caller,
     t: &team::Model,
@@ -502,7 +502,8 @@ impl TeamsApi {
     }
 
     /// Adds a registered user to the team. Needs admin of the team's account or a maintainer of
-    /// the team. (To bring in someone not registered yet, invite them to the account.)
+    /// the team. (To bring in someone not registered yet, invite them to the account with
+    /// `team_id`.)
     #[oai(
         path = "/v1/teams/:team_id/members",
         method = "post",

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 mod access;
 mod blob_sweep;
+mod client_grants;
 mod connections;
 mod exports;
 mod rate_budgets;
@@ -30,6 +31,7 @@ mod webhooks;
 
 pub use access::*;
 pub use blob_sweep::*;
+pub use client_grants::*;
 pub use connections::*;
 pub use exports::*;
 pub use rate_budgets::*;

@@ -41,6 +41,7 @@ pub use payload::{Ndjson, StreamFile, WithZstd};
 pub use pit::PointInTimeApi;
 pub use search::SearchApi;
 pub(crate) use views::status_name;
+pub(crate) use views::view as snapshot_view;
 pub use views::{ManifestView, SnapshotView, StreamView};
 
 /// A snapshot's status, to filter lists by.
@@ -151,70 +152,82 @@ pub enum ListStreamsResponse {
 }
 error_responses!(ListStreamsResponse { 400 => BadRequest, 404 => NotFound, 409 => Conflict, 503 => Unavailable });
 
-#[derive(ApiResponse)]
-pub enum GetRecordsResponse {
-    /// Up to `limit` records, one JSON object per line, in stored order.
-    #[oai(status = 200)]
-    Ok(
-        Ndjson,
-        /// Pass as `cursor` for the next page; absent after the last record.
-        #[oai(header = "X-Next-Cursor")]
-        Option<String>,
-        /// `<…?limit=…&cursor=…>; rel="next"` while more records follow.
-        #[oai(header = "Link")]
-        Option<String>,
-        /// How many records this page holds.
-        #[oai(header = "X-Record-Count")]
-        u64,
-    ),
-    /// `limit` or `cursor` is not acceptable (`invalid_request`, `details.field`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorEnvelope>),
-    /// No such snapshot or stream (or not yours).
-    #[oai(status = 404)]
-    NotFound(Json<ErrorEnvelope>),
-    /// The snapshot is not complete (`snapshot_not_complete`), or the account holds its own
-    /// key (`key_not_held`).
-    #[oai(status = 409)]
-    Conflict(Json<ErrorEnvelope>),
-    /// An internal error (a damaged part among them); quote the request id.
-    #[oai(status = 500)]
-    Internal(Json<ErrorEnvelope>),
-    /// The object store cannot be reached.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorEnvelope>),
+/// The answers of reading a stream's records: the NDJSON page with its paging headers, the
+/// errors listed, and `500`.
+macro_rules! records_response {
+    ($name:ident, { $($status:literal => $variant:ident: $vdoc:literal),* $(,)? }) => {
+        #[derive(poem_openapi::ApiResponse)]
+        pub enum $name {
+            /// Up to `limit` records, one JSON object per line, in stored order.
+            #[oai(status = 200)]
+            Ok(
+                $crate::snapshots::Ndjson,
+                /// Pass as `cursor` for the next page; absent after the last record.
+                #[oai(header = "X-Next-Cursor")]
+                Option<String>,
+                /// `<…?limit=…&cursor=…>; rel="next"` while more records follow.
+                #[oai(header = "Link")]
+                Option<String>,
+                /// How many records this page holds.
+                #[oai(header = "X-Record-Count")]
+                u64,
+            ),
+            $(
+                #[doc = $vdoc]
+                #[oai(status = $status)]
+                $variant(poem_openapi::payload::Json<$crate::error::ErrorEnvelope>),
+            )*
+            /// An internal error (a damaged part among them); quote the request id.
+            #[oai(status = 500)]
+            Internal(poem_openapi::payload::Json<$crate::error::ErrorEnvelope>),
+        }
+        $crate::error_responses!($name { $($status => $variant),* });
+    };
 }
-error_responses!(GetRecordsResponse { 400 => BadRequest, 404 => NotFound, 409 => Conflict, 503 => Unavailable });
+pub(crate) use records_response;
 
-#[derive(ApiResponse)]
-pub enum DownloadInner {
-    /// The whole stream, decrypted: `application/x-ndjson` for `format=jsonl`,
-    /// `application/zstd` for `format=jsonl.zst`.
-    #[oai(status = 200)]
-    Ok(
-        StreamFile,
-        /// `attachment; filename="{snapshot_id}-{stream}.jsonl"` (or `.jsonl.zst`).
-        #[oai(header = "Content-Disposition")]
-        String,
-    ),
-    /// `format` is not `jsonl` or `jsonl.zst` (`invalid_request`, `details.field`).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorEnvelope>),
-    /// No such snapshot or stream (or not yours).
-    #[oai(status = 404)]
-    NotFound(Json<ErrorEnvelope>),
-    /// The snapshot is not complete (`snapshot_not_complete`), or the account holds its own
-    /// key (`key_not_held`).
-    #[oai(status = 409)]
-    Conflict(Json<ErrorEnvelope>),
-    /// An internal error; quote the request id.
-    #[oai(status = 500)]
-    Internal(Json<ErrorEnvelope>),
-    /// The object store cannot be reached.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorEnvelope>),
+/// The answers of downloading a whole stream: the file with its `Content-Disposition`, the
+/// errors listed, and `500`. Wrap it in [`WithZstd`] for both content types in the spec.
+macro_rules! download_response {
+    ($name:ident, { $($status:literal => $variant:ident: $vdoc:literal),* $(,)? }) => {
+        #[derive(poem_openapi::ApiResponse)]
+        pub enum $name {
+            /// The whole stream, decrypted: `application/x-ndjson` for `format=jsonl`,
+            /// `application/zstd` for `format=jsonl.zst`.
+            #[oai(status = 200)]
+            Ok(
+                $crate::snapshots::StreamFile,
+                /// `attachment; filename="{snapshot_id}-{stream}.jsonl"` (or `.jsonl.zst`).
+                #[oai(header = "Content-Disposition")]
+                String,
+            ),
+            $(
+                #[doc = $vdoc]
+                #[oai(status = $status)]
+                $variant(poem_openapi::payload::Json<$crate::error::ErrorEnvelope>),
+            )*
+            /// An internal error; quote the request id.
+            #[oai(status = 500)]
+            Internal(poem_openapi::payload::Json<$crate::error::ErrorEnvelope>),
+        }
+        $crate::error_responses!($name { $($status => $variant),* });
+    };
 }
-error_responses!(DownloadInner { 400 => BadRequest, 404 => NotFound, 409 => Conflict, 503 => Unavailable });
+pub(crate) use download_response;
+
+records_response!(GetRecordsResponse, {
+    400 => BadRequest: "`limit` or `cursor` is not acceptable (`invalid_request`, `details.field`).",
+    404 => NotFound: "No such snapshot or stream (or not yours).",
+    409 => Conflict: "The snapshot is not complete (`snapshot_not_complete`), or the account holds its own key (`key_not_held`).",
+    503 => Unavailable: "The object store cannot be reached.",
+});
+
+download_response!(DownloadInner, {
+    400 => BadRequest: "`format` is not `jsonl` or `jsonl.zst` (`invalid_request`, `details.field`).",
+    404 => NotFound: "No such snapshot or stream (or not yours).",
+    409 => Conflict: "The snapshot is not complete (`snapshot_not_complete`), or the account holds its own key (`key_not_held`).",
+    503 => Unavailable: "The object store cannot be reached.",
+});
 
 /// The download's answer: [`DownloadInner`], with both content types of its 200 in the spec.
 pub type DownloadStreamResponse = WithZstd<DownloadInner>;
@@ -272,6 +285,91 @@ pub(crate) async fn find_snapshot_as(
         .ok_or_else(|| ApiError::not_found("snapshot", id))?;
     caller.require(&snap.account_id, role)?;
     Ok(snap)
+}
+
+/// A complete snapshot's streams with their totals, by name.
+pub(crate) async fn stream_list(
+    state: &AppState,
+    snap: &snapshot::Model,
+) -> Result<Vec<StreamView>, ApiError> {
+    let manifest = complete_manifest(state, snap).await?;
+    let mut streams: Vec<StreamView> = manifest.streams.iter().map(views::stream_view).collect();
+    streams.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(streams)
+}
+
+/// One page of a stream's records, read from a snapshot the caller may read.
+pub(crate) struct RecordsPage {
+    pub body: Ndjson,
+    /// The next page's cursor; absent after the last record.
+    pub next: Option<String>,
+    /// `Link: rel="next"` under `path` (the snapshots' path the request came by).
+    pub link: Option<String>,
+    pub records: u64,
+}
+
+/// Reads the page `(limit, cursor)` asks for of `stream` in `snap` (checked by the caller),
+/// decrypted with the account's key or the identity sent as `key`.
+pub(crate) async fn read_records(
+    state: &AppState,
+    snap: &snapshot::Model,
+    key: Option<&str>,
+    stream: &str,
+    (limit, cursor): (Option<u64>, Option<&str>),
+    path: &str,
+) -> Result<RecordsPage, ApiError> {
+    let manifest = complete_manifest(state, snap).await?;
+    let entry = self::stream(&manifest, stream)?;
+    let (limit, start) = records::parse_request(&snap.id, entry, limit, cursor)?;
+    let identity = account_identity(state, &manifest, key).await?;
+    let page = records::read_page(&state.store, &identity, entry, start, limit)
+        .await
+        .map_err(storage_error)?;
+    let next = page
+        .next
+        .map(|at| records::encode_cursor(&snap.id, entry, at));
+    let link = next.as_ref().map(|c| {
+        format!(
+            "<{path}/{}/streams/{}/records?limit={limit}&cursor={c}>; rel=\"next\"",
+            snap.id, entry.name
+        )
+    });
+    Ok(RecordsPage {
+        body: Ndjson(page.body.into()),
+        next,
+        link,
+        records: page.records,
+    })
+}
+
+/// A whole stream of `snap` (checked by the caller) as a file to save, with its
+/// `Content-Disposition`.
+pub(crate) async fn stream_download(
+    state: &AppState,
+    snap: &snapshot::Model,
+    key: Option<&str>,
+    stream: &str,
+    format: Option<DownloadFormat>,
+) -> Result<(StreamFile, String), ApiError> {
+    let manifest = complete_manifest(state, snap).await?;
+    let entry = self::stream(&manifest, stream)?;
+    let identity = account_identity(state, &manifest, key).await?;
+    let (zstd, extension, content_type) = match format.unwrap_or_default() {
+        DownloadFormat::Jsonl => (false, "jsonl", payload::NDJSON),
+        DownloadFormat::JsonlZst => (true, "jsonl.zst", payload::ZSTD),
+    };
+    let objects = entry
+        .parts
+        .iter()
+        .cloned()
+        .map(download::Object::Part)
+        .collect();
+    let body = download::body(state.store.clone(), identity, objects, zstd);
+    let disposition = format!(
+        "attachment; filename=\"{}-{}.{extension}\"",
+        snap.id, entry.name
+    );
+    Ok((StreamFile { body, content_type }, disposition))
 }
 
 /// The manifest of a complete snapshot; 409 `snapshot_not_complete` for any other.
@@ -532,10 +630,7 @@ impl SnapshotsApi {
         respond(async {
             let snap = find_snapshot(&state, &auth.0, &snapshot_id).await?;
             let page = PageRequest::parse(limit.0, cursor.0)?;
-            let manifest = complete_manifest(&state, &snap).await?;
-            let mut streams: Vec<StreamView> =
-                manifest.streams.iter().map(views::stream_view).collect();
-            streams.sort_by(|a, b| a.name.cmp(&b.name));
+            let streams = stream_list(&state, &snap).await?;
             let page = page.slice(streams, |s| s.name.clone()).map(|s| s);
             Ok(ListStreamsResponse::Ok(Json(page)))
         })
@@ -569,27 +664,19 @@ impl SnapshotsApi {
     ) -> GetRecordsResponse {
         respond(async {
             let snap = find_snapshot(&state, &auth.0, &snapshot_id).await?;
-            let manifest = complete_manifest(&state, &snap).await?;
-            let entry = self::stream(&manifest, &stream)?;
-            let (limit, start) =
-                records::parse_request(&snap.id, entry, limit.0, cursor.0.as_deref())?;
-            let identity = account_identity(&state, &manifest, key.0.as_deref()).await?;
-            let page = records::read_page(&state.store, &identity, entry, start, limit)
-                .await
-                .map_err(storage_error)?;
-            let next = page
-                .next
-                .map(|at| records::encode_cursor(&snap.id, entry, at));
-            let link = next.as_ref().map(|c| {
-                format!(
-                    "</v1/snapshots/{}/streams/{}/records?limit={limit}&cursor={c}>; rel=\"next\"",
-                    snap.id, entry.name
-                )
-            });
+            let page = read_records(
+                &state,
+                &snap,
+                key.0.as_deref(),
+                &stream,
+                (limit.0, cursor.0.as_deref()),
+                "/v1/snapshots",
+            )
+            .await?;
             Ok(GetRecordsResponse::Ok(
-                Ndjson(page.body.into()),
-                next,
-                link,
+                page.body,
+                page.next,
+                page.link,
                 page.records,
             ))
         })
@@ -620,29 +707,9 @@ impl SnapshotsApi {
         WithZstd(
             respond(async {
                 let snap = find_snapshot(&state, &auth.0, &snapshot_id).await?;
-                let manifest = complete_manifest(&state, &snap).await?;
-                let entry = self::stream(&manifest, &stream)?;
-                let identity = account_identity(&state, &manifest, key.0.as_deref()).await?;
-                let format = format.0.unwrap_or_default();
-                let (zstd, extension, content_type) = match format {
-                    DownloadFormat::Jsonl => (false, "jsonl", payload::NDJSON),
-                    DownloadFormat::JsonlZst => (true, "jsonl.zst", payload::ZSTD),
-                };
-                let objects = entry
-                    .parts
-                    .iter()
-                    .cloned()
-                    .map(download::Object::Part)
-                    .collect();
-                let body = download::body(state.store.clone(), identity, objects, zstd);
-                let disposition = format!(
-                    "attachment; filename=\"{}-{}.{extension}\"",
-                    snap.id, entry.name
-                );
-                Ok(DownloadInner::Ok(
-                    StreamFile { body, content_type },
-                    disposition,
-                ))
+                let (file, disposition) =
+                    stream_download(&state, &snap, key.0.as_deref(), &stream, format.0).await?;
+                Ok(DownloadInner::Ok(file, disposition))
             })
             .await,
         )

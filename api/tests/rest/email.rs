@@ -8,7 +8,7 @@ use entities::{
 use serde_json::json;
 use std::time::Duration;
 
-const APP_URL: &str = "https://backup.example.com/app";
+pub(crate) const APP_URL: &str = "https://backup.example.com/app";
 
 async fn spawn_with_mail(smtp: &SmtpServer) -> App {
     let mail = api::MailSettings::new(&smtp.url(), "ListBackup <no-reply@example.com>", APP_URL)
@@ -388,5 +388,101 @@ async fn an_smtp_server_that_refuses_leaves_no_live_invitation() {
     let err = api::MailSettings::new("smtp://127.0.0.1:25", "not an address", APP_URL).unwrap_err();
     assert!(err.to_string().contains("not an address"), "{err}");
     assert!(api::MailSettings::new("ftp://x", "a@b.example", APP_URL).is_err());
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invitation_into_a_team_adds_the_invitee_to_it_on_accepting() {
+    let smtp = SmtpServer::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let ada = app.register("ada@example.com").await;
+    let acc = &ada.account_id;
+    let invitations = format!("/v1/accounts/{acc}/invitations");
+    let r = app
+        .post(
+            &format!("/v1/accounts/{acc}/teams"),
+            &ada.access,
+            json!({"name": "support"}),
+        )
+        .await;
+    let team = r.ok(201)["id"].as_str().unwrap().to_owned();
+    let sub = app
+        .post(
+            &format!("/v1/accounts/{acc}/sub-accounts"),
+            &ada.access,
+            json!({"name": "client"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.call(
+        "PUT",
+        &format!("/v1/teams/{team}/grants/{sub}"),
+        Some(&ada.access),
+        Some(json!({"role": "owner"})),
+    )
+    .await
+    .ok(200);
+
+    // A team of another account is refused; so is a team holding a role above the inviter's.
+    let olga = app.register("olga@example.com").await;
+    let r = app
+        .post(
+            &format!("/v1/accounts/{}/teams", olga.account_id),
+            &olga.access,
+            json!({"name": "theirs"}),
+        )
+        .await;
+    let theirs = r.ok(201)["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post(
+            &invitations,
+            &ada.access,
+            json!({"email": "bea@example.com", "role": "viewer", "team_id": theirs}),
+        )
+        .await;
+    r.error(422, "invalid_field");
+    assert_eq!(r.field(), "team_id");
+    let admin = app.member(&ada, acc, "adam@example.com", "admin").await;
+    app.post(
+        &invitations,
+        &admin.access,
+        json!({"email": "bea@example.com", "role": "viewer", "team_id": team}),
+    )
+    .await
+    .error(403, "role_too_high");
+    assert!(smtp.messages().is_empty());
+
+    let r = app
+        .post(
+            &invitations,
+            &ada.access,
+            json!({"email": "bea@example.com", "role": "viewer", "team_id": team}),
+        )
+        .await;
+    assert_eq!(r.ok(201)["team_id"], team.as_str());
+    let message = smtp.wait_for("bea@example.com", "You are invited").await;
+    assert!(
+        message.body.contains("in the team \"support\""),
+        "{}",
+        message.body
+    );
+    let token = token_in(&message.body, "accept-invitation");
+    let bea = app.register("bea@example.com").await;
+    let r = accept(&app, &token, &bea.access).await;
+    assert_eq!(r.ok(200)["team_id"], team.as_str());
+    let members = app.get(&format!("/v1/teams/{team}"), &ada.access).await;
+    let emails: Vec<&str> = members.ok(200)["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["bea@example.com"]);
+    // The team's role reaches her at once.
+    let got = app.get(&format!("/v1/accounts/{sub}"), &bea.access).await;
+    assert_eq!(got.ok(200)["role"], "owner");
     app.shutdown().await;
 }

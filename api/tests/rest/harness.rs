@@ -157,10 +157,17 @@ impl App {
     /// Starts the API with a real object store: an embedded S3 endpoint (SigV4 checked) over a
     /// temporary folder, as `listbackup dev` runs it.
     pub async fn spawn_with_objects() -> Self {
+        Self::spawn_with_objects_and(Self::generous).await
+    }
+
+    /// Like [`App::spawn_with_objects`], with sign-in settings adjusted (e.g. email).
+    pub async fn spawn_with_objects_and(
+        configure: impl FnOnce(AuthSettings) -> AuthSettings,
+    ) -> Self {
         let (pg_name, url) = entities::testing::create_database("lbapi")
             .await
             .expect("a test database on Postgres (LISTBACKUP_TEST_POSTGRES)");
-        Self::start(Self::generous, |c| c, url, Some(pg_name), None, None, true).await
+        Self::start(configure, |c| c, url, Some(pg_name), None, None, true).await
     }
 
     /// Starts the API over a SQLite file, as `listbackup dev` runs it.

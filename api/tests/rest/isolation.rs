@@ -4,8 +4,8 @@
 
 use crate::harness::*;
 use entities::{
-    JobKind, activity_log, api_key, connection, invitation, job, membership, oauth_state, repo,
-    schedule,
+    JobKind, activity_log, api_key, client_grant, connection, invitation, job, membership,
+    oauth_state, repo, schedule,
     sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, QueryOrder, Set},
     source, source_group, source_group_member, team, team_grant, team_member, webhook,
     webhook_delivery,
@@ -70,6 +70,14 @@ fn account_calls(
             Some(json!({"email": "mallory@example.com", "role": "owner"})),
         ),
         ("DELETE", format!("{a}/invitations/{key}"), None),
+        ("GET", format!("{a}/client-grants"), None),
+        (
+            "POST",
+            format!("{a}/client-grants"),
+            Some(json!({"email": "mallory@example.com", "access": "restore", "source_ids": [key]})),
+        ),
+        ("GET", format!("{a}/client-grants/{key}"), None),
+        ("DELETE", format!("{a}/client-grants/{key}"), None),
         (
             "POST",
             format!("{a}/api-keys"),
@@ -417,6 +425,7 @@ async fn fingerprint(app: &App) -> (Vec<u64>, Vec<String>) {
             .unwrap(),
         team_member::Entity::find().count(&app.db).await.unwrap(),
         team_grant::Entity::find().count(&app.db).await.unwrap(),
+        client_grant::Entity::find().count(&app.db).await.unwrap(),
         webhook_delivery::Entity::find()
             .count(&app.db)
             .await
@@ -604,6 +613,7 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
                 *method != "GET"
                     || path.ends_with("/api-keys")
                     || path.ends_with("/invitations")
+                    || path.ends_with("/client-grants")
                     || path.ends_with("/activity")
                     || path.ends_with("/webhooks")
             })

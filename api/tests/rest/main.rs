@@ -21,6 +21,7 @@ mod job_lists;
 mod me;
 mod members;
 mod pit;
+mod portal;
 mod retention;
 mod schedules;
 mod search;

@@ -20,6 +20,7 @@ mod m0015_exports;
 mod m0016_user_security;
 mod m0017_teams;
 mod m0018_branding;
+mod m0019_client_portal;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0016_user_security::Migration),
             Box::new(m0017_teams::Migration),
             Box::new(m0018_branding::Migration),
+            Box::new(m0019_client_portal::Migration),
         ]
     }
 }

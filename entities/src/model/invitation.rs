@@ -22,6 +22,8 @@ pub struct Model {
     pub accepted_at: Option<DateTimeUtc>,
     pub accepted_by: Option<String>,
     pub revoked_at: Option<DateTimeUtc>,
+    /// A team of the account the invitee joins (as `member`) on accepting.
+    pub team_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

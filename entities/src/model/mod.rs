@@ -6,6 +6,8 @@ pub mod activity_log;
 pub mod api_key;
 pub mod blob;
 pub mod blob_ref;
+pub mod client_grant;
+pub mod client_grant_target;
 pub mod connection;
 pub mod export;
 pub mod file_fingerprint;

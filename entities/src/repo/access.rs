@@ -166,6 +166,7 @@ pub async fn delete_account(
         .filter(invitation::Column::AccountId.eq(account_id))
         .exec(db)
         .await?;
+    super::delete_account_client_grants(db, account_id).await?;
     super::delete_account_teams(db, account_id).await?;
     account_branding::Entity::delete_by_id(account_id)
         .exec(db)

@@ -28,8 +28,9 @@ pub async fn team_grants_of(
         .collect())
 }
 
-/// Deletes a team with its members and grants. Run it in a transaction.
+/// Deletes a team with its members, its grants and the client grants given to it. Run it in a transaction.
 pub async fn delete_team(db: &impl ConnectionTrait, team_id: &str) -> Result<(), DbErr> {
+    super::delete_team_client_grants(db, team_id).await?;
     team_grant::Entity::delete_many()
         .filter(team_grant::Column::TeamId.eq(team_id))
         .exec(db)

@@ -189,6 +189,8 @@ pub struct NewInvitation<'a> {
     pub role: Role,
     pub invited_by: &'a str,
     pub expires_at: DateTime<Utc>,
+    /// A team of the account to join on accepting.
+    pub team_id: Option<&'a str>,
 }
 
 /// Creates an invitation; returns it with its token (stored only hashed).
@@ -209,6 +211,7 @@ pub async fn create_invitation(
         accepted_at: Set(None),
         accepted_by: Set(None),
         revoked_at: Set(None),
+        team_id: Set(new.team_id.map(str::to_owned)),
     }
     .insert(db)
     .await?;
