@@ -31,6 +31,14 @@ impl ApiListener {
             state.temporal.client.clone(),
             api::reconcile::EVERY,
         ));
+        // And, with an SMTP server, the sender of job-outcome emails.
+        let notifications = state.auth.mail().map(|mail| {
+            tokio::spawn(api::notifications::run(
+                state.db.clone(),
+                mail,
+                api::notifications::EVERY,
+            ))
+        });
         let served = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
                 api::app(state),
@@ -40,6 +48,9 @@ impl ApiListener {
             .await;
         retention.abort();
         reconcile.abort();
+        if let Some(sender) = notifications {
+            sender.abort();
+        }
         served
     }
 }

@@ -82,6 +82,11 @@ impl AuthSettings {
     }
 
     /// The token `/metrics` asks for, if one is set.
+    /// How email is sent, when an SMTP server is set.
+    pub fn mail(&self) -> Option<Arc<MailSettings>> {
+        self.mail.clone()
+    }
+
     pub fn metrics_token(&self) -> Option<&str> {
         self.metrics_token.as_deref()
     }

@@ -32,6 +32,7 @@ mod me;
 mod members;
 pub mod metrics;
 mod mfa;
+pub mod notifications;
 mod oauth;
 pub mod pagination;
 mod password_reset;

@@ -1,4 +1,4 @@
-//! Email: password resets and invitations, over SMTP (`lettre`).
+//! Email: password resets, invitations, client grants and job outcomes, over SMTP (`lettre`).
 //!
 //! Configured with an SMTP URL (`smtp://user:pass@host:587?tls=required`, `smtps://…:465`, or
 //! plain `smtp://host:25` for a local relay), the sender, and the address of the application the
@@ -56,15 +56,21 @@ impl MailSettings {
 
     /// A link into the application: `{app_url}/{page}?token={token}`.
     pub(crate) fn link(&self, page: &str, token: &str) -> String {
-        format!("{}/{page}?token={token}", self.app_url)
+        self.page_for(None, &format!("{page}?token={token}"))
     }
 
     /// The same link at an account's verified custom domain (`https://{domain}/…`) when it has
     /// one.
     pub(crate) fn link_for(&self, domain: Option<&str>, page: &str, token: &str) -> String {
+        self.page_for(domain, &format!("{page}?token={token}"))
+    }
+
+    /// A page of the application (`{app_url}/{path}`), at an account's verified custom domain
+    /// when it has one.
+    pub(crate) fn page_for(&self, domain: Option<&str>, path: &str) -> String {
         match domain {
-            Some(d) => format!("https://{d}/{page}?token={token}"),
-            None => self.link(page, token),
+            Some(d) => format!("https://{d}/{path}"),
+            None => format!("{}/{path}", self.app_url),
         }
     }
 

@@ -14,6 +14,7 @@ mod files;
 mod fuzz;
 mod harness;
 mod live_progress;
+mod notifications;
 mod oauth;
 mod object_lock;
 mod operator;
@@ -24,6 +25,10 @@ mod queue;
 mod retention;
 mod schedules;
 mod shared_budget;
+// The email tests' SMTP server (aiosmtpd), shared with the API's tests.
+#[allow(dead_code)]
+#[path = "../../api/tests/rest/smtp.rs"]
+mod smtp;
 mod synthetic;
 mod verify;
 mod webhooks;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 pub(crate) const APP_URL: &str = "https://backup.example.com/app";
 
-async fn spawn_with_mail(smtp: &SmtpServer) -> App {
+pub(crate) async fn spawn_with_mail(smtp: &SmtpServer) -> App {
     let mail = api::MailSettings::new(&smtp.url(), "ListBackup <no-reply@example.com>", APP_URL)
         .expect("mail settings");
     App::spawn_with(move |auth| crate::me::many_sign_ins(auth).with_mail(mail)).await

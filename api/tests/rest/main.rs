@@ -20,6 +20,7 @@ mod isolation;
 mod job_lists;
 mod me;
 mod members;
+mod notifications;
 mod pit;
 mod portal;
 mod retention;

@@ -26,7 +26,13 @@ fn exe() -> PathBuf {
     std::env::var_os("LISTBACKUP_SMTPD_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/smtpd/bin/aiosmtpd")
+            // From the `api` crate's tests or the workspace root's (which include this file).
+            let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+            ["../.tools", ".tools"]
+                .iter()
+                .map(|tools| here.join(tools).join("smtpd/bin/aiosmtpd"))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| here.join("../.tools/smtpd/bin/aiosmtpd"))
         })
 }
 

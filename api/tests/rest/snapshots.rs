@@ -42,7 +42,7 @@ pub(crate) fn record(stream: &str, i: usize) -> Value {
 }
 
 /// A source of `account_id` with one finished backup job.
-async fn source_with_job(
+pub(crate) async fn source_with_job(
     app: &App,
     account_id: &str,
 ) -> (entities::source::Model, entities::job::Model) {

@@ -21,6 +21,7 @@ mod m0016_user_security;
 mod m0017_teams;
 mod m0018_branding;
 mod m0019_client_portal;
+mod m0020_notifications;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017_teams::Migration),
             Box::new(m0018_branding::Migration),
             Box::new(m0019_client_portal::Migration),
+            Box::new(m0020_notifications::Migration),
         ]
     }
 }

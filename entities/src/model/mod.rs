@@ -15,6 +15,7 @@ pub mod idempotency_key;
 pub mod invitation;
 pub mod job;
 pub mod membership;
+pub mod notification;
 pub mod oauth_state;
 pub mod password_reset;
 pub mod rate_budget;

@@ -166,7 +166,10 @@ pub async fn enqueue_job_event(
             "finished_at": job.finished_at.map(rfc3339),
         }),
     );
-    enqueue_event(db, &job.account_id, event, subject).await
+    let deliveries = enqueue_event(db, &job.account_id, event, subject).await?;
+    // The members' emails go in the same transaction.
+    super::enqueue_job_notifications(db, &job, event).await?;
+    Ok(deliveries)
 }
 
 /// Inserts one delivery of `event` to `hook`: the payload is fixed here, so every attempt

@@ -1,0 +1,226 @@
+//! Job-outcome emails. Ending a job writes one `notifications` row per member of its account who
+//! wants that outcome (`job_failed` on by default, `job_succeeded` off; `PATCH /v1/me`), in the
+//! job's own transaction. Every API process with an SMTP server runs [`run`]: it claims due rows
+//! with a lease (so replicas never both send one), checks the recipient still reaches the account
+//! and still wants it, sends the email in the account's branding with times in the recipient's
+//! time zone, and records the outcome. A failed send is tried again with growing delays, up to
+//! [`MAX_ATTEMPTS`]; rows older than a day are skipped rather than sent late.
+
+use crate::{branding, mail::MailSettings};
+use chrono::{DateTime, Duration, Utc};
+use entities::{account, job, notification, repo, source, user};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use std::sync::Arc;
+
+/// How often the sender looks for due emails.
+pub const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// Attempts before an email is given up.
+pub const MAX_ATTEMPTS: i32 = 8;
+const BATCH: u64 = 50;
+/// How long a claimed email is the claiming sender's (well over an SMTP timeout).
+const LEASE: Duration = Duration::minutes(5);
+/// Older outcomes are not worth an email any more.
+const STALE_AFTER: Duration = Duration::hours(24);
+
+/// Sends due emails every `every`, for as long as the future is polled.
+pub async fn run(db: DatabaseConnection, mail: Arc<MailSettings>, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match send_due(&db, &mail).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sent = n, "job-outcome emails sent"),
+            Err(e) => tracing::warn!(error = %e, "job-outcome email pass failed; retrying"),
+        }
+    }
+}
+
+/// One pass: skips stale emails, then claims and sends the due ones. Returns how many were
+/// sent.
+pub async fn send_due(db: &DatabaseConnection, mail: &MailSettings) -> Result<usize, DbErr> {
+    repo::skip_stale_notifications(db, Utc::now() - STALE_AFTER).await?;
+    let mut sent = 0;
+    loop {
+        let batch = repo::claim_due_notifications(db, BATCH, LEASE).await?;
+        if batch.is_empty() {
+            return Ok(sent);
+        }
+        for n in batch {
+            match compose(db, mail, &n).await? {
+                Compose::Send(email) => {
+                    match mail
+                        .send(&email.to, Some(&email.sender), &email.subject, email.body)
+                        .await
+                    {
+                        Ok(()) => {
+                            repo::notification_sent(db, &n.id).await?;
+                            sent += 1;
+                        }
+                        Err(e) => {
+                            tracing::warn!(notification_id = %n.id, error = %e, "job-outcome email not sent");
+                            let retry_at = (n.attempts + 1 < MAX_ATTEMPTS)
+                                .then(|| Utc::now() + backoff(n.attempts));
+                            repo::notification_not_sent(db, &n.id, &e.to_string(), retry_at, None)
+                                .await?;
+                        }
+                    }
+                }
+                Compose::Skip(why) => {
+                    repo::notification_not_sent(
+                        db,
+                        &n.id,
+                        why,
+                        None,
+                        Some(repo::NOTIFICATION_SKIPPED),
+                    )
+                    .await?;
+                }
+            }
+        }
+    }
+}
+
+/// 1, 2, 4 … minutes after the `attempts`-th failure, at most 64.
+fn backoff(attempts: i32) -> Duration {
+    Duration::minutes(1i64 << attempts.clamp(0, 6))
+}
+
+struct Email {
+    to: String,
+    sender: String,
+    subject: String,
+    body: String,
+}
+
+enum Compose {
+    Send(Email),
+    /// Nothing to send any more, and why.
+    Skip(&'static str),
+}
+
+/// The email `n` stands for, read as things are now.
+async fn compose(
+    db: &DatabaseConnection,
+    mail: &MailSettings,
+    n: &notification::Model,
+) -> Result<Compose, DbErr> {
+    let Some(u) = user::Entity::find_by_id(n.user_id.as_str()).one(db).await? else {
+        return Ok(Compose::Skip("the user is gone"));
+    };
+    if !repo::wants_job_email(u.notifications.as_ref(), &n.event) {
+        return Ok(Compose::Skip("the user turned this notification off"));
+    }
+    if !repo::member_recipients(db, &n.account_id)
+        .await?
+        .iter()
+        .any(|m| m.id == u.id)
+    {
+        return Ok(Compose::Skip("the user no longer reaches the account"));
+    }
+    let (Some(j), Some(acct)) = (
+        job::Entity::find_by_id(n.job_id.as_str()).one(db).await?,
+        account::Entity::find_by_id(n.account_id.as_str())
+            .one(db)
+            .await?,
+    ) else {
+        return Ok(Compose::Skip("the job or its account is gone"));
+    };
+    let source_name = source::Entity::find_by_id(j.source_id.as_str())
+        .one(db)
+        .await?
+        .map(|s| s.name)
+        .unwrap_or_else(|| j.source_id.clone());
+    let brand = branding::effective(db, &acct)
+        .await
+        .map_err(|e| DbErr::Custom(e.message().to_owned()))?;
+    let domain = branding::verified_domain(&brand);
+    let kind = match j.kind_str() {
+        "sync" => "Sync",
+        _ => "Backup",
+    };
+    let failed = n.event == repo::JOB_FAILED;
+    let outcome = if failed { "failed" } else { "succeeded" };
+    let when = j
+        .finished_at
+        .map(|t| local_time(t, &u.time_zone))
+        .unwrap_or_default();
+    let mut body = format!(
+        "Hello {name},\n\n\
+         The {kind_lower} of \"{source_name}\" in {account} {outcome}{when}.\n\n",
+        name = u.name,
+        kind_lower = kind.to_lowercase(),
+        account = brand.display_name,
+        when = if when.is_empty() {
+            String::new()
+        } else {
+            format!(" at {when}")
+        },
+    );
+    if let Some(error) = j.error.as_deref().filter(|_| failed) {
+        body.push_str(&format!("What went wrong: {error}\n\n"));
+    }
+    body.push_str(&format!(
+        "Records: {records}, bytes: {bytes}\nJob: {job}\n{link}\n\n\
+         You get this email because {which} are on in your notification settings:\n{settings}\n",
+        records = j.records.max(0),
+        bytes = j.bytes.max(0),
+        job = j.id,
+        link = mail.page_for(domain, &format!("jobs/{}", j.id)),
+        which = if failed {
+            "failed backups"
+        } else {
+            "successful backups"
+        },
+        settings = mail.page_for(domain, "settings"),
+    ));
+    Ok(Compose::Send(Email {
+        to: u.email,
+        sender: brand.display_name.clone(),
+        subject: format!("{kind} {outcome}: {source_name} ({})", brand.display_name),
+        body,
+    }))
+}
+
+/// `t` in the IANA time zone `zone` (UTC when unknown), e.g. `2026-12-07 11:30 CET`.
+fn local_time(t: DateTime<Utc>, zone: &str) -> String {
+    match zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+        Err(_) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_in_the_recipients_zone() {
+        let t = DateTime::parse_from_rfc3339("2026-12-07T10:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(local_time(t, "Europe/Berlin"), "2026-12-07 11:30 CET");
+        assert_eq!(local_time(t, "UTC"), "2026-12-07 10:30 UTC");
+        assert_eq!(local_time(t, "Mars/Olympus"), "2026-12-07 10:30 UTC");
+    }
+
+    #[test]
+    fn the_outbox_reads_preferences_as_the_settings_store_them() {
+        let defaults = serde_json::to_value(crate::me::NotificationPreferences::default()).unwrap();
+        for stored in [None, Some(&defaults)] {
+            assert!(repo::wants_job_email(stored, repo::JOB_FAILED));
+            assert!(!repo::wants_job_email(stored, repo::JOB_SUCCEEDED));
+            assert!(!repo::wants_job_email(stored, repo::JOB_NEEDS_REAUTH));
+        }
+        let flipped = serde_json::json!({"job_failed": false, "job_succeeded": true});
+        assert!(!repo::wants_job_email(Some(&flipped), repo::JOB_FAILED));
+        assert!(repo::wants_job_email(Some(&flipped), repo::JOB_SUCCEEDED));
+    }
+
+    #[test]
+    fn retries_back_off_to_about_an_hour() {
+        assert_eq!(backoff(0), Duration::minutes(1));
+        assert_eq!(backoff(3), Duration::minutes(8));
+        assert_eq!(backoff(20), Duration::minutes(64));
+    }
+}
