@@ -31,14 +31,12 @@ impl ApiListener {
             state.temporal.client.clone(),
             api::reconcile::EVERY,
         ));
-        // And, with an SMTP server, the sender of job-outcome emails.
-        let notifications = state.auth.mail().map(|mail| {
-            tokio::spawn(api::notifications::run(
-                state.db.clone(),
-                mail,
-                api::notifications::EVERY,
-            ))
-        });
+        // And the sender of job-outcome emails (with no SMTP server, it keeps the outbox tidy).
+        let notifications = tokio::spawn(api::notifications::run(
+            state.db.clone(),
+            state.auth.mail(),
+            api::notifications::EVERY,
+        ));
         let served = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
                 api::app(state),
@@ -48,9 +46,7 @@ impl ApiListener {
             .await;
         retention.abort();
         reconcile.abort();
-        if let Some(sender) = notifications {
-            sender.abort();
-        }
+        notifications.abort();
         served
     }
 }

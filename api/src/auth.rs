@@ -81,12 +81,12 @@ impl AuthSettings {
         self
     }
 
-    /// The token `/metrics` asks for, if one is set.
     /// How email is sent, when an SMTP server is set.
     pub fn mail(&self) -> Option<Arc<MailSettings>> {
         self.mail.clone()
     }
 
+    /// The token `/metrics` asks for, if one is set.
     pub fn metrics_token(&self) -> Option<&str> {
         self.metrics_token.as_deref()
     }
@@ -144,15 +144,7 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
         {
             tracing::warn!(key_id = %key.id, error = %e, "could not record the key's use");
         }
-        let grants = vec![Grant {
-            account_id: key.account_id.clone(),
-            role: key.role,
-        }];
-        let principal = Principal::ApiKey {
-            key_id: key.id,
-            account_id: key.account_id,
-        };
-        Caller::load(&state.db, principal, grants, false).await
+        api_key_caller(&state.db, key).await
     } else {
         let Some(claims) = state.auth.tokens.verify(&bearer.token) else {
             return Err(unauthorized());
@@ -170,28 +162,7 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
         else {
             return Err(unauthorized());
         };
-        let mut grants: Vec<Grant> = repo::memberships_of(&state.db, &claims.sub)
-            .await
-            .map_err(unavailable)?
-            .into_iter()
-            .map(|m| Grant {
-                account_id: m.account_id,
-                role: m.role,
-            })
-            .collect();
-        // Roles held through teams count like memberships.
-        grants.extend(
-            repo::team_grants_of(&state.db, &claims.sub)
-                .await
-                .map_err(unavailable)?
-                .into_iter()
-                .map(|(account_id, role)| Grant { account_id, role }),
-        );
-        let principal = Principal::User {
-            user_id: claims.sub,
-            session_id: claims.sid,
-        };
-        Caller::load(&state.db, principal, grants, user.mfa_enabled_at.is_some()).await
+        user_caller(&state.db, &user, claims.sid).await
     };
     let caller = caller.map_err(unavailable)?;
     // One budget per credential: an API key, or a user across all their sign-ins.
@@ -201,6 +172,71 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
         .request(&caller.actor())
         .map_err(|wait| poem::Error::new(RateLimited(wait), StatusCode::TOO_MANY_REQUESTS))?;
     Ok(caller)
+}
+
+/// An API key as a caller: its one account and role.
+pub(crate) async fn api_key_caller(
+    db: &impl sea_orm::ConnectionTrait,
+    key: entities::api_key::Model,
+) -> Result<Caller, sea_orm::DbErr> {
+    let grants = vec![Grant {
+        account_id: key.account_id.clone(),
+        role: key.role,
+    }];
+    let principal = Principal::ApiKey {
+        key_id: key.id,
+        account_id: key.account_id,
+    };
+    Caller::load(db, principal, grants, false).await
+}
+
+/// A user as a caller: their memberships and the roles their teams hold, as of now.
+pub(crate) async fn user_caller(
+    db: &impl sea_orm::ConnectionTrait,
+    user: &user::Model,
+    session_id: String,
+) -> Result<Caller, sea_orm::DbErr> {
+    let mut grants: Vec<Grant> = repo::memberships_of(db, &user.id)
+        .await?
+        .into_iter()
+        .map(|m| Grant {
+            account_id: m.account_id,
+            role: m.role,
+        })
+        .collect();
+    // Roles held through teams count like memberships.
+    grants.extend(
+        repo::team_grants_of(db, &user.id)
+            .await?
+            .into_iter()
+            .map(|(account_id, role)| Grant { account_id, role }),
+    );
+    let principal = Principal::User {
+        user_id: user.id.clone(),
+        session_id,
+    };
+    Caller::load(db, principal, grants, user.mfa_enabled_at.is_some()).await
+}
+
+/// Whoever `actor` (`user:{id}` or `api_key:{id}`, as the activity log names them) is now, if
+/// they still exist (a revoked key does not).
+pub(crate) async fn actor_caller(
+    db: &impl sea_orm::ConnectionTrait,
+    actor: &str,
+) -> Result<Option<Caller>, sea_orm::DbErr> {
+    if let Some(id) = actor.strip_prefix("user:") {
+        return match user::Entity::find_by_id(id).one(db).await? {
+            Some(u) => Ok(Some(user_caller(db, &u, String::new()).await?)),
+            None => Ok(None),
+        };
+    }
+    if let Some(id) = actor.strip_prefix("api_key:") {
+        return match entities::api_key::Entity::find_by_id(id).one(db).await? {
+            Some(k) if k.revoked_at.is_none() => Ok(Some(api_key_caller(db, k).await?)),
+            _ => Ok(None),
+        };
+    }
+    Ok(None)
 }
 
 fn unauthorized() -> poem::Error {

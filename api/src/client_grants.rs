@@ -171,12 +171,6 @@ fn check_targets(field: &str, ids: &[String], found: u64) -> Result<Vec<String>,
     let mut unique = ids.to_vec();
     unique.sort();
     unique.dedup();
-    if unique.len() > MAX_TARGETS {
-        return Err(ApiError::invalid_field(
-            field,
-            format!("`{field}` may name at most {MAX_TARGETS}"),
-        ));
-    }
     if found != unique.len() as u64 {
         return Err(ApiError::invalid_field(
             field,
@@ -302,6 +296,17 @@ impl ClientGrantsApi {
                     "expires_at",
                     "`expires_at` must be in the future",
                 ));
+            }
+            for (field, ids) in [
+                ("source_ids", &body.source_ids),
+                ("source_group_ids", &body.source_group_ids),
+            ] {
+                if ids.len() > MAX_TARGETS {
+                    return Err(ApiError::invalid_field(
+                        field,
+                        format!("`{field}` may name at most {MAX_TARGETS}"),
+                    ));
+                }
             }
             let sources = body.source_ids.iter().cloned();
             let found = source::Entity::find()

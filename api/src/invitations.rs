@@ -103,7 +103,8 @@ pub struct AcceptedInvitation {
     pub account_id: String,
     pub account_name: String,
     pub role: RoleName,
-    /// The team joined, if the invitation named one that still exists.
+    /// The team joined: the invitation's, if it still exists and holds nothing above the invited
+    /// role (its grants may have grown since); otherwise absent, and you joined the account only.
     pub team_id: Option<String>,
 }
 
@@ -185,8 +186,8 @@ pub enum AcceptInvitationResponse {
     /// The body could not be read (`invalid_request`).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
-    /// The invitation is for another email (`invitation_for_another_email`), or an API key
-    /// (`user_required`).
+    /// The invitation is for another email (`invitation_for_another_email`), its sender may no
+    /// longer give its role (`inviter_lacks_role`), or an API key (`user_required`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
     /// You are a member of the account already (`already_member`).
@@ -474,26 +475,55 @@ impl AcceptInvitationApi {
                 .one(&state.db)
                 .await?
                 .ok_or_else(|| invalid_token("invitation"))?;
+            // The invitation gives what its sender may give now, not when it was sent.
+            let inviter = crate::auth::actor_caller(&state.db, &inv.invited_by)
+                .await?
+                .filter(|c| {
+                    c.role_in(&inv.account_id).is_some_and(|own| {
+                        own >= Role::Admin && require_grantable(own, inv.role).is_ok()
+                    })
+                })
+                .ok_or_else(|| {
+                    ApiError::forbidden(
+                        "inviter_lacks_role",
+                        "whoever sent this invitation may no longer give this role; ask for a new one",
+                    )
+                })?;
             let txn = state.db.begin().await?;
             if !repo::accept_invitation(&txn, &inv.id, &u.id).await? {
                 return Err(invalid_token("invitation"));
             }
             repo::add_membership(&txn, &u.id, &inv.account_id, inv.role).await?;
-            // The team, if it still exists (deleted since: the membership alone).
+            // The team, if it still exists and the inviter could still hand out all it holds
+            // (its grants may have grown since); otherwise the membership alone.
             let team = match &inv.team_id {
                 Some(id) => team::Entity::find_by_id(id.as_str()).one(&txn).await?,
                 None => None,
             };
-            if let Some(t) = &team {
-                team_member::ActiveModel {
-                    id: Set(entities::new_id()),
-                    team_id: Set(t.id.clone()),
-                    user_id: Set(u.id.clone()),
-                    team_role: Set("member".into()),
-                    created_at: Set(Utc::now()),
+            let team = match team {
+                Some(t) if crate::teams::require_grants_grantable(&txn, &inviter, &t).await.is_ok() => {
+                    Some(t)
                 }
-                .insert(&txn)
-                .await?;
+                _ => None,
+            };
+            if let Some(t) = &team {
+                let already = team_member::Entity::find()
+                    .filter(team_member::Column::TeamId.eq(t.id.as_str()))
+                    .filter(team_member::Column::UserId.eq(u.id.as_str()))
+                    .count(&txn)
+                    .await?
+                    > 0;
+                if !already {
+                    team_member::ActiveModel {
+                        id: Set(entities::new_id()),
+                        team_id: Set(t.id.clone()),
+                        user_id: Set(u.id.clone()),
+                        team_role: Set("member".into()),
+                        created_at: Set(Utc::now()),
+                    }
+                    .insert(&txn)
+                    .await?;
+                }
             }
             activity::record(
                 &txn,

@@ -4,7 +4,8 @@
 //! with a lease (so replicas never both send one), checks the recipient still reaches the account
 //! and still wants it, sends the email in the account's branding with times in the recipient's
 //! time zone, and records the outcome. A failed send is tried again with growing delays, up to
-//! [`MAX_ATTEMPTS`]; rows older than a day are skipped rather than sent late.
+//! [`MAX_ATTEMPTS`]; rows older than a day are skipped rather than sent late, a user gets at most
+//! [`DAILY_CAP`] a day, and finished rows are deleted after 30 days.
 
 use crate::{branding, mail::MailSettings};
 use chrono::{DateTime, Duration, Utc};
@@ -16,19 +17,36 @@ use std::sync::Arc;
 pub const EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 /// Attempts before an email is given up.
 pub const MAX_ATTEMPTS: i32 = 8;
-const BATCH: u64 = 50;
-/// How long a claimed email is the claiming sender's (well over an SMTP timeout).
+/// Job emails one user gets in a day at most; more are skipped (a flood of failures, or
+/// someone using their own account to send mail to an address they do not own).
+pub const DAILY_CAP: u64 = 50;
+/// How long a claimed email is the claiming sender's: well over one SMTP exchange (each of its
+/// commands times out after 20 s), as the sender claims one email at a time.
 const LEASE: Duration = Duration::minutes(5);
 /// Older outcomes are not worth an email any more.
 const STALE_AFTER: Duration = Duration::hours(24);
+/// Sent, given-up and skipped emails are kept this long, then deleted.
+const KEEP: Duration = Duration::days(30);
 
-/// Sends due emails every `every`, for as long as the future is polled.
-pub async fn run(db: DatabaseConnection, mail: Arc<MailSettings>, every: std::time::Duration) {
+/// Runs a pass every `every`, for as long as the future is polled. Without `mail` (no SMTP
+/// server), a pass only skips stale emails and deletes old ones, so the outbox stays small.
+pub async fn run(
+    db: DatabaseConnection,
+    mail: Option<Arc<MailSettings>>,
+    every: std::time::Duration,
+) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match send_due(&db, &mail).await {
+        let pass = async {
+            tidy(&db).await?;
+            match &mail {
+                Some(mail) => send_due(&db, mail).await,
+                None => Ok(0),
+            }
+        };
+        match pass.await {
             Ok(0) => {}
             Ok(n) => tracing::info!(sent = n, "job-outcome emails sent"),
             Err(e) => tracing::warn!(error = %e, "job-outcome email pass failed; retrying"),
@@ -36,49 +54,51 @@ pub async fn run(db: DatabaseConnection, mail: Arc<MailSettings>, every: std::ti
     }
 }
 
-/// One pass: skips stale emails, then claims and sends the due ones. Returns how many were
-/// sent.
+/// Skips emails too old to send and deletes finished ones past [`KEEP`].
+pub async fn tidy(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let now = Utc::now();
+    repo::skip_stale_notifications(db, now - STALE_AFTER).await?;
+    repo::purge_notifications_before(db, now - KEEP).await?;
+    Ok(())
+}
+
+/// Claims and sends the due emails, one at a time; returns how many were sent. An email that
+/// cannot even be composed (the database failed) is put off like a refused one.
 pub async fn send_due(db: &DatabaseConnection, mail: &MailSettings) -> Result<usize, DbErr> {
     repo::skip_stale_notifications(db, Utc::now() - STALE_AFTER).await?;
     let mut sent = 0;
-    loop {
-        let batch = repo::claim_due_notifications(db, BATCH, LEASE).await?;
-        if batch.is_empty() {
-            return Ok(sent);
-        }
-        for n in batch {
-            match compose(db, mail, &n).await? {
-                Compose::Send(email) => {
-                    match mail
-                        .send(&email.to, Some(&email.sender), &email.subject, email.body)
-                        .await
-                    {
-                        Ok(()) => {
-                            repo::notification_sent(db, &n.id).await?;
-                            sent += 1;
-                        }
-                        Err(e) => {
-                            tracing::warn!(notification_id = %n.id, error = %e, "job-outcome email not sent");
-                            let retry_at = (n.attempts + 1 < MAX_ATTEMPTS)
-                                .then(|| Utc::now() + backoff(n.attempts));
-                            repo::notification_not_sent(db, &n.id, &e.to_string(), retry_at, None)
-                                .await?;
-                        }
-                    }
-                }
-                Compose::Skip(why) => {
-                    repo::notification_not_sent(
-                        db,
-                        &n.id,
-                        why,
-                        None,
-                        Some(repo::NOTIFICATION_SKIPPED),
-                    )
+    while let Some(n) = repo::claim_due_notifications(db, 1, LEASE)
+        .await?
+        .into_iter()
+        .next()
+    {
+        let outcome = match compose(db, mail, &n).await {
+            Ok(Compose::Send(email)) => mail
+                .send(&email.to, Some(&email.sender), &email.subject, email.body)
+                .await
+                .map_err(|e| e.to_string()),
+            Ok(Compose::Skip(why)) => {
+                repo::notification_not_sent(db, &n, why, None, Some(repo::NOTIFICATION_SKIPPED))
                     .await?;
+                continue;
+            }
+            Err(e) => Err(format!("composing: {e}")),
+        };
+        match outcome {
+            Ok(()) => {
+                if repo::notification_sent(db, &n).await? {
+                    sent += 1;
                 }
+            }
+            Err(e) => {
+                tracing::warn!(notification_id = %n.id, error = %e, "job-outcome email not sent");
+                let retry_at =
+                    (n.attempts + 1 < MAX_ATTEMPTS).then(|| Utc::now() + backoff(n.attempts));
+                repo::notification_not_sent(db, &n, &e, retry_at, None).await?;
             }
         }
     }
+    Ok(sent)
 }
 
 /// 1, 2, 4 … minutes after the `attempts`-th failure, at most 64.
@@ -110,6 +130,12 @@ async fn compose(
     };
     if !repo::wants_job_email(u.notifications.as_ref(), &n.event) {
         return Ok(Compose::Skip("the user turned this notification off"));
+    }
+    if repo::notifications_sent_since(db, &u.id, Utc::now() - Duration::days(1)).await? >= DAILY_CAP
+    {
+        return Ok(Compose::Skip(
+            "the user's daily cap of job emails is reached",
+        ));
     }
     if !repo::member_recipients(db, &n.account_id)
         .await?

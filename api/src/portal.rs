@@ -196,7 +196,9 @@ fn require_restore(granted: &GrantedSource) -> Result<(), ApiError> {
     }
 }
 
-/// Writes a portal call to the source's account's log.
+/// Writes a portal call to the source's account's log. Reads of contents log before they read
+/// (no unlogged read); listings log after, and a listing whose entry cannot be written is still
+/// answered (the failure is logged here).
 async fn log(
     state: &AppState,
     auth: &BearerAuth,
@@ -217,13 +219,13 @@ async fn log(
     .await
 }
 
-/// Writes a portal call that spans every account of `grants` to each of their logs.
+/// Writes a listing that spans every account of `grants` to each of their logs, best effort.
 async fn log_accounts(
     state: &AppState,
     auth: &BearerAuth,
     grants: &[client_grant::Model],
     action: &str,
-) -> Result<(), ApiError> {
+) {
     let mut by_account: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for g in grants {
         by_account
@@ -231,20 +233,26 @@ async fn log_accounts(
             .or_default()
             .push(g.id.as_str());
     }
-    let txn = state.db.begin().await?;
-    for (account_id, ids) in by_account {
-        crate::activity::record(
-            &txn,
-            &auth.0,
-            account_id,
-            action,
-            ("account", account_id),
-            json!({"grants": ids}),
-        )
-        .await?;
+    let written = async {
+        let txn = state.db.begin().await?;
+        for (account_id, ids) in by_account {
+            crate::activity::record(
+                &txn,
+                &auth.0,
+                account_id,
+                action,
+                ("account", account_id),
+                json!({"grants": ids}),
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok::<_, ApiError>(())
     }
-    txn.commit().await?;
-    Ok(())
+    .await;
+    if let Err(e) = written {
+        tracing::warn!(action, error = %e.message(), "portal listing not logged");
+    }
 }
 
 /// The views of `grants`, each with its account's branding and the sources it reaches.
@@ -294,7 +302,7 @@ async fn grant_views(
 
 operation_response!(AcceptClientGrantResponse, 200, "The grant you now hold.", Ok(PortalGrantView), {
     400 => BadRequest: "The body could not be read (`invalid_request`).",
-    403 => Forbidden: "The grant is for another email (`grant_for_another_email`), or an API key (`user_required`).",
+    403 => Forbidden: "The grant is for another email (`grant_for_another_email`), the granting account requires a second factor you do not have (`mfa_required`; the token stays usable), or an API key (`user_required`).",
     422 => Unprocessable: "The token is unknown, used, revoked or expired (`invalid_token`).",
 });
 
@@ -371,6 +379,13 @@ impl PortalApi {
                     "this grant is for another email address; sign in with that one",
                 ));
             }
+            if u.mfa_enabled_at.is_none() && requires_mfa(&state.db, &grant.account_id).await? {
+                // Refused before the token is used: it works once the user has a factor.
+                return Err(ApiError::forbidden(
+                    "mfa_required",
+                    "the granting account requires a second factor: set one up, then accept",
+                ));
+            }
             let txn = state.db.begin().await?;
             if !repo::accept_client_grant(&txn, &grant.id, &u.id).await? {
                 return Err(invalid_token("client grant"));
@@ -396,12 +411,7 @@ impl PortalApi {
                 .await?
                 .into_iter()
                 .next()
-                .ok_or_else(|| {
-                    ApiError::forbidden(
-                        "mfa_required",
-                        "the account requires a second factor: set one up to reach its sources",
-                    )
-                })?;
+                .ok_or_else(|| ApiError::internal("an accepted grant not among the user's"))?;
             Ok(AcceptClientGrantResponse::Ok(Json(view)))
         })
         .await
@@ -418,7 +428,7 @@ impl PortalApi {
         respond(async {
             let reach = reach(&state, &auth).await?;
             let views = grant_views(&state, &reach.grants, &reach.sources).await?;
-            log_accounts(&state, &auth, &reach.grants, "portal.grants.listed").await?;
+            log_accounts(&state, &auth, &reach.grants, "portal.grants.listed").await;
             Ok(ListPortalGrantsResponse::Ok(Json(views)))
         })
         .await
@@ -455,7 +465,7 @@ impl PortalApi {
                 })
                 .collect();
             let page = page.slice(sources, |s| s.id.clone()).map(|s| s);
-            log_accounts(&state, &auth, &reach.grants, "portal.sources.listed").await?;
+            log_accounts(&state, &auth, &reach.grants, "portal.sources.listed").await;
             Ok(ListPortalSourcesResponse::Ok(Json(page)))
         })
         .await
@@ -484,7 +494,8 @@ impl PortalApi {
             let rows = page
                 .apply_desc(
                     job::Entity::find()
-                        .filter(job::Column::SourceId.eq(granted.source.id.as_str())),
+                        .filter(job::Column::SourceId.eq(granted.source.id.as_str()))
+                        .filter(job::Column::AccountId.eq(granted.source.account_id.as_str())),
                     job::Column::Id,
                 )
                 .all(&state.db)
@@ -535,7 +546,8 @@ impl PortalApi {
             let rows = page
                 .apply_desc(
                     snapshot::Entity::find()
-                        .filter(snapshot::Column::SourceId.eq(granted.source.id.as_str())),
+                        .filter(snapshot::Column::SourceId.eq(granted.source.id.as_str()))
+                        .filter(snapshot::Column::AccountId.eq(granted.source.account_id.as_str())),
                     snapshot::Column::Id,
                 )
                 .all(&state.db)
@@ -610,6 +622,14 @@ impl PortalApi {
             let reach = reach(&state, &auth).await?;
             let (snap, granted) = reach.snapshot(&state.db, &snapshot_id).await?;
             require_restore(granted)?;
+            log(
+                &state,
+                &auth,
+                granted,
+                "portal.records.read",
+                json!({"snapshot_id": snap.id, "stream": stream.0, "cursor": cursor.0}),
+            )
+            .await?;
             let page = read_records(
                 &state,
                 &snap,
@@ -617,14 +637,6 @@ impl PortalApi {
                 &stream,
                 (limit.0, cursor.0.as_deref()),
                 "/v1/portal/snapshots",
-            )
-            .await?;
-            log(
-                &state,
-                &auth,
-                granted,
-                "portal.records.read",
-                json!({"snapshot_id": snap.id, "stream": stream.0, "records": page.records}),
             )
             .await?;
             Ok(PortalRecordsResponse::Ok(
@@ -662,8 +674,6 @@ impl PortalApi {
                 let reach = reach(&state, &auth).await?;
                 let (snap, granted) = reach.snapshot(&state.db, &snapshot_id).await?;
                 require_restore(granted)?;
-                let (file, disposition) =
-                    stream_download(&state, &snap, key.0.as_deref(), &stream, format.0).await?;
                 log(
                     &state,
                     &auth,
@@ -672,6 +682,8 @@ impl PortalApi {
                     json!({"snapshot_id": snap.id, "stream": stream.0}),
                 )
                 .await?;
+                let (file, disposition) =
+                    stream_download(&state, &snap, key.0.as_deref(), &stream, format.0).await?;
                 Ok(PortalDownloadInner::Ok(file, disposition))
             })
             .await,

@@ -19,7 +19,7 @@ use crate::{
     state::AppState,
 };
 use chrono::{DateTime, Utc};
-use entities::{Role, repo, team, team_grant, team_member, user};
+use entities::{Role, client_grant, repo, team, team_grant, team_member, user};
 use poem::web::Data;
 use poem_openapi::{
     Enum, Object, OpenApi,
@@ -242,25 +242,35 @@ async fn require_team_manager(
 }
 
 /// 403 `role_too_high` unless the caller holds, in every account the team has a role in, at
-/// least that role.
+/// least that role, and is admin of every account that granted the team sources (the portal):
+/// whoever changes who is in the team hands all of it out.
 pub(crate) async fn require_grants_grantable(
     db: &impl ConnectionTrait,
     caller: &Caller,
     t: &team::Model,
 ) -> Result<(), ApiError> {
+    let too_high = || {
+        ApiError::forbidden(
+            "role_too_high",
+            "the team holds roles or source grants in accounts where yours is lower",
+        )
+    };
     let grants = team_grant::Entity::find()
         .filter(team_grant::Column::TeamId.eq(t.id.as_str()))
         .all(db)
         .await?;
     for g in grants {
-        match caller.role_in(&g.account_id) {
-            Some(own) => require_grantable(own, g.role)?,
-            None => {
-                return Err(ApiError::forbidden(
-                    "role_too_high",
-                    "the team holds roles in accounts you do not reach",
-                ));
-            }
+        let own = caller.role_in(&g.account_id).ok_or_else(too_high)?;
+        require_grantable(own, g.role)?;
+    }
+    let source_grants = client_grant::Entity::find()
+        .filter(client_grant::Column::TeamId.eq(t.id.as_str()))
+        .filter(client_grant::Column::RevokedAt.is_null())
+        .all(db)
+        .await?;
+    for g in source_grants {
+        if caller.role_in(&g.account_id) < Some(Role::Admin) {
+            return Err(too_high());
         }
     }
     Ok(())

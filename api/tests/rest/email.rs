@@ -484,5 +484,66 @@ async fn an_invitation_into_a_team_adds_the_invitee_to_it_on_accepting() {
     // The team's role reaches her at once.
     let got = app.get(&format!("/v1/accounts/{sub}"), &bea.access).await;
     assert_eq!(got.ok(200)["role"], "owner");
+
+    // Someone in the team already (not a member of the account) joins the account; the team
+    // keeps one membership of theirs.
+    let cy = app.register("cy@example.com").await;
+    app.post(
+        &format!("/v1/teams/{team}/members"),
+        &ada.access,
+        json!({"email": "cy@example.com", "team_role": "member"}),
+    )
+    .await
+    .ok(201);
+    app.post(
+        &invitations,
+        &ada.access,
+        json!({"email": "cy@example.com", "role": "viewer", "team_id": team}),
+    )
+    .await
+    .ok(201);
+    let token = token_in(
+        &smtp
+            .wait_for("cy@example.com", "You are invited")
+            .await
+            .body,
+        "accept-invitation",
+    );
+    let r = accept(&app, &token, &cy.access).await;
+    assert_eq!(r.ok(200)["team_id"], team.as_str());
+    let members = app.get(&format!("/v1/teams/{team}"), &ada.access).await;
+    assert_eq!(members.ok(200)["members"].as_array().unwrap().len(), 2);
+
+    // An invitation gives what its sender may give when it is accepted: a demoted admin's
+    // invitation no longer works.
+    app.post(
+        &invitations,
+        &admin.access,
+        json!({"email": "dan@example.com", "role": "operator"}),
+    )
+    .await
+    .ok(201);
+    let token = token_in(
+        &smtp
+            .wait_for("dan@example.com", "You are invited")
+            .await
+            .body,
+        "accept-invitation",
+    );
+    app.call(
+        "PATCH",
+        &format!("/v1/accounts/{acc}/members/{}", admin.id),
+        Some(&ada.access),
+        Some(json!({"role": "viewer"})),
+    )
+    .await
+    .ok(200);
+    let dan = app.register("dan@example.com").await;
+    accept(&app, &token, &dan.access)
+        .await
+        .error(403, "inviter_lacks_role");
+    app.get(&format!("/v1/accounts/{acc}"), &dan.access)
+        .await
+        .error(404, "not_found");
     app.shutdown().await;
 }

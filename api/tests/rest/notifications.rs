@@ -266,5 +266,36 @@ async fn a_refused_email_is_tried_again_later_and_old_news_is_not_sent() {
         repo::NOTIFICATION_SKIPPED
     );
     assert_eq!(smtp.messages().len(), 1);
+
+    // Finished emails are deleted after 30 days; pending ones are not.
+    notification::Entity::update_many()
+        .col_expr(
+            notification::Column::CreatedAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::days(40)),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
+    api::notifications::tidy(&app.db).await.unwrap();
+    assert!(rows(&app, &job.id).await.is_empty());
+    assert!(rows(&app, &old.id).await.is_empty());
+
+    // A user gets at most a day's cap of job emails.
+    for _ in 0..api::notifications::DAILY_CAP {
+        let (_, j) = source_with_job(&app, &ada.account_id).await;
+        repo::end_job_unsuccessfully(&app.db, &j, None, false, "boom", "system")
+            .await
+            .unwrap();
+    }
+    let (_, one_more) = source_with_job(&app, &ada.account_id).await;
+    repo::end_job_unsuccessfully(&app.db, &one_more, None, false, "boom", "system")
+        .await
+        .unwrap();
+    let sent = api::notifications::send_due(&app.db, &mail).await.unwrap();
+    assert_eq!(sent as u64, api::notifications::DAILY_CAP);
+    assert_eq!(
+        rows(&app, &one_more.id).await[0].status,
+        repo::NOTIFICATION_SKIPPED
+    );
     app.shutdown().await;
 }

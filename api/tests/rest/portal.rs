@@ -203,6 +203,13 @@ async fn a_client_accepts_a_grant_and_reaches_the_granted_sources_and_nothing_el
     let cli = app.register("cli@example.com").await;
     let empty = app.get("/v1/portal/sources", &cli.access).await;
     assert!(source_ids(empty.ok(200)).is_empty());
+    // An account that requires a second factor refuses a client without one, and the token
+    // stays usable.
+    require_mfa(&app, &acc, true).await;
+    accept(&app, &token, &cli.access)
+        .await
+        .error(403, "mfa_required");
+    require_mfa(&app, &acc, false).await;
     let r = accept(&app, &token, &cli.access).await;
     let held = r.ok(200).clone();
     assert_eq!(held["access"], "read");
@@ -449,6 +456,15 @@ async fn a_client_accepts_a_grant_and_reaches_the_granted_sources_and_nothing_el
     app.shutdown().await;
 }
 
+async fn require_mfa(app: &App, account_id: &str, on: bool) {
+    account::Entity::update_many()
+        .col_expr(account::Column::RequireMfa, Expr::value(on))
+        .filter(account::Column::Id.eq(account_id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}
+
 async fn ada_account_name(app: &App, account_id: &str) -> String {
     account::Entity::find_by_id(account_id)
         .one(&app.db)
@@ -475,6 +491,8 @@ async fn a_team_grant_reaches_the_members_of_the_team_while_they_are_in_it() {
         .await;
     let team = r.ok(201)["id"].as_str().unwrap().to_owned();
     let bob = app.register("bob@example.com").await;
+    let mia = app.register("mia@example.com").await;
+    app.register("eve@example.com").await;
     app.post(
         &format!("/v1/teams/{team}/members"),
         &ada.access,
@@ -533,20 +551,27 @@ async fn a_team_grant_reaches_the_members_of_the_team_while_they_are_in_it() {
         .error(404, "not_found");
 
     // An account that requires a second factor holds its grants back from users without one.
-    account::Entity::update_many()
-        .col_expr(account::Column::RequireMfa, Expr::value(true))
-        .filter(account::Column::Id.eq(acc.as_str()))
-        .exec(&app.db)
-        .await
-        .unwrap();
+    require_mfa(&app, &acc, true).await;
     let listed = app.get("/v1/portal/sources", &bob.access).await;
     assert!(source_ids(listed.ok(200)).is_empty());
-    account::Entity::update_many()
-        .col_expr(account::Column::RequireMfa, Expr::value(false))
-        .filter(account::Column::Id.eq(acc.as_str()))
-        .exec(&app.db)
-        .await
-        .unwrap();
+    require_mfa(&app, &acc, false).await;
+
+    // Whoever changes who is in the team hands its source grants out: a maintainer without
+    // admin of the granting account may not.
+    app.post(
+        &format!("/v1/teams/{team}/members"),
+        &ada.access,
+        json!({"email": "mia@example.com", "team_role": "maintainer"}),
+    )
+    .await
+    .ok(201);
+    app.post(
+        &format!("/v1/teams/{team}/members"),
+        &mia.access,
+        json!({"email": "eve@example.com", "team_role": "member"}),
+    )
+    .await
+    .error(403, "role_too_high");
 
     // A source removed from the group leaves the grant's reach; so does leaving the team.
     let listed = app.get("/v1/portal/sources", &bob.access).await;

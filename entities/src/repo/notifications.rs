@@ -6,10 +6,10 @@
 
 use super::{JOB_FAILED, JOB_SUCCEEDED};
 use crate::model::{account, job, membership, notification, team_grant, team_member, user};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait},
 };
 use serde_json::Value;
@@ -127,14 +127,16 @@ pub async fn enqueue_job_notifications(
     Ok(written)
 }
 
-/// Claims up to `limit` due emails for `lease`: each is returned to one caller only, and comes
-/// due again when the lease ends without an outcome recorded.
+/// Claims up to `limit` due emails for `lease`: each is returned to one caller only (with
+/// `not_before` set to the lease's end, which its outcome must name), and comes due again when
+/// the lease ends without an outcome recorded.
 pub async fn claim_due_notifications(
     db: &impl ConnectionTrait,
     limit: u64,
     lease: Duration,
 ) -> Result<Vec<notification::Model>, DbErr> {
-    let now = Utc::now();
+    // Whole milliseconds: stored and compared exactly by every database.
+    let now = Utc::now().trunc_subsecs(3);
     let due = notification::Entity::find()
         .filter(notification::Column::Status.eq(NOTIFICATION_PENDING))
         .filter(notification::Column::NotBefore.lte(now))
@@ -152,25 +154,34 @@ pub async fn claim_due_notifications(
             .exec(db)
             .await?;
         if res.rows_affected == 1 {
-            claimed.push(n);
+            claimed.push(notification::Model {
+                not_before: now + lease,
+                ..n
+            });
         }
     }
     Ok(claimed)
 }
 
-/// Records a claimed email as sent.
-pub async fn notification_sent(db: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
-    notification::Entity::update_many()
+/// Records a claimed email as sent: true when the claim was still the caller's (its lease had not
+/// ended and been taken by another sender).
+pub async fn notification_sent(
+    db: &impl ConnectionTrait,
+    claimed: &notification::Model,
+) -> Result<bool, DbErr> {
+    let res = notification::Entity::update_many()
         .col_expr(notification::Column::Status, Expr::value(NOTIFICATION_SENT))
         .col_expr(notification::Column::SentAt, Expr::value(Utc::now()))
         .col_expr(
             notification::Column::Attempts,
             Expr::col(notification::Column::Attempts).add(1),
         )
-        .filter(notification::Column::Id.eq(id))
+        .filter(notification::Column::Id.eq(claimed.id.as_str()))
+        .filter(notification::Column::Status.eq(NOTIFICATION_PENDING))
+        .filter(notification::Column::NotBefore.eq(claimed.not_before))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(res.rows_affected == 1)
 }
 
 /// Records a failed attempt: tried again at `retry_at`, or given up (`failed`) without one.
@@ -178,7 +189,7 @@ pub async fn notification_sent(db: &impl ConnectionTrait, id: &str) -> Result<()
 /// to say).
 pub async fn notification_not_sent(
     db: &impl ConnectionTrait,
-    id: &str,
+    claimed: &notification::Model,
     error: &str,
     retry_at: Option<DateTime<Utc>>,
     status: Option<&str>,
@@ -197,10 +208,39 @@ pub async fn notification_not_sent(
         ),
     };
     update
-        .filter(notification::Column::Id.eq(id))
+        .filter(notification::Column::Id.eq(claimed.id.as_str()))
+        .filter(notification::Column::Status.eq(NOTIFICATION_PENDING))
+        .filter(notification::Column::NotBefore.eq(claimed.not_before))
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// How many emails `user_id` was sent since `since`.
+pub async fn notifications_sent_since(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    since: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    notification::Entity::find()
+        .filter(notification::Column::UserId.eq(user_id))
+        .filter(notification::Column::Status.eq(NOTIFICATION_SENT))
+        .filter(notification::Column::SentAt.gt(since))
+        .count(db)
+        .await
+}
+
+/// Deletes emails that were sent, given up or skipped before `cutoff`. Returns how many.
+pub async fn purge_notifications_before(
+    db: &impl ConnectionTrait,
+    cutoff: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let res = notification::Entity::delete_many()
+        .filter(notification::Column::Status.ne(NOTIFICATION_PENDING))
+        .filter(notification::Column::CreatedAt.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
 }
 
 /// Marks pending emails written before `cutoff` as skipped: news that old is no longer worth
