@@ -22,12 +22,18 @@
 //! `snapshot_parts` and in the manifest's part entry), so a lookup skips indexes whose id range
 //! cannot hold the id and every index is checked against its sha256 before it is decrypted.
 //!
+//! Ids are random on most platforms, so the ranges of a stream's parts overlap and a range alone
+//! rarely rules a part out. Each index's metadata therefore also carries an [`IdFilter`], a
+//! Bloom filter of its ids (10 bits per id, 7 probes: about one false positive in a hundred), and
+//! a lookup opens only the indexes whose filter may hold the id.
+//!
 //! Parts written before indexes existed have none: [`scan_part`] builds the same entries by
 //! reading the part, taking each record's top-level `id` member as its id.
 
 use std::io::{BufRead, BufReader, Read};
 
 use age::x25519::Identity;
+use base64::Engine;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -106,6 +112,7 @@ impl IndexBuilder {
             entries: entries.len() as u64,
             first_id: entries.first().map(|e| e.id.clone()),
             last_id: entries.last().map(|e| e.id.clone()),
+            filter: Some(IdFilter::of(entries.iter().map(|e| e.id.as_str()))),
         };
         Ok(SealedIndex {
             body: sealed.body,
@@ -122,13 +129,73 @@ pub struct SealedIndex {
 }
 
 impl PartIndex {
-    /// Whether `id` falls in this index's id range (an empty index holds nothing).
+    /// Whether `id` may be in this index: in its id range (an empty index holds nothing) and,
+    /// where it has a filter, in the filter.
     pub fn may_hold(&self, id: &str) -> bool {
-        match (&self.first_id, &self.last_id) {
+        let in_range = match (&self.first_id, &self.last_id) {
             (Some(first), Some(last)) => first.as_str() <= id && id <= last.as_str(),
             _ => false,
+        };
+        in_range && self.filter.as_ref().is_none_or(|f| f.may_hold(id))
+    }
+}
+
+/// A Bloom filter of an index's ids, stored with its metadata.
+///
+/// It is part of the storage format, so its hashing is specified here rather than left to a
+/// library's (seeded, version-dependent) hasher: an id's SHA-256 gives `h1` (bytes 0..8) and
+/// `h2` (bytes 8..16, made odd), both little-endian `u64`; probe `i` (0 ≤ i < `k`) is bit
+/// `(h1 + i·h2) mod m` (wrapping arithmetic), bit `b` being bit `b % 8` of byte `b / 8` of
+/// `bits` (standard base64 of `⌈m/8⌉` bytes). A filter never misses an id it was built with.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct IdFilter {
+    /// Bits in the filter.
+    pub m: u64,
+    /// Probes per id.
+    pub k: u32,
+    pub bits: String,
+}
+
+/// Bits per id, and probes: about 1 % false positives.
+const FILTER_BITS_PER_ID: u64 = 10;
+const FILTER_PROBES: u32 = 7;
+
+impl IdFilter {
+    /// The filter of `ids`.
+    pub fn of<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Self {
+        let m = (ids.len() as u64 * FILTER_BITS_PER_ID).max(64);
+        let mut bits = vec![0u8; m.div_ceil(8) as usize];
+        for id in ids {
+            for b in probes(id, m, FILTER_PROBES) {
+                bits[(b / 8) as usize] |= 1 << (b % 8);
+            }
+        }
+        Self {
+            m,
+            k: FILTER_PROBES,
+            bits: base64::engine::general_purpose::STANDARD.encode(bits),
         }
     }
+
+    /// False only when `id` is certainly not among the filter's ids. A filter that cannot be
+    /// read rules nothing out.
+    pub fn may_hold(&self, id: &str) -> bool {
+        let Ok(bits) = base64::engine::general_purpose::STANDARD.decode(&self.bits) else {
+            return true;
+        };
+        if self.m == 0 || (bits.len() as u64) < self.m.div_ceil(8) {
+            return true;
+        }
+        probes(id, self.m, self.k).all(|b| bits[(b / 8) as usize] & (1 << (b % 8)) != 0)
+    }
+}
+
+/// The `k` bit positions of `id` in a filter of `m` bits.
+fn probes(id: &str, m: u64, k: u32) -> impl Iterator<Item = u64> {
+    let digest = Sha256::digest(id.as_bytes());
+    let h1 = u64::from_le_bytes(digest[0..8].try_into().expect("8 bytes"));
+    let h2 = u64::from_le_bytes(digest[8..16].try_into().expect("8 bytes")) | 1;
+    (0..u64::from(k)).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) % m)
 }
 
 /// Fetches an index and checks it against its recorded size and sha256.
@@ -242,6 +309,32 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    #[test]
+    fn the_id_filter_is_the_documented_format() {
+        // Computed independently from the format's description (SHA-256, double hashing).
+        let f = IdFilter::of(["cus_0001", "cus_0002", "ch_3"].into_iter());
+        assert_eq!((f.m, f.k, f.bits.as_str()), (64, 7, "OQAJKFbAJoQ="));
+    }
+
+    #[test]
+    fn the_id_filter_never_misses_and_rarely_lets_others_through() {
+        let ids: Vec<String> = (0..10_000).map(|i| format!("cus_{i:08x}")).collect();
+        let f = IdFilter::of(ids.iter().map(String::as_str));
+        assert!(ids.iter().all(|id| f.may_hold(id)));
+        let through = (0..100_000)
+            .filter(|i| f.may_hold(&format!("ch_{i:08x}")))
+            .count();
+        assert!(through < 2_000, "{through} of 100,000 false positives");
+        // A damaged filter rules nothing out.
+        let damaged = IdFilter {
+            bits: "not base64!".into(),
+            ..f.clone()
+        };
+        assert!(damaged.may_hold("ch_1"));
+        let short = IdFilter { m: 1 << 40, ..f };
+        assert!(short.may_hold("ch_1"));
     }
 
     #[test]

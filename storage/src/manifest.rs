@@ -116,6 +116,10 @@ pub struct PartIndex {
     pub first_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_id: Option<String>,
+    /// A Bloom filter of the ids ([`crate::index::IdFilter`]), so a lookup opens only the
+    /// indexes that may hold an id; absent for indexes written before filters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<crate::index::IdFilter>,
 }
 
 impl Manifest {
@@ -240,6 +244,7 @@ mod tests {
             entries: 10,
             first_id: Some("a".into()),
             last_id: Some("z".into()),
+            filter: Some(crate::index::IdFilter::of(["a", "z"].into_iter())),
         });
         let again = Manifest::from_json(&manifest.to_json()).expect("parse");
         assert_eq!(again, manifest);

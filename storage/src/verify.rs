@@ -168,7 +168,7 @@ pub async fn check_part(
 
 /// Checks a part's record index ([`crate::index`]), `None` for a part without one: present,
 /// the recorded size and sha256, and with `identity` decryptable into entries sorted by id, as
-/// many as recorded, each naming a line inside the part.
+/// many as recorded, each naming a line inside the part and held by the index's id filter.
 pub async fn check_index(
     store: &ObjectStore,
     identity: Option<&Identity>,
@@ -192,12 +192,20 @@ pub async fn check_index(
         }));
     };
     let (identity, key, lines) = (identity.clone(), index.key.clone(), part.records);
+    let filter = index.filter.clone();
     let entries = tokio::task::spawn_blocking(move || -> Result<u64, String> {
         let mut n = 0;
         for entry in crate::index::read_index(&identity, &key, body).map_err(|e| e.to_string())? {
             let entry = entry.map_err(|e| e.to_string())?;
             if entry.line >= lines {
                 return Err(format!("names line {} of a part of {lines}", entry.line));
+            }
+            // A filter that rules out one of its own ids would hide the record from lookups.
+            if filter.as_ref().is_some_and(|f| !f.may_hold(&entry.id)) {
+                return Err(format!(
+                    "its id filter rules out the id of line {}, which it holds",
+                    entry.line
+                ));
             }
             n += 1;
         }

@@ -73,6 +73,18 @@ async fn a_parts_index_is_checked_and_its_damage_named() {
         Some(ProblemKind::RecordCountMismatch)
     );
 
+    // A filter that would hide one of the index's ids from lookups is damage.
+    let mut filter_lies = part.clone();
+    filter_lies.index.as_mut().unwrap().filter =
+        Some(crate::index::IdFilter::of(["someone else"].into_iter()));
+    let checked = check_index(&store, Some(key.identity()), &filter_lies)
+        .await
+        .expect("check")
+        .expect("checked");
+    let problem = checked.problem.expect("the filter is named");
+    assert_eq!(problem.kind, ProblemKind::Unreadable);
+    assert!(problem.detail.contains("filter"), "{problem:?}");
+
     let mut body = store.get(&index.key).await.expect("get").to_vec();
     body[50] ^= 1;
     store.put(&index.key, body.into()).await.expect("put");
