@@ -12,6 +12,9 @@
 //! - `lookup`: a snapshot of N records written by the archive stage, read back whole as a
 //!   stream download does (MiB/s), then single records looked up by id as the API does (the
 //!   part's record index, then the record's line): latency percentiles.
+//! - `ratelimit`: N Stripe customers read in pages of P from the sandbox over HTTP while it
+//!   enforces R requests a second, through the connector, its HTTP client and its pacer as a
+//!   backup reads them: the time against the bound N/(P·R), and the 429s seen.
 
 use anyhow::Context;
 use std::{
@@ -502,6 +505,16 @@ pub async fn lookup(records: u64, lookups: usize) -> anyhow::Result<()> {
         ..Figures::default()
     }
     .print("stream download (decrypt, unzstd)");
+    // The API reads the manifest for every request; its id filters are its bulk.
+    let json = serde_json::to_vec(&stream)?;
+    let started = Instant::now();
+    let parsed: ManifestStream = serde_json::from_slice(&json)?;
+    println!(
+        "manifest stream entry: {:.2} MiB of JSON with its id filters, parsed in {:.1} ms",
+        json.len() as f64 / MIB,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    anyhow::ensure!(parsed == stream, "the manifest entry reads back as written");
     let levels = [pit::Level {
         snapshot_id: "snapshot".into(),
         stream,
@@ -529,5 +542,72 @@ pub async fn lookup(records: u64, lookups: usize) -> anyhow::Result<()> {
     );
     println!("peak RSS: {:.0} MiB", peak_rss_mib());
     s3.shutdown().await;
+    Ok(())
+}
+
+/// Reads `records` Stripe customers in pages of `page` from the sandbox, which lets through
+/// `rate` requests a second (a token bucket with a second's burst), with the connector paced
+/// at the same rate, as a backup's extraction reads them.
+pub async fn ratelimit(records: u64, page: u32, rate: u32) -> anyhow::Result<()> {
+    print_machine();
+    anyhow::ensure!(
+        (1..=100).contains(&page),
+        "--page must be 1 to 100 (Stripe's page sizes)"
+    );
+    anyhow::ensure!(rate > 0, "--rate must be at least 1 request a second");
+    let config = sandbox::SandboxConfig::new(8).with_records("stripe.customers", records)?;
+    let fake = sandbox::Sandbox::new(config)?;
+    let server = fake
+        .serve(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await?;
+    fake.set_faults(sandbox::FaultPlan {
+        max_requests_per_sec: Some(rate),
+        ..sandbox::FaultPlan::default()
+    });
+    let http = connectors::http::HttpClient::new(connectors::http::RetrySettings::default())
+        .allowing_private_networks(true);
+    let connector = connectors::registry::build(
+        "stripe",
+        &serde_json::json!({"api_key": fake.stripe().api_key()}),
+        &serde_json::json!({
+            "base_url": server.base_url(),
+            "page_size": page,
+            "requests_per_second": rate,
+        }),
+        &http,
+    )?;
+    let before = fake.stats();
+    let started = Instant::now();
+    let mut request = connectors::PageRequest {
+        stream: "customers".into(),
+        page_token: None,
+        since: None,
+        cursor: None,
+    };
+    let mut read = 0u64;
+    loop {
+        let got = connector.read_page(&request).await?;
+        read += got.records.len() as u64;
+        match got.next_page_token {
+            Some(token) => {
+                request.page_token = Some(token);
+                request.cursor = got.cursor;
+            }
+            None => break,
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let stats = fake.stats();
+    anyhow::ensure!(read == records, "read {read} customers of {records}");
+    let requests = stats.requests - before.requests;
+    let bound = records as f64 / (f64::from(page) * f64::from(rate));
+    println!(
+        "rate-limit efficiency: {records} records in pages of {page} at {rate} requests/s: \
+         {wall:.2} s for {requests} requests (bound N/(P*R) {bound:.2} s, ratio {:.3}; target at most 1.1), \
+         429s: {}",
+        wall / bound,
+        stats.rate_limited - before.rate_limited
+    );
+    server.shutdown().await;
     Ok(())
 }

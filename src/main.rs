@@ -107,6 +107,16 @@ enum BenchScenario {
         #[arg(long, default_value_t = 200)]
         lookups: usize,
     },
+    /// Stripe customers read from the sandbox, which enforces `rate` requests a second: the
+    /// time against N/(page*rate), and the 429s.
+    Ratelimit {
+        #[arg(long, default_value_t = 10_000)]
+        records: u64,
+        #[arg(long, default_value_t = 100)]
+        page: u32,
+        #[arg(long, default_value_t = 25)]
+        rate: u32,
+    },
     /// The archive stage at each size in a process of its own, with its peak RSS.
     Memory {
         /// Sizes in MiB of JSON, comma separated.
@@ -167,6 +177,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 listbackup::bench::archive(mib, product_only).await
             }
             BenchScenario::Memory { mib } => listbackup::bench::memory(&mib),
+            BenchScenario::Ratelimit {
+                records,
+                page,
+                rate,
+            } => listbackup::bench::ratelimit(records, page, rate).await,
             BenchScenario::Lookup { records, lookups } => {
                 listbackup::bench::lookup(records, lookups).await
             }

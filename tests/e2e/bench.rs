@@ -49,7 +49,22 @@ fn every_bench_scenario_runs_and_prints_its_figures() {
     assert!(
         lookup.contains("snapshot: 3000 records")
             && lookup.contains("stream download (decrypt, unzstd)")
+            && lookup.contains("manifest stream entry: ")
             && lookup.contains("single-record lookup (10 lookups): p50 "),
         "{lookup}"
+    );
+    let ratelimit = bench(&[
+        "ratelimit",
+        "--records",
+        "250",
+        "--page",
+        "50",
+        "--rate",
+        "20",
+    ]);
+    assert!(
+        ratelimit.contains("rate-limit efficiency: 250 records in pages of 50 at 20 requests/s: ")
+            && ratelimit.contains("429s: "),
+        "{ratelimit}"
     );
 }

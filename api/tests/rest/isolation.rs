@@ -725,3 +725,74 @@ async fn a_viewer_changes_nothing_and_an_operator_manages_neither_members_nor_ke
     r.error(503, "unavailable");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_portal_reaches_nothing_without_a_grant_not_even_for_the_owner() {
+    let app = App::spawn_with(App::generous).await;
+    let a = tenant(&app, "ada@example.com").await;
+    let b = tenant(&app, "bob@example.com").await;
+    // b grants its own source to its team (b's owner is in it); a grants nothing.
+    app.post(
+        &format!("/v1/accounts/{}/client-grants", b.owner.account_id),
+        &b.owner.access,
+        json!({"team_id": b.team, "access": "restore", "source_ids": [b.source]}),
+    )
+    .await
+    .ok(201);
+    let portal = |t: &Tenant| {
+        vec![
+            format!("/v1/portal/sources/{}/jobs", t.source),
+            format!("/v1/portal/sources/{}/snapshots", t.source),
+            format!("/v1/portal/snapshots/{}/streams", t.snapshot),
+            format!(
+                "/v1/portal/snapshots/{}/streams/customers/records",
+                t.snapshot
+            ),
+            format!(
+                "/v1/portal/snapshots/{}/streams/customers/download",
+                t.snapshot
+            ),
+        ]
+    };
+    let before = fingerprint(&app).await;
+    // a's owner reaches nothing through the portal: not a's own sources (roles do not count
+    // there), not b's.
+    for path in portal(&a).into_iter().chain(portal(&b)) {
+        let r = app.get(&path, &a.owner.access).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+    }
+    let listed = app.get("/v1/portal/sources", &a.owner.access).await;
+    assert!(listed.ok(200)["items"].as_array().unwrap().is_empty());
+    let held = app.get("/v1/portal/grants", &a.owner.access).await;
+    assert!(held.ok(200).as_array().unwrap().is_empty());
+    // An API key is no person: the portal refuses it outright.
+    for path in portal(&a) {
+        app.get(&path, &a.key).await.error(403, "user_required");
+    }
+    assert_eq!(
+        fingerprint(&app).await,
+        before,
+        "nothing changed, nothing logged"
+    );
+
+    // b's owner, through the team, reaches b's source and none of a's.
+    for path in portal(&a) {
+        let r = app.get(&path, &b.owner.access).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+    }
+    let listed = app.get("/v1/portal/sources", &b.owner.access).await;
+    let ids: Vec<&str> = listed.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [b.source.as_str()]);
+    app.get(
+        &format!("/v1/portal/sources/{}/jobs", b.source),
+        &b.owner.access,
+    )
+    .await
+    .ok(200);
+    app.shutdown().await;
+}
