@@ -12,6 +12,10 @@
 //! - `lookup`: a snapshot of N records written by the archive stage, read back whole as a
 //!   stream download does (MiB/s), then single records looked up by id as the API does (the
 //!   part's record index, then the record's line): latency percentiles.
+//! - `api`: the REST API over a realistic database (sources and jobs seeded in a fresh Postgres
+//!   database): `wrk` at full speed on listing and reading endpoints, then an open-loop load at
+//!   fixed rates (latency from each request's scheduled time, so a stall is not hidden):
+//!   throughput and p50/p99.
 //! - `ratelimit`: N Stripe customers read in pages of P from the sandbox over HTTP while it
 //!   enforces R requests a second, through the connector, its HTTP client and its pacer as a
 //!   backup reads them: the time against the bound N/(P·R), and the 429s seen.
@@ -610,4 +614,242 @@ pub async fn ratelimit(records: u64, page: u32, rate: u32) -> anyhow::Result<()>
     );
     server.shutdown().await;
     Ok(())
+}
+
+/// The API under load over a database of `sources` sources and `jobs` jobs (Postgres, a fresh
+/// database on `$LISTBACKUP_TEST_POSTGRES`'s server, dropped afterwards).
+pub async fn api(sources: u64, jobs: u64, rates: &[u32], seconds: u64) -> anyhow::Result<()> {
+    print_machine();
+    anyhow::ensure!(sources > 0, "--sources must be at least 1");
+    let (name, url) = entities::testing::create_database("lbbench")
+        .await
+        .context("creating a database on $LISTBACKUP_TEST_POSTGRES's server")?;
+    let db = entities::connect_and_migrate(&url).await?;
+    let result = api_on(&db, sources, jobs, rates, seconds).await;
+    entities::testing::drop_database(db, &name).await?;
+    result
+}
+
+async fn api_on(
+    db: &sea_orm::DatabaseConnection,
+    sources: u64,
+    jobs: u64,
+    rates: &[u32],
+    seconds: u64,
+) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let master = std::sync::Arc::new(storage::keys::MasterKey::generate());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let state = api::AppState {
+        db: db.clone(),
+        // Never contacted by the endpoints measured.
+        store: ObjectStore::new(&S3Config::local("http://127.0.0.1:9", "unused", "k", "s")),
+        temporal: api::TemporalAccess {
+            client: temporal::unreachable_client("default").await?,
+            namespace: "default".into(),
+            ui_base: "http://127.0.0.1:8233".into(),
+        },
+        auth: api::AuthSettings::from_master_key(&master)
+            .with_api_rate_limit(api::ApiRateLimit::new(1_000_000, 1_000_000)),
+        master,
+        connections: api::ConnectionSettings::new(&base),
+        key_holder: None,
+    };
+    let app = api::app(state);
+    let server = tokio::spawn(async move {
+        poem::Server::new_with_acceptor(poem::listener::TcpAcceptor::from_tokio(listener)?)
+            .run(app)
+            .await
+    });
+    let http = reqwest::Client::new();
+    let registered: serde_json::Value = http
+        .post(format!("{base}/v1/auth/register"))
+        .json(&serde_json::json!({"email": "bench@example.com", "password": "a long bench passphrase", "name": "Bench"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let token = registered["tokens"]["access_token"]
+        .as_str()
+        .context("an access token")?
+        .to_owned();
+    let account = registered["account"]["id"]
+        .as_str()
+        .context("an account")?
+        .to_owned();
+
+    // The database: one connection, `sources` sources, `jobs` finished jobs spread over them,
+    // a job a minute back from now.
+    let started = Instant::now();
+    let conn = entities::repo::create_connection(
+        db,
+        &account,
+        "stripe",
+        "Stripe",
+        "sealed".into(),
+        serde_json::json!({}),
+    )
+    .await?;
+    db.execute_unprepared(&format!(
+        "INSERT INTO sources (id, account_id, connection_id, platform, name, streams, options, \
+         stream_state, last_snapshot_id, created_at, updated_at) \
+         SELECT 'src-' || lpad(i::text, 8, '0'), '{account}', '{conn}', 'stripe', \
+         'source ' || i, '[]', '{{}}', '{{}}', NULL, now(), now() \
+         FROM generate_series(1, {sources}) AS i",
+        conn = conn.id
+    ))
+    .await?;
+    db.execute_unprepared(&format!(
+        "INSERT INTO jobs (id, account_id, source_id, kind, status, workflow_id, run_id, \
+         snapshot_id, progress, records, bytes, error, created_at, started_at, finished_at, \
+         retry_of) \
+         SELECT 'job-' || lpad(i::text, 10, '0'), '{account}', \
+         'src-' || lpad((1 + i % {sources})::text, 8, '0'), 'backup', \
+         CASE WHEN i % 20 = 0 THEN 'failed' ELSE 'succeeded' END, \
+         'backup-' || i, NULL, 'snap-' || i, '{{}}', 1000 + i % 5000, 1000000 + i, \
+         CASE WHEN i % 20 = 0 THEN 'the platform refused the key' END, \
+         now() - ({jobs} - i) * interval '1 minute', \
+         now() - ({jobs} - i) * interval '1 minute', \
+         now() - ({jobs} - i) * interval '1 minute' + interval '30 seconds', NULL \
+         FROM generate_series(1, {jobs}) AS i"
+    ))
+    .await?;
+    db.execute_unprepared("ANALYZE").await?;
+    println!(
+        "database: {sources} sources, {jobs} jobs (Postgres), seeded in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let source = "src-00000001";
+    let job = format!("job-{:010}", jobs.max(1));
+    let endpoints = [
+        (
+            "list sources",
+            format!("/v1/accounts/{account}/sources?limit=50"),
+        ),
+        (
+            "list account jobs",
+            format!("/v1/accounts/{account}/jobs?limit=50"),
+        ),
+        (
+            "list failed jobs",
+            format!("/v1/accounts/{account}/jobs?status=failed&limit=50"),
+        ),
+        (
+            "list source jobs",
+            format!("/v1/sources/{source}/jobs?limit=50"),
+        ),
+        ("get source", format!("/v1/sources/{source}")),
+        ("get job", format!("/v1/jobs/{job}")),
+    ];
+    for (_, path) in &endpoints {
+        let r = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "{path} answered {}", r.status());
+    }
+    let wrk = Command::new("wrk").arg("--version").output().is_ok();
+    if !wrk {
+        println!("wrk: not installed (Debian package `wrk`); full-speed runs skipped");
+    }
+    for (name, path) in &endpoints {
+        if wrk {
+            let out = Command::new("wrk")
+                .args(["-t2", "-c16", &format!("-d{seconds}s"), "--latency", "-H"])
+                .arg(format!("Authorization: Bearer {token}"))
+                .arg(format!("{base}{path}"))
+                .output()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let field = |prefix: &str| {
+                text.lines()
+                    .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
+                    .unwrap_or_else(|| "?".into())
+            };
+            println!(
+                "{name:<18} wrk -c16: {} requests/s, p50 {}, p99 {}, non-2xx: {}",
+                field("Requests/sec:"),
+                field("50%"),
+                field("99%"),
+                field("Non-2xx or 3xx responses:").replace('?', "0")
+            );
+        }
+        for &rate in rates {
+            let figures = fixed_rate(&http, &base, path, &token, rate, seconds).await;
+            println!(
+                "{name:<18} at {rate} requests/s: {:.0} done/s, p50 {:.2} ms, p99 {:.2} ms, \
+                 errors {} (target p99 under 10 ms at 2,000/s)",
+                figures.done as f64 / seconds as f64,
+                figures.p50_ms,
+                figures.p99_ms,
+                figures.errors
+            );
+        }
+    }
+    println!(
+        "peak RSS (API and load generator): {:.0} MiB",
+        peak_rss_mib()
+    );
+    server.abort();
+    Ok(())
+}
+
+struct RateFigures {
+    done: u64,
+    errors: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Sends GET `path` at `rate` requests a second for `seconds`, each at its scheduled time
+/// whatever the earlier ones are doing (an open loop), and measures each from that time.
+async fn fixed_rate(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    token: &str,
+    rate: u32,
+    seconds: u64,
+) -> RateFigures {
+    let total = u64::from(rate) * seconds;
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let start = tokio::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..total {
+        let at = start + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(at).await;
+        let (http, url, token) = (http.clone(), format!("{base}{path}"), token.to_owned());
+        tasks.spawn(async move {
+            let ok = http
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            (ok, at.elapsed())
+        });
+    }
+    let mut latencies = Vec::with_capacity(total as usize);
+    let mut errors = 0;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((true, took)) => latencies.push(took),
+            _ => errors += 1,
+        }
+    }
+    latencies.sort();
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len().max(1) - 1) as f64 * q).round() as usize)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    };
+    RateFigures {
+        done: latencies.len() as u64,
+        errors,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+    }
 }

@@ -107,6 +107,20 @@ enum BenchScenario {
         #[arg(long, default_value_t = 200)]
         lookups: usize,
     },
+    /// The REST API over a seeded database (a fresh Postgres database on
+    /// `$LISTBACKUP_TEST_POSTGRES`'s server): `wrk` at full speed, then fixed rates.
+    Api {
+        #[arg(long, default_value_t = 10_000)]
+        sources: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        jobs: u64,
+        /// Requests per second, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "500,2000")]
+        rates: Vec<u32>,
+        /// Seconds per run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Stripe customers read from the sandbox, which enforces `rate` requests a second: the
     /// time against N/(page*rate), and the 429s.
     Ratelimit {
@@ -177,6 +191,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 listbackup::bench::archive(mib, product_only).await
             }
             BenchScenario::Memory { mib } => listbackup::bench::memory(&mib),
+            BenchScenario::Api {
+                sources,
+                jobs,
+                rates,
+                seconds,
+            } => listbackup::bench::api(sources, jobs, &rates, seconds).await,
             BenchScenario::Ratelimit {
                 records,
                 page,

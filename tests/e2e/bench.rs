@@ -53,6 +53,23 @@ fn every_bench_scenario_runs_and_prints_its_figures() {
             && lookup.contains("single-record lookup (10 lookups): p50 "),
         "{lookup}"
     );
+    let api = bench(&[
+        "api",
+        "--sources",
+        "20",
+        "--jobs",
+        "500",
+        "--rates",
+        "50",
+        "--seconds",
+        "1",
+    ]);
+    assert!(
+        api.contains("database: 20 sources, 500 jobs (Postgres)")
+            && api.contains("list account jobs  at 50 requests/s: ")
+            && api.contains("get job            wrk -c16: "),
+        "{api}"
+    );
     let ratelimit = bench(&[
         "ratelimit",
         "--records",
