@@ -70,9 +70,15 @@ impl Caller {
         let accounts = repo::accounts_below(db, &roots).await?;
         let mut caller = Self::resolve(principal, grants, &accounts);
         if !second_factor && matches!(caller.principal, Principal::User { .. }) {
-            // A requirement above a grant applies below it too.
+            // A requirement above a grant applies below it too (a top-level root has nothing
+            // above it to ask about).
             let mut required_above = HashSet::new();
-            for root in &roots {
+            let top_level: HashSet<&str> = accounts
+                .iter()
+                .filter(|a| a.parent_id.is_none())
+                .map(|a| a.id.as_str())
+                .collect();
+            for root in roots.iter().filter(|r| !top_level.contains(r.as_str())) {
                 if repo::account_ancestors(db, root)
                     .await?
                     .iter()

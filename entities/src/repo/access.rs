@@ -16,13 +16,26 @@ pub async fn accounts_below(
     if roots.is_empty() {
         return Ok(Vec::new());
     }
-    let mut all = account::Entity::find()
-        .filter(account::Column::Id.is_in(roots.iter().cloned()))
+    // The roots and their children in one query: most callers reach a top-level account
+    // without sub-accounts, and that is then all it takes.
+    let first = account::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(account::Column::Id.is_in(roots.iter().cloned()))
+                .add(account::Column::ParentId.is_in(roots.iter().cloned())),
+        )
         .all(db)
         .await?;
+    let (mut all, children): (Vec<account::Model>, Vec<account::Model>) =
+        first.into_iter().partition(|a| roots.contains(&a.id));
     let mut seen: HashSet<String> = all.iter().map(|a| a.id.clone()).collect();
-    let mut frontier: Vec<String> = seen.iter().cloned().collect();
-    // One query per level of the tree, however many roots there are.
+    let children: Vec<account::Model> = children
+        .into_iter()
+        .filter(|a| seen.insert(a.id.clone()))
+        .collect();
+    let mut frontier: Vec<String> = children.iter().map(|a| a.id.clone()).collect();
+    all.extend(children);
+    // Then one query per further level of the tree, however many roots there are.
     while !frontier.is_empty() {
         let children: Vec<account::Model> = account::Entity::find()
             .filter(account::Column::ParentId.is_in(frontier))

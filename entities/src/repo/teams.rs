@@ -9,18 +9,14 @@ pub async fn team_grants_of(
     db: &impl ConnectionTrait,
     user_id: &str,
 ) -> Result<Vec<(String, Role)>, DbErr> {
-    let teams: Vec<String> = team_member::Entity::find()
-        .filter(team_member::Column::UserId.eq(user_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| m.team_id)
-        .collect();
-    if teams.is_empty() {
-        return Ok(Vec::new());
-    }
+    // One query: the grants of the teams the user is in.
+    let teams = sea_orm::sea_query::Query::select()
+        .column(team_member::Column::TeamId)
+        .from(team_member::Entity)
+        .and_where(team_member::Column::UserId.eq(user_id))
+        .to_owned();
     Ok(team_grant::Entity::find()
-        .filter(team_grant::Column::TeamId.is_in(teams))
+        .filter(team_grant::Column::TeamId.in_subquery(teams))
         .all(db)
         .await?
         .into_iter()
