@@ -453,6 +453,12 @@ async fn a_client_accepts_a_grant_and_reaches_the_granted_sources_and_nothing_el
     app.get("/v1/portal/sources", &key)
         .await
         .error(403, "user_required");
+    app.get("/v1/portal/grants", &key)
+        .await
+        .error(403, "user_required");
+    app.get("/v1/portal/sources?limit=0", &cli.access)
+        .await
+        .error(400, "invalid_request");
     app.shutdown().await;
 }
 
@@ -520,6 +526,21 @@ async fn a_team_grant_reaches_the_members_of_the_team_while_they_are_in_it() {
         .await;
     r.error(422, "invalid_field");
     assert_eq!(r.field(), "team_id");
+
+    // A grant to a client needs email: without an SMTP server it is refused, nothing granted.
+    app.post(
+        &grants,
+        &ada.access,
+        json!({"email": "cli@example.com", "access": "read", "source_group_ids": [group]}),
+    )
+    .await
+    .error(503, "email_unavailable");
+    assert!(
+        app.get(&grants, &ada.access).await.ok(200)["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     // Granted to the team: its members hold it at once, no email involved.
     let r = app
