@@ -39,11 +39,14 @@ pub async fn run(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        // `send_due` skips stale emails itself; without mail, `tidy` does.
         let pass = async {
-            tidy(&db).await?;
             match &mail {
-                Some(mail) => send_due(&db, mail).await,
-                None => Ok(0),
+                Some(mail) => {
+                    purge(&db).await?;
+                    send_due(&db, mail).await
+                }
+                None => tidy(&db).await.map(|()| 0),
             }
         };
         match pass.await {
@@ -56,9 +59,13 @@ pub async fn run(
 
 /// Skips emails too old to send and deletes finished ones past [`KEEP`].
 pub async fn tidy(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let now = Utc::now();
-    repo::skip_stale_notifications(db, now - STALE_AFTER).await?;
-    repo::purge_notifications_before(db, now - KEEP).await?;
+    repo::skip_stale_notifications(db, Utc::now() - STALE_AFTER).await?;
+    purge(db).await
+}
+
+/// Deletes finished emails past [`KEEP`].
+async fn purge(db: &DatabaseConnection) -> Result<(), DbErr> {
+    repo::purge_notifications_before(db, Utc::now() - KEEP).await?;
     Ok(())
 }
 

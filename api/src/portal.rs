@@ -24,9 +24,7 @@ use crate::{
     state::AppState,
 };
 use chrono::{DateTime, Utc};
-use entities::{
-    account, client_grant, job, repo, repo::GrantedSource, snapshot, team_member, user,
-};
+use entities::{account, client_grant, job, repo, repo::GrantedSource, snapshot, user};
 use poem::web::Data;
 use poem_openapi::{
     Object, OpenApi,
@@ -114,19 +112,12 @@ impl Reach {
     /// The user's live grants — their own and their teams' — less those of accounts that
     /// require a second factor they lack, and the sources these reach.
     async fn load(db: &impl ConnectionTrait, u: &user::Model) -> Result<Self, ApiError> {
-        let teams: Vec<String> = team_member::Entity::find()
-            .filter(team_member::Column::UserId.eq(u.id.as_str()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|m| m.team_id)
-            .collect();
-        let mut grants = repo::live_client_grants(db, &u.id, &teams).await?;
+        let mut grants = repo::live_client_grants(db, &u.id).await?;
         if u.mfa_enabled_at.is_none() {
             let accounts: BTreeSet<String> = grants.iter().map(|g| g.account_id.clone()).collect();
             let mut held_back = BTreeSet::new();
             for id in accounts {
-                if requires_mfa(db, &id).await? {
+                if repo::requires_second_factor(db, &id).await? {
                     held_back.insert(id);
                 }
             }
@@ -160,19 +151,6 @@ impl Reach {
             .ok_or_else(|| ApiError::not_found("snapshot", id))?;
         Ok((snap, granted))
     }
-}
-
-/// True when the account or one above it requires a second factor.
-async fn requires_mfa(db: &impl ConnectionTrait, account_id: &str) -> Result<bool, ApiError> {
-    let own = account::Entity::find_by_id(account_id)
-        .one(db)
-        .await?
-        .is_some_and(|a| a.require_mfa);
-    Ok(own
-        || repo::account_ancestors(db, account_id)
-            .await?
-            .iter()
-            .any(|a| a.require_mfa))
 }
 
 /// The signed-in user (403 `user_required` for an API key) and what they reach.
@@ -379,7 +357,9 @@ impl PortalApi {
                     "this grant is for another email address; sign in with that one",
                 ));
             }
-            if u.mfa_enabled_at.is_none() && requires_mfa(&state.db, &grant.account_id).await? {
+            if u.mfa_enabled_at.is_none()
+                && repo::requires_second_factor(&state.db, &grant.account_id).await?
+            {
                 // Refused before the token is used: it works once the user has a factor.
                 return Err(ApiError::forbidden(
                     "mfa_required",

@@ -50,6 +50,22 @@ pub async fn accounts_below(
     Ok(all)
 }
 
+/// Whether `account_id` or an account above it requires a second factor of its members.
+pub async fn requires_second_factor(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+) -> Result<bool, DbErr> {
+    let own = account::Entity::find_by_id(account_id)
+        .one(db)
+        .await?
+        .is_some_and(|a| a.require_mfa);
+    Ok(own
+        || account_ancestors(db, account_id)
+            .await?
+            .iter()
+            .any(|a| a.require_mfa))
+}
+
 /// The accounts above `account_id`, nearest first (empty for a top-level account).
 pub async fn account_ancestors(
     db: &impl ConnectionTrait,

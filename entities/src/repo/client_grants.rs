@@ -2,7 +2,7 @@
 //! them. A grant's token is stored only as a SHA-256 and used up by one guarded `UPDATE`.
 
 use super::{hash_secret, random_secret};
-use crate::model::{client_grant, client_grant_target, source, source_group_member};
+use crate::model::{client_grant, client_grant_target, source, source_group_member, team_member};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
@@ -142,18 +142,21 @@ pub async fn revoke_client_grant(db: &impl ConnectionTrait, grant_id: &str) -> R
     Ok(res.rows_affected == 1)
 }
 
-/// The grants `user_id` holds now: accepted by them, or given to one of `team_ids`; neither
-/// revoked nor expired.
+/// The grants `user_id` holds now: accepted by them, or given to a team they are in; neither
+/// revoked nor expired. One query.
 pub async fn live_client_grants(
     db: &impl ConnectionTrait,
     user_id: &str,
-    team_ids: &[String],
 ) -> Result<Vec<client_grant::Model>, DbErr> {
     let now = Utc::now();
-    let mut holder = Condition::any().add(client_grant::Column::UserId.eq(user_id));
-    if !team_ids.is_empty() {
-        holder = holder.add(client_grant::Column::TeamId.is_in(team_ids.iter().cloned()));
-    }
+    let their_teams = sea_orm::sea_query::Query::select()
+        .column(team_member::Column::TeamId)
+        .from(team_member::Entity)
+        .and_where(team_member::Column::UserId.eq(user_id))
+        .to_owned();
+    let holder = Condition::any()
+        .add(client_grant::Column::UserId.eq(user_id))
+        .add(client_grant::Column::TeamId.in_subquery(their_teams));
     client_grant::Entity::find()
         .filter(holder)
         .filter(client_grant::Column::RevokedAt.is_null())

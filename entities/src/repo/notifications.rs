@@ -45,14 +45,13 @@ pub async fn member_recipients(
     account_id: &str,
 ) -> Result<Vec<user::Model>, DbErr> {
     let mut accounts = vec![account_id.to_owned()];
-    let mut require_mfa = false;
-    if let Some(a) = account::Entity::find_by_id(account_id).one(db).await? {
-        require_mfa = a.require_mfa;
-    }
-    for a in super::account_ancestors(db, account_id).await? {
-        require_mfa |= a.require_mfa;
-        accounts.push(a.id);
-    }
+    let ancestors = super::account_ancestors(db, account_id).await?;
+    let require_mfa = ancestors.iter().any(|a| a.require_mfa)
+        || account::Entity::find_by_id(account_id)
+            .one(db)
+            .await?
+            .is_some_and(|a| a.require_mfa);
+    accounts.extend(ancestors.into_iter().map(|a| a.id));
     let mut user_ids: BTreeSet<String> = membership::Entity::find()
         .filter(membership::Column::AccountId.is_in(accounts.clone()))
         .all(db)
