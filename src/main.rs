@@ -131,6 +131,32 @@ enum BenchScenario {
         #[arg(long, default_value_t = 25)]
         rate: u32,
     },
+    /// A backup end to end per size (sandbox over HTTP -> a worker process -> S3, started
+    /// through the API), against `restic backup --stdin`, `zstd | age` and plain puts of the
+    /// same bytes. Needs Postgres (`$LISTBACKUP_TEST_POSTGRES`) and the `temporal` CLI.
+    Pipeline {
+        /// Sizes in MiB of JSON, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "512")]
+        mib: Vec<u64>,
+        /// Skip the baselines.
+        #[arg(long)]
+        product_only: bool,
+    },
+    /// `sources` sources (each its own connection, one stream of `records` customers) backed
+    /// up at once on each count of worker processes.
+    Orchestration {
+        #[arg(long, default_value_t = 1_000)]
+        sources: usize,
+        /// Sources per account; the default, an account's job cap, keeps every job out of the
+        /// account's queue.
+        #[arg(long, default_value_t = 4)]
+        per_account: usize,
+        /// Worker process counts, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        workers: Vec<usize>,
+        #[arg(long, default_value_t = 100)]
+        records: u64,
+    },
     /// The archive stage at each size in a process of its own, with its peak RSS.
     Memory {
         /// Sizes in MiB of JSON, comma separated.
@@ -191,6 +217,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 listbackup::bench::archive(mib, product_only).await
             }
             BenchScenario::Memory { mib } => listbackup::bench::memory(&mib),
+            BenchScenario::Pipeline { mib, product_only } => {
+                listbackup::bench::pipeline(&mib, product_only).await
+            }
+            BenchScenario::Orchestration {
+                sources,
+                per_account,
+                workers,
+                records,
+            } => listbackup::bench::orchestration(sources, per_account, &workers, records).await,
             BenchScenario::Api {
                 sources,
                 jobs,

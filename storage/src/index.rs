@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::StorageError;
-use crate::manifest::PartIndex;
+use crate::manifest::{PartFrame, PartIndex};
 use crate::part::{DEFAULT_ZSTD_LEVEL, PartWriter};
 use crate::reader;
 
@@ -96,8 +96,14 @@ impl IndexBuilder {
         self.entries
     }
 
-    /// Sorts the entries and seals them to `recipient`, to be stored under `key`.
-    pub fn seal(self, recipient: &str, key: &str) -> Result<SealedIndex, StorageError> {
+    /// Sorts the entries and seals them to `recipient`, to be stored under `key`; `frames` are
+    /// the part's ([`crate::part::SealedPart::frames`]), recorded in the metadata.
+    pub fn seal(
+        self,
+        recipient: &str,
+        key: &str,
+        frames: &[PartFrame],
+    ) -> Result<SealedIndex, StorageError> {
         let entries = self.into_sorted();
         let mut writer = PartWriter::new(recipient, DEFAULT_ZSTD_LEVEL)?;
         for entry in &entries {
@@ -113,6 +119,7 @@ impl IndexBuilder {
             first_id: entries.first().map(|e| e.id.clone()),
             last_id: entries.last().map(|e| e.id.clone()),
             filter: Some(IdFilter::of(entries.iter().map(|e| e.id.as_str()))),
+            frames: (!frames.is_empty()).then(|| frames.to_vec()),
         };
         Ok(SealedIndex {
             body: sealed.body,
@@ -345,7 +352,7 @@ mod tests {
         builder.add("a", 1, br#"{"id":"a"}"#, false);
         builder.add("c", 2, br#"{"id":"c","v":2}"#, false);
         builder.add("b", 3, br#"{".tag":"deleted"}"#, true);
-        let sealed = builder.seal(&key.recipient(), "x.index").unwrap();
+        let sealed = builder.seal(&key.recipient(), "x.index", &[]).unwrap();
         assert!(sealed.body.starts_with(b"age-encryption.org/v1\n"));
         let got = entries(&sealed, &key);
         let ids: Vec<(&str, u64, bool)> = got
@@ -382,7 +389,9 @@ mod tests {
         let read: Result<Vec<_>, _> = read_index(key.identity(), "k", body).unwrap().collect();
         assert!(matches!(read, Err(StorageError::Decode(_))));
 
-        let sealed = IndexBuilder::new().seal(&key.recipient(), "k").unwrap();
+        let sealed = IndexBuilder::new()
+            .seal(&key.recipient(), "k", &[])
+            .unwrap();
         assert_eq!(sealed.meta.entries, 0);
         assert!(!sealed.meta.may_hold("a"));
         let other = AccountKey::generate();

@@ -120,6 +120,18 @@ pub struct PartIndex {
     /// indexes that may hold an id; absent for indexes written before filters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<crate::index::IdFilter>,
+    /// Where each zstd frame of the part starts, in line order, so a record is read by
+    /// decompressing its frame alone; absent for parts written as a single frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<Vec<PartFrame>>,
+}
+
+/// Where one zstd frame of a part starts: the part's line it begins with (0-based) and its
+/// offset in the part's decrypted bytes. A frame runs to the next one's offset, or to the end.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartFrame {
+    pub line: u64,
+    pub offset: u64,
 }
 
 impl Manifest {
@@ -245,6 +257,13 @@ mod tests {
             first_id: Some("a".into()),
             last_id: Some("z".into()),
             filter: Some(crate::index::IdFilter::of(["a", "z"].into_iter())),
+            frames: Some(vec![
+                PartFrame { line: 0, offset: 0 },
+                PartFrame {
+                    line: 7,
+                    offset: 4_096,
+                },
+            ]),
         });
         let again = Manifest::from_json(&manifest.to_json()).expect("parse");
         assert_eq!(again, manifest);

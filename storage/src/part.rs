@@ -1,15 +1,22 @@
 //! Parts: one object of a stream, JSON Lines compressed with zstd and encrypted with age.
 //!
-//! The pipeline is `record + '\n' -> zstd encoder -> age stream writer -> Vec<u8>`, so only the
-//! ciphertext is held in memory, never the plaintext of the whole part. The caller bounds a part
-//! by closing it (at a page boundary, once [`PartWriter::raw_bytes`] passes its budget), which is
-//! what keeps retries exact: a part is the unit that is uploaded, checksummed and committed.
+//! The pipeline is `record + '\n' -> frame buffer -> zstd (on worker threads) -> age stream
+//! writer -> Vec<u8>`, so only the ciphertext (and a few frames in flight) is held in memory,
+//! never the plaintext of the whole part. The caller bounds a part by closing it (at a page
+//! boundary, once [`PartWriter::raw_bytes`] passes its budget), which is what keeps retries
+//! exact: a part is the unit that is uploaded, checksummed and committed.
 //!
-//! The format is deliberately nothing of our own: a binary age file whose plaintext is one
-//! standard zstd frame (with content checksum), so `age -d -i key.txt part | zstd -d` restores it.
+//! The format is deliberately nothing of our own: a binary age file whose plaintext is a run of
+//! standard zstd frames (each with its content checksum), so `age -d -i key.txt part | zstd -d`
+//! restores it. Each frame holds whole lines, about [`FRAME_BYTES`] of them, and is compressed
+//! on its own: frames are compressed in parallel, and a record is read back by decrypting from
+//! its frame's offset and decompressing that frame alone ([`PartFrame`], recorded with the
+//! part's index), not the part up to its line.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::iter;
+use std::thread::JoinHandle;
 
 use age::stream::StreamWriter;
 use age::x25519::Identity;
@@ -18,17 +25,42 @@ use sha2::{Digest, Sha256};
 
 use crate::StorageError;
 use crate::keys::parse_recipient;
+pub use crate::manifest::PartFrame;
 
 /// zstd level used unless the caller asks otherwise: fast, and most of the gain on JSON.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 
-/// Upper bound on zstd worker threads per part. Several streams may be extracted at once, and
-/// each worker holds its own buffers, so one part must not take every core.
-const MAX_ZSTD_WORKERS: u32 = 2;
+/// JSON Lines per zstd frame: a frame is closed at the first line end past this. Small enough
+/// that reading one record decompresses little, large enough that compression loses little
+/// (level 3's window is 2 MiB; frames start without history).
+pub const FRAME_BYTES: usize = 1 << 20;
+
+/// Upper bound on frames compressed at once per part. Several streams may be extracted at once,
+/// and each frame in flight holds its buffers, so one part must not take every core.
+const MAX_ZSTD_WORKERS: usize = 2;
+
+/// A frame handed to a worker thread: its compressor and input come back with its output, to
+/// be used again.
+type FrameJob = JoinHandle<io::Result<(zstd::bulk::Compressor<'static>, Vec<u8>, Vec<u8>)>>;
 
 /// Builds one part in memory; see the module docs.
 pub struct PartWriter {
-    encoder: zstd::Encoder<'static, StreamWriter<Vec<u8>>>,
+    sealed: StreamWriter<Vec<u8>>,
+    level: i32,
+    /// The lines of the frame being filled.
+    frame: Vec<u8>,
+    /// Frames being compressed, oldest first, with the line each starts at.
+    in_flight: VecDeque<(u64, FrameJob)>,
+    workers: usize,
+    /// Compressors and frame buffers free to use again.
+    idle: Vec<zstd::bulk::Compressor<'static>>,
+    spare: Vec<Vec<u8>>,
+    /// Where the frames written so far start.
+    frames: Vec<PartFrame>,
+    /// Compressed bytes written so far: the next frame's offset.
+    compressed: u64,
+    /// The line the frame being filled starts at.
+    frame_line: u64,
     records: u64,
     raw_bytes: u64,
 }
@@ -41,20 +73,21 @@ impl PartWriter {
             age::Encryptor::with_recipients(iter::once(&recipient as &dyn age::Recipient))
                 .map_err(|e| StorageError::Crypto(format!("part encryptor: {e}")))?;
         let sealed = encryptor.wrap_output(Vec::new())?;
-        let mut encoder = zstd::Encoder::new(sealed, zstd_level)?;
-        // The frame checksum lets `zstd -d` (and we) detect corruption independently of age.
-        encoder.include_checksum(true)?;
         let workers = std::thread::available_parallelism()
-            .map(|n| u32::try_from(n.get()).unwrap_or(1))
+            .map(|n| n.get())
             .unwrap_or(1)
             .min(MAX_ZSTD_WORKERS);
-        if workers > 1 {
-            // Worth it only with a spare core; zstd then splits large parts into jobs but still
-            // writes one standard frame, so the output stays readable by stock zstd.
-            encoder.multithread(workers)?;
-        }
         Ok(Self {
-            encoder,
+            sealed,
+            level: zstd_level,
+            frame: Vec::new(),
+            in_flight: VecDeque::new(),
+            workers,
+            idle: Vec::new(),
+            spare: Vec::new(),
+            frames: Vec::new(),
+            compressed: 0,
+            frame_line: 0,
             records: 0,
             raw_bytes: 0,
         })
@@ -68,10 +101,19 @@ impl PartWriter {
                 "record contains a raw newline; JSON Lines needs compact JSON",
             ));
         }
-        self.encoder.write_all(json)?;
-        self.encoder.write_all(b"\n")?;
+        if self.frame.capacity() == 0 {
+            self.frame = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(FRAME_BYTES + FRAME_BYTES / 4));
+        }
+        self.frame.extend_from_slice(json);
+        self.frame.push(b'\n');
         self.records += 1;
         self.raw_bytes += json.len() as u64 + 1;
+        if self.frame.len() >= FRAME_BYTES {
+            self.close_frame()?;
+        }
         Ok(())
     }
 
@@ -84,16 +126,71 @@ impl PartWriter {
         self.raw_bytes
     }
 
-    /// Flushes zstd, finalises the age stream and checksums the result.
-    pub fn finish(self) -> Result<SealedPart, StorageError> {
-        let sealed = self.encoder.finish()?;
-        let body = sealed.finish()?;
+    /// Hands the frame being filled to a worker thread, first writing out the oldest frame in
+    /// flight if every worker is busy.
+    fn close_frame(&mut self) -> io::Result<()> {
+        if self.in_flight.len() >= self.workers {
+            self.write_oldest()?;
+        }
+        let mut compressor = match self.idle.pop() {
+            Some(c) => c,
+            None => {
+                let mut c = zstd::bulk::Compressor::new(self.level)?;
+                // The frame checksum lets `zstd -d` (and we) detect corruption independently
+                // of age.
+                c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+                c
+            }
+        };
+        let input = std::mem::take(&mut self.frame);
+        let job = std::thread::Builder::new()
+            .name("part-frame".into())
+            .spawn(move || {
+                let output = compressor.compress(&input)?;
+                Ok((compressor, input, output))
+            })?;
+        self.in_flight.push_back((self.frame_line, job));
+        self.frame_line = self.records;
+        Ok(())
+    }
+
+    /// Waits for the oldest frame in flight and appends it to the sealed output.
+    fn write_oldest(&mut self) -> io::Result<()> {
+        let Some((line, job)) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let (compressor, mut input, output) = job
+            .join()
+            .map_err(|_| io::Error::other("compressing a frame failed"))??;
+        self.sealed.write_all(&output)?;
+        self.frames.push(PartFrame {
+            line,
+            offset: self.compressed,
+        });
+        self.compressed += output.len() as u64;
+        self.idle.push(compressor);
+        input.clear();
+        self.spare.push(input);
+        Ok(())
+    }
+
+    /// Compresses the last frame, finalises the age stream and checksums the result. An empty
+    /// part is one empty frame, so stock `zstd -d` reads it too.
+    pub fn finish(mut self) -> Result<SealedPart, StorageError> {
+        if !self.frame.is_empty() || self.records == 0 {
+            self.close_frame()?;
+        }
+        while !self.in_flight.is_empty() {
+            self.write_oldest()?;
+        }
+        let body = self.sealed.finish()?;
         let sha256 = sha256_hex(&body);
         Ok(SealedPart {
             body: Bytes::from(body),
             sha256,
             records: self.records,
             raw_bytes: self.raw_bytes,
+            frames: self.frames,
         })
     }
 }
@@ -108,6 +205,8 @@ pub struct SealedPart {
     pub records: u64,
     /// Uncompressed JSON Lines size.
     pub raw_bytes: u64,
+    /// Where each zstd frame starts, in line order.
+    pub frames: Vec<PartFrame>,
 }
 
 impl SealedPart {
@@ -188,6 +287,52 @@ mod tests {
     }
 
     #[test]
+    fn frames_start_at_line_ends_and_each_reads_alone() {
+        let key = AccountKey::generate();
+        let (expected, part) = sample_part(&key, 30_000);
+        let lines: Vec<&[u8]> = expected.split_inclusive(|&b| b == b'\n').collect();
+        assert!(part.frames.len() >= 3, "{} frames", part.frames.len());
+        assert_eq!(part.frames[0], PartFrame { line: 0, offset: 0 });
+        assert!(
+            part.frames
+                .windows(2)
+                .all(|w| w[0].line < w[1].line && w[0].offset < w[1].offset)
+        );
+        let manifest_part = crate::manifest::ManifestPart {
+            key: "p".into(),
+            part_no: 1,
+            records: part.records,
+            raw_bytes: part.raw_bytes,
+            stored_bytes: part.stored_bytes(),
+            sha256: part.sha256.clone(),
+            blobs: Vec::new(),
+            index: None,
+        };
+        for (i, frame) in part.frames.iter().enumerate() {
+            let end = part
+                .frames
+                .get(i + 1)
+                .map_or(lines.len() as u64, |f| f.line);
+            let mut read = crate::reader::frame_lines(
+                key.identity(),
+                &manifest_part,
+                part.body.clone(),
+                frame.offset,
+            )
+            .expect("frame");
+            for n in frame.line..end {
+                let mut line = Vec::new();
+                assert!(read.next_into(&mut line).expect("line"), "line {n}");
+                assert_eq!(line, lines[n as usize], "line {n}");
+            }
+            assert!(
+                !read.next_into(&mut Vec::new()).expect("end"),
+                "frame {i} ends"
+            );
+        }
+    }
+
+    #[test]
     fn empty_part_round_trips() {
         let key = AccountKey::generate();
         let (_, part) = sample_part(&key, 0);
@@ -241,7 +386,9 @@ mod tests {
             return;
         };
         let key = AccountKey::generate();
-        let (expected, part) = sample_part(&key, 2_000);
+        // Several frames: stock zstd reads them as one stream.
+        let (expected, part) = sample_part(&key, 20_000);
+        assert!(part.frames.len() > 1);
         let dir = tempfile::tempdir().expect("tempdir");
         let key_path = dir.path().join("key.txt");
         let part_path = dir.path().join("part-00001.jsonl.zst.age");

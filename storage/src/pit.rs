@@ -374,21 +374,44 @@ pub async fn read_record(
     line: u64,
 ) -> Result<Vec<u8>, StorageError> {
     let body = reader::fetch_part(store, part).await?;
+    // The frame the line is in, where the part records its frames.
+    let frame = part
+        .index
+        .as_ref()
+        .and_then(|index| index.frames.as_deref())
+        .and_then(|frames| {
+            let after = frames.partition_point(|f| f.line <= line);
+            after.checked_sub(1).map(|i| frames[i])
+        });
     let (identity, entry) = (identity.clone(), part.clone());
-    blocking(move || {
-        let mut lines = reader::part_lines(&identity, &entry, body)?;
-        lines.skip(line)?;
-        let mut out = Vec::new();
-        if !lines.next_into(&mut out)? {
-            return Err(StorageError::Decode(format!(
-                "{} has no line {line}",
-                entry.key
-            )));
-        }
-        out.pop();
-        Ok(out)
+    blocking(move || match frame {
+        Some(frame) => nth_line(
+            reader::frame_lines(&identity, &entry, body, frame.offset)?,
+            line - frame.line,
+            &format!("{}'s frame at line {}", entry.key, frame.line),
+        ),
+        None => nth_line(
+            reader::part_lines(&identity, &entry, body)?,
+            line,
+            &entry.key,
+        ),
     })
     .await
+}
+
+/// Line `n` (0-based, without its newline) of `lines`.
+fn nth_line<R: std::io::Read>(
+    mut lines: reader::PartLines<R>,
+    n: u64,
+    key: &str,
+) -> Result<Vec<u8>, StorageError> {
+    lines.skip(n)?;
+    let mut out = Vec::new();
+    if !lines.next_into(&mut out)? {
+        return Err(StorageError::Decode(format!("{key} has no line {n}")));
+    }
+    out.pop();
+    Ok(out)
 }
 
 /// How a record differs between two views.

@@ -6,7 +6,7 @@
 //! stream. Only one part's ciphertext is held in memory at a time, and parts are bounded by the
 //! writer; the plaintext is read in chunks or line by line, never a whole stream at once.
 
-use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::iter;
 
 use age::x25519::Identity;
@@ -53,6 +53,31 @@ pub fn open_reader(
         .decrypt(iter::once(identity as &dyn age::Identity))
         .map_err(|e| StorageError::Crypto(format!("part key: {e}")))?;
     zstd::Decoder::new(plain).map_err(|e: io::Error| StorageError::Decode(format!("zstd: {e}")))
+}
+
+/// The records of one zstd frame of a verified part body, from the frame's first line: the
+/// body is decrypted from `offset` on (age's chunks allow it) and that frame alone decompressed.
+pub fn frame_lines(
+    identity: &Identity,
+    part: &ManifestPart,
+    body: Bytes,
+    offset: u64,
+) -> Result<PartLines<impl Read + Send + 'static>, StorageError> {
+    let decryptor = age::Decryptor::new_buffered(Cursor::new(body))
+        .map_err(|e| StorageError::Crypto(format!("part header: {e}")))?;
+    let mut plain = decryptor
+        .decrypt(iter::once(identity as &dyn age::Identity))
+        .map_err(|e| StorageError::Crypto(format!("part key: {e}")))?;
+    plain
+        .seek(SeekFrom::Start(offset))
+        .map_err(|e| StorageError::Decode(format!("{}: frame at {offset}: {e}", part.key)))?;
+    let frame = zstd::Decoder::new(plain)
+        .map_err(|e: io::Error| StorageError::Decode(format!("zstd: {e}")))?
+        .single_frame();
+    Ok(PartLines {
+        reader: BufReader::new(frame),
+        key: part.key.clone(),
+    })
 }
 
 /// The records of one part, one JSON line at a time (newline included).

@@ -84,4 +84,33 @@ fn every_bench_scenario_runs_and_prints_its_figures() {
             && ratelimit.contains("429s: "),
         "{ratelimit}"
     );
+    let pipeline = bench(&["pipeline", "--mib", "1"]);
+    for line in [
+        "backup 1: ",
+        "listbackup backup, end to end",
+        "worker peak RSS: ",
+        "restic backup --stdin",
+        "zstd -3 -T2 | age (ceiling)",
+        "ratio to restic: ",
+    ] {
+        assert!(pipeline.contains(line), "{line:?} missing:\n{pipeline}");
+    }
+    let orchestration = bench(&[
+        "orchestration",
+        "--sources",
+        "4",
+        "--per-account",
+        "2",
+        "--workers",
+        "1",
+        "--records",
+        "5",
+    ]);
+    assert!(
+        orchestration.contains("4 sources in 2 accounts, each on a Stripe connection of its own")
+            && orchestration.contains("one job alone: ")
+            && orchestration.contains("4 at once: ")
+            && orchestration.contains(" jobs/minute"),
+        "{orchestration}"
+    );
 }

@@ -322,7 +322,7 @@ impl Extraction<'_> {
         // The index goes under its own deterministic key, before the part is recorded: a
         // retried attempt overwrites both, and finalize keeps both once the row lists them.
         let index = std::mem::take(&mut self.index)
-            .seal(&self.recipient, &layout::index_key(&key))
+            .seal(&self.recipient, &layout::index_key(&key), &sealed.frames)
             .map_err(storage)?;
         let index_meta = serde_json::to_value(&index.meta).expect("index metadata serialises");
         self.w

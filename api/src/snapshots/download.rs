@@ -98,7 +98,7 @@ fn copy_object(identity: &Identity, body: Bytes, sink: &mut Sink, tx: &Chunks) -
 /// One stored object a download reads: a part of a stream, or a file's blob.
 pub enum Object {
     /// Checked against the manifest's size and sha256.
-    Part(ManifestPart),
+    Part(Box<ManifestPart>),
     /// Checked against the blob record's size and sha256.
     Blob {
         key: String,

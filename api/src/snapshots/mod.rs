@@ -362,7 +362,7 @@ pub(crate) async fn stream_download(
         .parts
         .iter()
         .cloned()
-        .map(download::Object::Part)
+        .map(|part| download::Object::Part(Box::new(part)))
         .collect();
     let body = download::body(state.store.clone(), identity, objects, zstd);
     let disposition = format!(

@@ -83,7 +83,9 @@ pub(crate) async fn store_chain(app: &App, account_id: &str, chain: &[&[&[Line]]
             }
             let part = writer.finish().unwrap();
             app.store.put(&key, part.body.clone()).await.unwrap();
-            let index = index.seal(&recipient, &layout::index_key(&key)).unwrap();
+            let index = index
+                .seal(&recipient, &layout::index_key(&key), &part.frames)
+                .unwrap();
             app.store.put(&index.meta.key, index.body).await.unwrap();
             entries.push(ManifestPart {
                 key,

@@ -1,7 +1,7 @@
 //! The S3 operations the embedded endpoint serves, over a [`Folder`].
 //!
 //! Exactly what our aws-sdk-s3 code uses, with S3's semantics: CreateBucket, HeadBucket,
-//! PutObject, GetObject (ranges included), HeadObject, DeleteObject, DeleteObjects,
+//! GetBucketLocation (standard tools ask it first), PutObject, GetObject (ranges included), HeadObject, DeleteObject, DeleteObjects,
 //! ListObjectsV2, and multipart uploads ([`super::multipart`]). Every other operation answers
 //! `NotImplemented` (the trait's default).
 
@@ -49,6 +49,16 @@ impl S3 for Folder {
     ) -> S3Result<S3Response<HeadBucketOutput>> {
         self.require_bucket(&req.input.bucket).await?;
         Ok(S3Response::new(HeadBucketOutput::default()))
+    }
+
+    /// Every bucket is in the default region (no constraint), as standard clients (restic,
+    /// rclone, minio-go) ask before they use a bucket.
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.require_bucket(&req.input.bucket).await?;
+        Ok(S3Response::new(GetBucketLocationOutput::default()))
     }
 
     /// The endpoint keeps no versions: a bucket's versioning was never enabled (no status).

@@ -68,6 +68,7 @@ macro_rules! recording_s3_impl {
 recording_s3_impl! {
     create_bucket: CreateBucketInput => CreateBucketOutput,
     head_bucket: HeadBucketInput => HeadBucketOutput,
+    get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput,
     get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput,
     get_object: GetObjectInput => GetObjectOutput,
     head_object: HeadObjectInput => HeadObjectOutput,

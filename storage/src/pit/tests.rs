@@ -75,7 +75,7 @@ async fn snapshot(
         env.store.put(&key, part.body.clone()).await.unwrap();
         let index = if indexed {
             let sealed = index
-                .seal(&env.key.recipient(), &layout::index_key(&key))
+                .seal(&env.key.recipient(), &layout::index_key(&key), &part.frames)
                 .unwrap();
             env.store
                 .put(&sealed.meta.key, sealed.body.clone())

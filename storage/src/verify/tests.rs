@@ -29,7 +29,11 @@ async fn store_part(store: &ObjectStore, key: &AccountKey, name: &str, n: u64) -
     let sealed = writer.finish().expect("finish");
     store.put(name, sealed.body.clone()).await.expect("put");
     let index = index
-        .seal(&key.recipient(), &crate::layout::index_key(name))
+        .seal(
+            &key.recipient(),
+            &crate::layout::index_key(name),
+            &sealed.frames,
+        )
         .expect("index");
     store
         .put(&index.meta.key, index.body.clone())

@@ -16,9 +16,22 @@
 //!   database): `wrk` at full speed on listing and reading endpoints, then an open-loop load at
 //!   fixed rates (latency from each request's scheduled time, so a stall is not hidden):
 //!   throughput and p50/p99.
+//! - `pipeline`: a backup end to end as a deployment runs it (sandbox over HTTP -> worker process
+//!   -> parts in the embedded S3 endpoint, started through the API on Temporal and Postgres),
+//!   with the worker's CPU and peak RSS, against `restic backup --stdin` of the same bytes to
+//!   the same endpoint ([`pipeline`]).
+//! - `orchestration`: many sources backed up at once on one or more worker processes: jobs a
+//!   minute, time to the last, per-job cost against one job alone ([`orchestration`]).
 //! - `ratelimit`: N Stripe customers read in pages of P from the sandbox over HTTP while it
 //!   enforces R requests a second, through the connector, its HTTP client and its pacer as a
 //!   backup reads them: the time against the bound N/(P·R), and the 429s seen.
+
+mod orchestration;
+mod pipeline;
+mod stack;
+
+pub use orchestration::orchestration;
+pub use pipeline::pipeline;
 
 use anyhow::Context;
 use std::{
@@ -217,7 +230,7 @@ fn archive_stage<'r>(
         let key = layout::part_key("bench", "source", "snapshot", "records", part_no);
         let size = sealed.stored_bytes();
         handle.block_on(store.put(&key, sealed.body))?;
-        let sealed_index = index.seal(recipient, &layout::index_key(&key))?;
+        let sealed_index = index.seal(recipient, &layout::index_key(&key), &sealed.frames)?;
         handle.block_on(store.put(&sealed_index.meta.key, sealed_index.body))?;
         parts.push(ManifestPart {
             key,
