@@ -149,14 +149,7 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
         let Some(claims) = state.auth.tokens.verify(&bearer.token) else {
             return Err(unauthorized());
         };
-        if !repo::session_is_active(&state.db, &claims.sid)
-            .await
-            .map_err(unavailable)?
-        {
-            return Err(unauthorized());
-        }
-        let Some(user) = user::Entity::find_by_id(claims.sub.as_str())
-            .one(&state.db)
+        let Some(user) = repo::user_of_active_session(&state.db, &claims.sub, &claims.sid)
             .await
             .map_err(unavailable)?
         else {
@@ -196,21 +189,12 @@ pub(crate) async fn user_caller(
     user: &user::Model,
     session_id: String,
 ) -> Result<Caller, sea_orm::DbErr> {
-    let mut grants: Vec<Grant> = repo::memberships_of(db, &user.id)
+    // Roles held through teams count like memberships.
+    let grants: Vec<Grant> = repo::roles_of(db, &user.id)
         .await?
         .into_iter()
-        .map(|m| Grant {
-            account_id: m.account_id,
-            role: m.role,
-        })
+        .map(|(account_id, role)| Grant { account_id, role })
         .collect();
-    // Roles held through teams count like memberships.
-    grants.extend(
-        repo::team_grants_of(db, &user.id)
-            .await?
-            .into_iter()
-            .map(|(account_id, role)| Grant { account_id, role }),
-    );
     let principal = Principal::User {
         user_id: user.id.clone(),
         session_id,

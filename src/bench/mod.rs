@@ -229,19 +229,10 @@ fn archive_stage<'r>(
         let sealed = writer.finish()?;
         let key = layout::part_key("bench", "source", "snapshot", "records", part_no);
         let size = sealed.stored_bytes();
-        handle.block_on(store.put(&key, sealed.body))?;
         let sealed_index = index.seal(recipient, &layout::index_key(&key), &sealed.frames)?;
+        parts.push(sealed.manifest_entry(&key, part_no, Some(sealed_index.meta.clone())));
+        handle.block_on(store.put(&key, sealed.body))?;
         handle.block_on(store.put(&sealed_index.meta.key, sealed_index.body))?;
-        parts.push(ManifestPart {
-            key,
-            part_no,
-            records: sealed.records,
-            raw_bytes: sealed.raw_bytes,
-            stored_bytes: size,
-            sha256: sealed.sha256,
-            blobs: Vec::new(),
-            index: Some(sealed_index.meta),
-        });
         Ok(size)
     };
     for record in records_in {

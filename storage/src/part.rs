@@ -214,6 +214,26 @@ impl SealedPart {
     pub fn stored_bytes(&self) -> u64 {
         self.body.len() as u64
     }
+
+    /// The part's manifest entry once stored under `key`, with its index (if any) and no
+    /// blobs.
+    pub fn manifest_entry(
+        &self,
+        key: &str,
+        part_no: u32,
+        index: Option<crate::manifest::PartIndex>,
+    ) -> crate::manifest::ManifestPart {
+        crate::manifest::ManifestPart {
+            key: key.to_owned(),
+            part_no,
+            records: self.records,
+            raw_bytes: self.raw_bytes,
+            stored_bytes: self.stored_bytes(),
+            sha256: self.sha256.clone(),
+            blobs: Vec::new(),
+            index,
+        }
+    }
 }
 
 /// Decrypts and decompresses a part into its JSON Lines bytes.
@@ -298,16 +318,7 @@ mod tests {
                 .windows(2)
                 .all(|w| w[0].line < w[1].line && w[0].offset < w[1].offset)
         );
-        let manifest_part = crate::manifest::ManifestPart {
-            key: "p".into(),
-            part_no: 1,
-            records: part.records,
-            raw_bytes: part.raw_bytes,
-            stored_bytes: part.stored_bytes(),
-            sha256: part.sha256.clone(),
-            blobs: Vec::new(),
-            index: None,
-        };
+        let manifest_part = part.manifest_entry("p", 1, None);
         for (i, frame) in part.frames.iter().enumerate() {
             let end = part
                 .frames

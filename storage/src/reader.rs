@@ -47,12 +47,20 @@ pub fn open_reader(
     identity: &Identity,
     body: Bytes,
 ) -> Result<impl Read + Send + 'static, StorageError> {
+    zstd::Decoder::new(decrypt_reader(identity, body)?)
+        .map_err(|e: io::Error| StorageError::Decode(format!("zstd: {e}")))
+}
+
+/// The decrypted (still compressed) bytes of a sealed object, read as a stream that can seek.
+pub fn decrypt_reader(
+    identity: &Identity,
+    body: Bytes,
+) -> Result<impl Read + Seek + Send + 'static, StorageError> {
     let decryptor = age::Decryptor::new_buffered(Cursor::new(body))
         .map_err(|e| StorageError::Crypto(format!("part header: {e}")))?;
-    let plain = decryptor
+    decryptor
         .decrypt(iter::once(identity as &dyn age::Identity))
-        .map_err(|e| StorageError::Crypto(format!("part key: {e}")))?;
-    zstd::Decoder::new(plain).map_err(|e: io::Error| StorageError::Decode(format!("zstd: {e}")))
+        .map_err(|e| StorageError::Crypto(format!("part key: {e}")))
 }
 
 /// The records of one zstd frame of a verified part body, from the frame's first line: the
@@ -63,11 +71,7 @@ pub fn frame_lines(
     body: Bytes,
     offset: u64,
 ) -> Result<PartLines<impl Read + Send + 'static>, StorageError> {
-    let decryptor = age::Decryptor::new_buffered(Cursor::new(body))
-        .map_err(|e| StorageError::Crypto(format!("part header: {e}")))?;
-    let mut plain = decryptor
-        .decrypt(iter::once(identity as &dyn age::Identity))
-        .map_err(|e| StorageError::Crypto(format!("part key: {e}")))?;
+    let mut plain = decrypt_reader(identity, body)?;
     plain
         .seek(SeekFrom::Start(offset))
         .map_err(|e| StorageError::Decode(format!("{}: frame at {offset}: {e}", part.key)))?;
@@ -155,16 +159,7 @@ mod tests {
             writer.write_record(line.as_bytes()).expect("write");
         }
         let part = writer.finish().expect("finish");
-        let entry = ManifestPart {
-            key: "k/part-00001.jsonl.zst.age".into(),
-            part_no: 1,
-            records: part.records,
-            raw_bytes: part.raw_bytes,
-            stored_bytes: part.stored_bytes(),
-            sha256: part.sha256.clone(),
-            blobs: Vec::new(),
-            index: None,
-        };
+        let entry = part.manifest_entry("k/part-00001.jsonl.zst.age", 1, None);
         (entry, part.body)
     }
 

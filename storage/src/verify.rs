@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::StorageError;
-use crate::manifest::ManifestPart;
+use crate::manifest::{ManifestPart, PartFrame};
 use crate::object_store::ObjectStore;
 use crate::part::sha256_hex;
-use crate::reader::open_reader;
+use crate::reader::{decrypt_reader, open_reader};
 
 /// What is wrong with one object.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,9 +141,13 @@ pub async fn check_part(
     let identity = identity.clone();
     let key = part.key.clone();
     let expected = part.records;
-    let counted = tokio::task::spawn_blocking(move || count_records(&identity, body))
-        .await
-        .map_err(|e| StorageError::Decode(format!("{key}: record count interrupted: {e}")))?;
+    let frames = part.index.as_ref().and_then(|i| i.frames.clone());
+    let counted = tokio::task::spawn_blocking(move || match frames {
+        Some(frames) => count_framed_records(&identity, body, &frames),
+        None => count_records(&identity, body),
+    })
+    .await
+    .map_err(|e| StorageError::Decode(format!("{key}: record count interrupted: {e}")))?;
     Ok(match counted {
         Err(detail) => Checked::problem(
             bytes,
@@ -231,9 +235,67 @@ pub async fn check_index(
 
 /// Counts the JSON lines of a sealed part; `Err` says why it cannot be read.
 fn count_records(identity: &Identity, body: Bytes) -> Result<u64, String> {
-    let mut lines = BufReader::new(open_reader(identity, body).map_err(|e| e.to_string())?);
-    let mut line = Vec::new();
+    let lines = BufReader::new(open_reader(identity, body).map_err(|e| e.to_string())?);
+    count_lines(lines, 0)
+}
+
+/// Like [`count_records`], for a part that records its zstd frames: each frame must start at
+/// its recorded offset and line, and nothing may follow the last, since lookups trust them.
+fn count_framed_records(
+    identity: &Identity,
+    body: Bytes,
+    frames: &[PartFrame],
+) -> Result<u64, String> {
+    let plain = decrypt_reader(identity, body).map_err(|e| e.to_string())?;
+    let mut compressed = BufReader::new(Counted {
+        inner: plain,
+        read: 0,
+    });
     let mut records = 0u64;
+    for (n, frame) in frames.iter().enumerate() {
+        let offset = compressed.get_ref().read - compressed.buffer().len() as u64;
+        if (offset, records) != (frame.offset, frame.line) {
+            return Err(format!(
+                "frame {} is recorded at line {} (offset {}) but starts at line {records} \
+                 (offset {offset})",
+                n + 1,
+                frame.line,
+                frame.offset
+            ));
+        }
+        let decoder = zstd::Decoder::with_buffer(compressed)
+            .map_err(|e| format!("decompressing: {e}"))?
+            .single_frame();
+        let mut lines = BufReader::new(decoder);
+        records = count_lines(&mut lines, records)?;
+        compressed = lines.into_inner().finish();
+    }
+    let rest = compressed
+        .fill_buf()
+        .map_err(|e| format!("decrypting: {e}"))?;
+    if !rest.is_empty() {
+        return Err("holds more than its recorded frames".into());
+    }
+    Ok(records)
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// Counts the JSON lines `lines` holds, after `records` already counted.
+fn count_lines(mut lines: impl BufRead, mut records: u64) -> Result<u64, String> {
+    let mut line = Vec::new();
     loop {
         line.clear();
         let read = lines

@@ -6,7 +6,7 @@
 //! revoked, and with it every access token that names the family.
 
 use super::{hash_secret, random_secret};
-use crate::model::refresh_token;
+use crate::model::{refresh_token, user};
 use chrono::{Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
@@ -148,6 +148,25 @@ pub async fn revoke_session(db: &impl ConnectionTrait, family_id: &str) -> Resul
 }
 
 /// True while a family has not been revoked (access tokens name it and stop with it).
+/// The user `user_id`, if their session `family_id` is active: what authenticating an access
+/// token needs, in one query.
+pub async fn user_of_active_session(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    family_id: &str,
+) -> Result<Option<user::Model>, DbErr> {
+    let active = sea_orm::sea_query::Query::select()
+        .expr(sea_orm::sea_query::Expr::val(1))
+        .from(refresh_token::Entity)
+        .and_where(refresh_token::Column::FamilyId.eq(family_id))
+        .and_where(refresh_token::Column::RevokedAt.is_null())
+        .to_owned();
+    user::Entity::find_by_id(user_id)
+        .filter(sea_orm::sea_query::Expr::exists(active))
+        .one(db)
+        .await
+}
+
 pub async fn session_is_active(db: &impl ConnectionTrait, family_id: &str) -> Result<bool, DbErr> {
     Ok(refresh_token::Entity::find()
         .filter(refresh_token::Column::FamilyId.eq(family_id))

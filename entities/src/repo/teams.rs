@@ -1,27 +1,54 @@
 //! Teams: the roles their grants give their members, and removing them with their account.
 
-use crate::model::{Role, team, team_grant, team_member};
+use crate::model::{Role, membership, team, team_grant, team_member};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
-/// The roles `user_id` holds through teams: `(account_id, role)` for every grant of every team
-/// they are in.
-pub async fn team_grants_of(
+/// Every role `user_id` holds, by account: their memberships, then the grants of every team
+/// they are in, in one query (the authentication of every request asks it).
+pub async fn roles_of(
     db: &impl ConnectionTrait,
     user_id: &str,
 ) -> Result<Vec<(String, Role)>, DbErr> {
-    // One query: the grants of the teams the user is in.
-    let teams = sea_orm::sea_query::Query::select()
+    use sea_orm::sea_query::{Query, UnionType};
+    let memberships = Query::select()
+        .column(membership::Column::AccountId)
+        .column(membership::Column::Role)
+        .from(membership::Entity)
+        .and_where(membership::Column::UserId.eq(user_id))
+        .to_owned();
+    let both = memberships
+        .clone()
+        .union(UnionType::All, team_grants_select(user_id))
+        .to_owned();
+    grants_query(db, both).await
+}
+
+/// `account_id, role` of the grants of the teams `user_id` is in.
+fn team_grants_select(user_id: &str) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::Query;
+    let teams = Query::select()
         .column(team_member::Column::TeamId)
         .from(team_member::Entity)
         .and_where(team_member::Column::UserId.eq(user_id))
         .to_owned();
-    Ok(team_grant::Entity::find()
-        .filter(team_grant::Column::TeamId.in_subquery(teams))
-        .all(db)
+    Query::select()
+        .column(team_grant::Column::AccountId)
+        .column(team_grant::Column::Role)
+        .from(team_grant::Entity)
+        .and_where(team_grant::Column::TeamId.in_subquery(teams))
+        .to_owned()
+}
+
+/// Runs a select of `account_id, role` rows.
+async fn grants_query(
+    db: &impl ConnectionTrait,
+    select: sea_orm::sea_query::SelectStatement,
+) -> Result<Vec<(String, Role)>, DbErr> {
+    db.query_all(&select)
         .await?
-        .into_iter()
-        .map(|g| (g.account_id, g.role))
-        .collect())
+        .iter()
+        .map(|row| Ok((row.try_get("", "account_id")?, row.try_get("", "role")?)))
+        .collect()
 }
 
 /// Deletes a team with its members, its grants and the client grants given to it. Run it in a transaction.

@@ -39,16 +39,64 @@ async fn store_part(store: &ObjectStore, key: &AccountKey, name: &str, n: u64) -
         .put(&index.meta.key, index.body.clone())
         .await
         .expect("put index");
-    ManifestPart {
-        key: name.to_owned(),
-        part_no: 1,
-        records: n,
-        raw_bytes: sealed.raw_bytes,
-        stored_bytes: sealed.stored_bytes(),
-        sha256: sealed.sha256,
-        blobs: Vec::new(),
-        index: Some(index.meta),
+    sealed.manifest_entry(name, 1, Some(index.meta))
+}
+
+/// Lookups trust a part's recorded frames, so verification holds each frame to its recorded
+/// line and offset.
+#[tokio::test]
+async fn a_parts_frames_are_checked_against_what_it_holds() {
+    let (_dir, server, store) = start().await;
+    let key = AccountKey::generate();
+    // About 3 MiB of JSON: several frames.
+    let part = store_part(&store, &key, "p/part-00001.jsonl.zst.age", 120_000).await;
+    let frames = part
+        .index
+        .as_ref()
+        .and_then(|i| i.frames.clone())
+        .expect("frames");
+    assert!(frames.len() > 2, "{} frames", frames.len());
+    let checked = check_part(&store, Some(key.identity()), &part)
+        .await
+        .expect("check");
+    assert_eq!(checked.problem, None);
+    assert_eq!(checked.records, 120_000);
+
+    let damaged = |change: &dyn Fn(&mut Vec<PartFrame>)| {
+        let mut part = part.clone();
+        change(part.index.as_mut().unwrap().frames.as_mut().unwrap());
+        part
+    };
+    for (what, part) in [
+        ("a frame's line", damaged(&|f| f[1].line += 1)),
+        ("a frame's offset", damaged(&|f| f[2].offset -= 1)),
+        (
+            "a frame left out",
+            damaged(&|f| {
+                f.pop();
+            }),
+        ),
+        (
+            "a frame too many",
+            damaged(&|f| {
+                let last = *f.last().unwrap();
+                f.push(PartFrame {
+                    line: last.line + 1,
+                    offset: last.offset + 1,
+                });
+            }),
+        ),
+    ] {
+        let checked = check_part(&store, Some(key.identity()), &part)
+            .await
+            .expect("check");
+        assert_eq!(
+            checked.problem.map(|p| p.kind),
+            Some(ProblemKind::Unreadable),
+            "{what}"
+        );
     }
+    server.shutdown().await;
 }
 
 /// A part's index is checked like a part: present, its sha256, and readable into as many
