@@ -10,8 +10,9 @@
 //! - `memory`: the archive stage at several sizes, each in a fresh process, with its peak RSS:
 //!   memory must not grow with the size.
 //! - `lookup`: a snapshot of N records written by the archive stage, read back whole as a
-//!   stream download does (MiB/s), then single records looked up by id as the API does (the
-//!   part's record index, then the record's line): latency percentiles.
+//!   stream download does and exported as an export does (MiB/s), then single records looked
+//!   up by id as the API does (the part's record index, then the record's frame): latency
+//!   percentiles.
 //! - `api`: the REST API over a realistic database (sources and jobs seeded in a fresh Postgres
 //!   database): `wrk` at full speed on listing and reading endpoints, then an open-loop load at
 //!   fixed rates (latency from each request's scheduled time, so a stall is not hidden):
@@ -443,6 +444,70 @@ async fn local_store() -> anyhow::Result<(tempfile::TempDir, EmbeddedS3, ObjectS
     Ok((dir, s3, store))
 }
 
+/// The stream exported as an export's build activity writes it: each part fetched, checked,
+/// decrypted and decompressed into a tar (JSON Lines byte for byte) compressed with zstd and
+/// uploaded to the same endpoint in multipart pieces.
+async fn export_stream(
+    store: &ObjectStore,
+    key: &AccountKey,
+    stream: &ManifestStream,
+) -> anyhow::Result<Figures> {
+    use storage::export::{Archive, ExportFormat, ExportProgress, MultipartWriter, SnapshotExport};
+    let now = chrono::Utc::now();
+    let snapshots = [SnapshotExport {
+        manifest: storage::manifest::Manifest {
+            format: storage::manifest::MANIFEST_FORMAT,
+            snapshot_id: "snapshot".into(),
+            account_id: "bench".into(),
+            source_id: "source".into(),
+            platform: "stripe".into(),
+            kind: "full".into(),
+            parent_snapshot_id: None,
+            job_id: "job".into(),
+            started_at: now,
+            finished_at: now,
+            encryption: storage::manifest::ManifestEncryption::age_x25519(key.recipient()),
+            compression: "zstd".into(),
+            records: stream.records,
+            raw_bytes: stream.raw_bytes,
+            stored_bytes: stream.stored_bytes,
+            streams: vec![stream.clone()],
+        },
+        streams: vec![stream.name.clone()],
+    }];
+    let (store, identity) = (store.clone(), key.identity().clone());
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Figures> {
+        let cpu = cpu_seconds(false);
+        let started = Instant::now();
+        let progress = std::sync::Arc::new(ExportProgress::default());
+        let out = MultipartWriter::start(
+            handle.clone(),
+            store.clone(),
+            "exports/bench.tar.zst",
+            progress.clone(),
+        )?;
+        let archive = Archive {
+            handle: &handle,
+            store: &store,
+            identity: &identity,
+            snapshots: &snapshots,
+            files: &[],
+            format: ExportFormat::Jsonl,
+        };
+        let size = archive.write(out, &progress)?.finish()?;
+        let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+        Ok(Figures {
+            wall: started.elapsed(),
+            cpu: cpu_seconds(false) - cpu,
+            raw: load(&progress.bytes),
+            stored: size,
+            records: load(&progress.records),
+        })
+    })
+    .await?
+}
+
 /// `listbackup bench lookup`: `records` records (about 1 KiB each) archived into a snapshot,
 /// then `lookups` of them found by id and read back, as `GET …/records/{id}` does.
 pub async fn lookup(records: u64, lookups: usize) -> anyhow::Result<()> {
@@ -513,6 +578,9 @@ pub async fn lookup(records: u64, lookups: usize) -> anyhow::Result<()> {
         ..Figures::default()
     }
     .print("stream download (decrypt, unzstd)");
+    export_stream(&store, &key, &stream)
+        .await?
+        .print("export (tar.zst, multipart upload)");
     // The API reads the manifest for every request; its id filters are its bulk.
     let json = serde_json::to_vec(&stream)?;
     let started = Instant::now();

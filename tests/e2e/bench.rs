@@ -49,6 +49,7 @@ fn every_bench_scenario_runs_and_prints_its_figures() {
     assert!(
         lookup.contains("snapshot: 3000 records")
             && lookup.contains("stream download (decrypt, unzstd)")
+            && lookup.contains("export (tar.zst, multipart upload)")
             && lookup.contains("manifest stream entry: ")
             && lookup.contains("single-record lookup (10 lookups): p50 "),
         "{lookup}"

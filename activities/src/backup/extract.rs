@@ -10,10 +10,10 @@
 use super::files::{self, FileTarget};
 use crate::{
     context::WorkerContext,
-    failure::{connector, db, not_found, permanent, quota_exhausted, storage},
+    failure::{connector, db, not_found, permanent, quota_exhausted, storage, temporary},
 };
 use chrono::Utc;
-use connectors::{Connector, PageRequest};
+use connectors::{Connector, Page, PageRequest};
 use entities::{account, connection, repo, snapshot_part, source};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
@@ -21,6 +21,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use storage::{index::IndexBuilder, layout, part::PartWriter};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tokio::time::Instant;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
 use workflows::contracts::{Checkpoint, ExtractInput};
 
@@ -79,24 +80,36 @@ async fn run(
     let deadline = Instant::now() + w.extract.chunk_duration;
     let mut page_token = checkpoint.page_token.clone();
     let mut cursor = checkpoint.cursor.clone();
+    // The next page, asked for as soon as its token is known so that the platform's answer is
+    // on its way while this page is archived (aborted if the attempt ends first).
+    let mut next_page: Option<AbortOnDropHandle<Result<Page, connectors::ConnectorError>>> = None;
     loop {
         if ctx.is_cancelled() {
             return Err(ActivityError::cancelled());
         }
-        let request = PageRequest {
-            stream: input.stream.clone(),
-            page_token: page_token.clone(),
-            since: input.since.clone(),
-            cursor: cursor.clone(),
-        };
-        let page = heartbeating(
-            ctx,
-            &checkpoint,
-            w.extract.heartbeat_every,
-            connector.read_page(&request),
-        )
-        .await
+        let every = w.extract.heartbeat_every;
+        let page = match next_page.take() {
+            Some(task) => heartbeating(ctx, &checkpoint, every, task)
+                .await
+                .map_err(|e| temporary("Interrupted", format!("reading a page stopped: {e}")))?,
+            None => {
+                let request = page_request(&input, &page_token, &cursor);
+                heartbeating(ctx, &checkpoint, every, connector.read_page(&request)).await
+            }
+        }
         .map_err(|e| connector_failure(w, e))?;
+        // Pages with files are not read ahead: their downloads use the connector in order.
+        if page.next_page_token.is_some() && page.records.iter().all(|r| r.file.is_none()) {
+            let request = page_request(
+                &input,
+                &page.next_page_token,
+                &page.cursor.clone().or_else(|| cursor.clone()),
+            );
+            let connector = connector.clone();
+            next_page = Some(AbortOnDropHandle::new(tokio::spawn(
+                async move { connector.read_page(&request).await }.in_current_span(),
+            )));
+        }
         for record in &page.records {
             if let Some(file) = &record.file {
                 let (line, blob) = heartbeating(
@@ -129,6 +142,20 @@ async fn run(
                 return Ok(checkpoint);
             }
         }
+    }
+}
+
+/// The request for the page at `page_token`, with the stream's `cursor` so far.
+fn page_request(
+    input: &ExtractInput,
+    page_token: &Option<String>,
+    cursor: &Option<Value>,
+) -> PageRequest {
+    PageRequest {
+        stream: input.stream.clone(),
+        page_token: page_token.clone(),
+        since: input.since.clone(),
+        cursor: cursor.clone(),
     }
 }
 
