@@ -10,14 +10,11 @@ pub async fn roles_of(
     user_id: &str,
 ) -> Result<Vec<(String, Role)>, DbErr> {
     use sea_orm::sea_query::{Query, UnionType};
-    let memberships = Query::select()
+    let both = Query::select()
         .column(membership::Column::AccountId)
         .column(membership::Column::Role)
         .from(membership::Entity)
         .and_where(membership::Column::UserId.eq(user_id))
-        .to_owned();
-    let both = memberships
-        .clone()
         .union(UnionType::All, team_grants_select(user_id))
         .to_owned();
     grants_query(db, both).await
