@@ -99,8 +99,22 @@ async fn backup_of_10k_customers_equals_the_dataset_on_postgres() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // `LISTBACKUP_RECORD_HISTORY=1` refreshes the replay fixture the workflows crate checks.
-    record_replay_fixture(&stack, workflow_id, "backup_history.json").await;
+    // The source's streams were extracted several at once, never more than the run allows.
+    let history = temporal::backup_history_json(&stack.client, workflow_id)
+        .await
+        .expect("history");
+    let at_once = extractions_at_once(&history);
+    assert!(
+        (2..=workflows::backup::STREAMS_AT_ONCE).contains(&at_once),
+        "{at_once} streams extracted at once"
+    );
+    // `LISTBACKUP_RECORD_HISTORY=1` records this run as a replay fixture of the workflows crate.
+    record_replay_fixture(
+        &stack,
+        workflow_id,
+        "backup_history_concurrent_streams.json",
+    )
+    .await;
 
     // The CLI restores the same records as plain JSON Lines.
     let out = stack.tmp.path().join("restored");
@@ -153,6 +167,39 @@ async fn backup_of_10k_customers_equals_the_dataset_on_postgres() {
     let newest = expected[0]["created"].as_i64().unwrap();
     assert_eq!(source.stream_state["customers"], newest);
     stack.shutdown().await;
+}
+
+/// The most `backup.extract_stream` activities a run's history (the SDK's JSON form) had
+/// scheduled and not yet closed at one time.
+fn extractions_at_once(history: &[u8]) -> usize {
+    let history: serde_json::Value = serde_json::from_slice(history).expect("history JSON");
+    let mut open = HashSet::new();
+    let mut most = 0;
+    for event in history["events"].as_array().expect("events") {
+        let id = &event["event_id"];
+        let Some((kind, attributes)) = event["attributes"]
+            .as_object()
+            .and_then(|a| a.iter().next())
+        else {
+            continue;
+        };
+        match kind.as_str() {
+            "ActivityTaskScheduledEventAttributes"
+                if attributes["activity_type"]["name"] == "backup.extract_stream" =>
+            {
+                open.insert(id.to_string());
+                most = most.max(open.len());
+            }
+            "ActivityTaskCompletedEventAttributes"
+            | "ActivityTaskFailedEventAttributes"
+            | "ActivityTaskTimedOutEventAttributes"
+            | "ActivityTaskCanceledEventAttributes" => {
+                open.remove(&attributes["scheduled_event_id"].to_string());
+            }
+            _ => {}
+        }
+    }
+    most
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -286,18 +286,18 @@ async fn a_daily_quota_puts_the_run_to_sleep_until_it_resets_and_the_snapshot_co
     );
     assert!(part_keys.iter().all(|k| listed.contains(k.as_str())));
 
-    // Each exhausted quota was one wait, not retried attempts: every 429 the platform sent
-    // became one `job.waiting_for_quota`.
+    // Each exhausted quota was one wait, not retried attempts: a 429 stops the stream that got
+    // it, so one `job.waiting_for_quota` answers at most one 429 per stream running at once.
     let actions = logged_actions(&stack, &job_id).await;
     let waits = actions
         .iter()
         .filter(|a| *a == "job.waiting_for_quota")
-        .count();
+        .count() as u64;
     assert!(waits >= 1, "{actions:?}");
-    assert_eq!(
-        stack.sandbox.stats().rate_limited,
-        waits as u64,
-        "{actions:?}"
+    let refused = stack.sandbox.stats().rate_limited;
+    assert!(
+        (waits..=waits * workflows::backup::STREAMS_AT_ONCE as u64).contains(&refused),
+        "{refused} 429s for {waits} waits: {actions:?}"
     );
     expect_runs_with_status(
         &stack,

@@ -1,16 +1,22 @@
 //! `BackupWorkflow`: one job, from plan to manifest.
 //!
-//! prepare -> for each stream, extract in bounded chunks until done -> finalize. Each chunk
-//! resumes from the checkpoint the previous one returned (and the activity itself resumes from
-//! the last committed part if an attempt dies), so a retry never starts a stream over. Any
-//! failure marks the job failed before the run fails, so the job row and the run agree.
+//! prepare -> extract each stream in bounded chunks until done, up to [`STREAMS_AT_ONCE`]
+//! streams at once -> finalize. Each chunk resumes from the checkpoint the previous one returned
+//! (and the activity itself resumes from the last committed part if an attempt dies), so a retry
+//! never starts a stream over. A stream that must wait (a reconnection, a quota) ends the round:
+//! the other streams stop after their chunk, the run waits once, then every stream not done
+//! continues from its checkpoint. Any failure marks the job failed before the run fails, so the
+//! job row and the run agree.
 //!
 //! Before it prepares, a run takes one of its account's job slots (see [`crate::queue`]); a
 //! run that must wait for something outside it (a reconnection, a platform's daily quota)
 //! gives its slot back and queues again afterwards.
 
 use crate::contracts::*;
-use std::time::Duration;
+use std::{
+    cell::{Cell, RefCell},
+    time::Duration,
+};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_workflow::{
     ActivityExecutionError, ActivityOptions, RetryPolicy, SyncWorkflowContext, WorkflowContext,
@@ -52,6 +58,64 @@ impl From<ActivityExecutionError> for Stop {
         match e {
             ActivityExecutionError::Cancelled(_) => Stop::Cancelled("the run was cancelled".into()),
             other => Stop::Failed(Box::new(other)),
+        }
+    }
+}
+
+/// The patch marker of runs that extract up to [`STREAMS_AT_ONCE`] of a source's streams at
+/// once; runs recorded before it replay one stream after another.
+pub const CONCURRENT_STREAMS_PATCH: &str = "concurrent-streams";
+
+/// How many of a source's streams a run extracts at once. Each is one `extract_stream`
+/// activity at a time, so a page's round trip to the platform overlaps the others' work; the
+/// connection's rate budget is shared by all of them, so the platform's limit holds.
+pub const STREAMS_AT_ONCE: usize = 3;
+
+/// Why a round of extraction ended before every stream was done.
+enum Interrupt {
+    /// The platform refused the connection: wait for it to be reconnected.
+    Reauth(ActivityExecutionError),
+    /// A platform quota is exhausted: wait for it to reset.
+    Quota(ActivityExecutionError),
+    Stop(Stop),
+}
+
+impl Interrupt {
+    /// Which of two interruptions of one round the run acts on: stopping beats waiting for a
+    /// reconnection, which beats waiting for a quota (a reconnected run may still meet it).
+    fn severity(&self) -> u8 {
+        match self {
+            Interrupt::Quota(_) => 0,
+            Interrupt::Reauth(_) => 1,
+            Interrupt::Stop(_) => 2,
+        }
+    }
+}
+
+/// The extraction's state shared by the lanes of a round: the streams' checkpoints (kept
+/// across rounds), the next stream to take, and what interrupted the round.
+struct Round {
+    checkpoints: RefCell<Vec<Checkpoint>>,
+    next: Cell<usize>,
+    interrupt: RefCell<Option<Interrupt>>,
+}
+
+impl Round {
+    fn new(streams: usize) -> Self {
+        Self {
+            checkpoints: RefCell::new(vec![Checkpoint::default(); streams]),
+            next: Cell::new(0),
+            interrupt: RefCell::new(None),
+        }
+    }
+
+    fn interrupt_with(&self, interrupt: Interrupt) {
+        let mut current = self.interrupt.borrow_mut();
+        if current
+            .as_ref()
+            .is_none_or(|c| c.severity() < interrupt.severity())
+        {
+            *current = Some(interrupt);
         }
     }
 }
@@ -186,58 +250,26 @@ impl BackupWorkflow {
                 .collect();
         });
 
-        for (index, stream) in plan.streams.iter().enumerate() {
-            ctx.state_mut(|s| s.progress.streams[index].status = "running".into());
-            let mut checkpoint = Checkpoint::default();
-            loop {
-                let extract = ExtractInput {
-                    job_id: input.job_id.clone(),
-                    account_id: input.account_id.clone(),
-                    source_id: input.source_id.clone(),
-                    snapshot_id: plan.snapshot_id.clone(),
-                    stream: stream.name.clone(),
-                    since: stream.since.clone(),
-                    checkpoint: checkpoint.clone(),
-                };
-                // The heartbeat timeout is what notices a dead worker: another worker then
-                // resumes from the last committed part.
-                let options =
-                    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(3600))
-                        .heartbeat_timeout(Duration::from_secs(20))
-                        .retry_policy(retry_policy(30))
-                        .summary(format!("extract {}", stream.name))
-                        .build();
-                if let Some(reason) = ctx.state(|s| s.cancel_reason.clone()) {
-                    return Err(Stop::Cancelled(reason));
+        // Runs recorded before the marker extract one stream after another: one lane.
+        let lanes = if ctx.patched(CONCURRENT_STREAMS_PATCH) {
+            STREAMS_AT_ONCE
+        } else {
+            1
+        };
+        let round = Round::new(plan.streams.len());
+        loop {
+            round.next.set(0);
+            let lanes = (0..lanes).map(|_| Self::lane(ctx, input, &plan, &round));
+            temporalio_workflow::join_all(lanes).await;
+            match round.interrupt.take() {
+                None => break,
+                Some(Interrupt::Reauth(refused)) => {
+                    Self::await_reauthorization(ctx, input, refused).await?;
                 }
-                checkpoint = match ctx.execute_activity(ExtractStream, extract, options).await {
-                    Ok(reached) => reached,
-                    Err(refused) if connection_refused(&refused) => {
-                        Self::await_reauthorization(ctx, input, refused).await?;
-                        continue;
-                    }
-                    Err(exhausted) if crate::queue::quota_wait(&exhausted).is_some() => {
-                        Self::await_quota(ctx, input, exhausted).await?;
-                        continue;
-                    }
-                    Err(other) => return Err(other.into()),
-                };
-                let reached = checkpoint.clone();
-                ctx.state_mut(|s| {
-                    let p = &mut s.progress.streams[index];
-                    p.records = reached.records;
-                    p.raw_bytes = reached.raw_bytes;
-                    p.stored_bytes = reached.stored_bytes;
-                    p.parts = reached.parts_committed;
-                    if reached.done {
-                        p.status = "done".into();
-                    }
-                    s.progress.records = s.progress.streams.iter().map(|p| p.records).sum();
-                    s.progress.bytes = s.progress.streams.iter().map(|p| p.raw_bytes).sum();
-                });
-                if checkpoint.done {
-                    break;
+                Some(Interrupt::Quota(exhausted)) => {
+                    Self::await_quota(ctx, input, exhausted).await?;
                 }
+                Some(Interrupt::Stop(stop)) => return Err(stop),
             }
         }
 
@@ -253,6 +285,94 @@ impl BackupWorkflow {
         ctx.state_mut(|s| s.progress.phase = "succeeded".into());
         Self::record_status(ctx, "succeeded");
         Ok(result)
+    }
+
+    /// One lane of a round: takes the next stream not yet done and extracts it to its end,
+    /// until none is left or the round is interrupted.
+    async fn lane(
+        ctx: &WorkflowContext<Self>,
+        input: &BackupInput,
+        plan: &BackupPlan,
+        round: &Round,
+    ) {
+        while round.interrupt.borrow().is_none() {
+            let index = round.next.get();
+            if index >= plan.streams.len() {
+                return;
+            }
+            round.next.set(index + 1);
+            if round.checkpoints.borrow()[index].done {
+                continue;
+            }
+            ctx.state_mut(|s| s.progress.streams[index].status = "running".into());
+            if let Err(interrupt) = Self::extract_stream(ctx, input, plan, index, round).await {
+                round.interrupt_with(interrupt);
+                return;
+            }
+        }
+    }
+
+    /// Extracts stream `index` in bounded chunks from its checkpoint until it is done; stops
+    /// between chunks when the run is cancelled or another lane was interrupted.
+    async fn extract_stream(
+        ctx: &WorkflowContext<Self>,
+        input: &BackupInput,
+        plan: &BackupPlan,
+        index: usize,
+        round: &Round,
+    ) -> Result<(), Interrupt> {
+        let stream = &plan.streams[index];
+        loop {
+            let extract = ExtractInput {
+                job_id: input.job_id.clone(),
+                account_id: input.account_id.clone(),
+                source_id: input.source_id.clone(),
+                snapshot_id: plan.snapshot_id.clone(),
+                stream: stream.name.clone(),
+                since: stream.since.clone(),
+                checkpoint: round.checkpoints.borrow()[index].clone(),
+            };
+            // The heartbeat timeout is what notices a dead worker: another worker then
+            // resumes from the last committed part.
+            let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(3600))
+                .heartbeat_timeout(Duration::from_secs(20))
+                .retry_policy(retry_policy(30))
+                .summary(format!("extract {}", stream.name))
+                .build();
+            if let Some(reason) = ctx.state(|s| s.cancel_reason.clone()) {
+                return Err(Interrupt::Stop(Stop::Cancelled(reason)));
+            }
+            if round.interrupt.borrow().is_some() {
+                // Another lane stopped the round; this stream continues in the next one.
+                return Ok(());
+            }
+            let reached = match ctx.execute_activity(ExtractStream, extract, options).await {
+                Ok(reached) => reached,
+                Err(refused) if connection_refused(&refused) => {
+                    return Err(Interrupt::Reauth(refused));
+                }
+                Err(exhausted) if crate::queue::quota_wait(&exhausted).is_some() => {
+                    return Err(Interrupt::Quota(exhausted));
+                }
+                Err(other) => return Err(Interrupt::Stop(other.into())),
+            };
+            round.checkpoints.borrow_mut()[index] = reached.clone();
+            ctx.state_mut(|s| {
+                let p = &mut s.progress.streams[index];
+                p.records = reached.records;
+                p.raw_bytes = reached.raw_bytes;
+                p.stored_bytes = reached.stored_bytes;
+                p.parts = reached.parts_committed;
+                if reached.done {
+                    p.status = "done".into();
+                }
+                s.progress.records = s.progress.streams.iter().map(|p| p.records).sum();
+                s.progress.bytes = s.progress.streams.iter().map(|p| p.raw_bytes).sum();
+            });
+            if reached.done {
+                return Ok(());
+            }
+        }
     }
 
     /// The platform refused the connection (revoked grant, invalid key): mark the job

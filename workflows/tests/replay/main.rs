@@ -2,12 +2,14 @@
 //! running workflows (a different sequence of commands for the same events) fails here.
 //!
 //! The fixtures are real runs recorded by the end-to-end tests:
-//! - `backup_history.json`: a plain backup, recorded before runs took job slots
-//!   (`LISTBACKUP_RECORD_HISTORY=1 cargo test --test e2e backup_of_10k` refreshes it — only do
-//!   that for a deliberate, versioned change, since it must stay a history of the old code);
+//! - `backup_history.json`: a plain backup, recorded before runs took job slots and before they
+//!   extracted streams at once; it must stay a history of that old code;
 //! - `backup_history_quota_wait.json`: a run that took a job slot, recorded its status in the
 //!   search attribute and slept through an exhausted daily quota
-//!   (`LISTBACKUP_RECORD_HISTORY=1 cargo test --test e2e a_daily_quota`).
+//!   (`LISTBACKUP_RECORD_HISTORY=1 cargo test --test e2e a_daily_quota`);
+//! - `backup_history_concurrent_streams.json`: a backup of many streams extracted several at once
+//!   (the `concurrent-streams` marker), recorded by `backup_of_10k` with
+//!   `LISTBACKUP_RECORD_HISTORY=1`.
 
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
@@ -38,4 +40,9 @@ async fn recorded_backup_history_replays() {
 #[tokio::test]
 async fn recorded_quota_wait_history_replays() {
     replays("backup_history_quota_wait.json").await;
+}
+
+#[tokio::test]
+async fn recorded_concurrent_streams_history_replays() {
+    replays("backup_history_concurrent_streams.json").await;
 }
