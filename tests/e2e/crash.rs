@@ -76,7 +76,7 @@ async fn kill_worker_and_resume(point: KillPoint) {
     match point {
         KillPoint::Extracting | KillPoint::BetweenParts => {
             wait_until(&stack, "a part committed", async || {
-                stream_parts(&stack, &snapshot_id).await >= 1
+                committed_parts_of(&stack, &snapshot_id, Some(STREAM)).await >= 1
             })
             .await;
             if point == KillPoint::Extracting {
@@ -95,7 +95,7 @@ async fn kill_worker_and_resume(point: KillPoint) {
         }
     }
     stack.kill_worker(0);
-    let parts_at_kill = stream_parts(&stack, &snapshot_id).await;
+    let parts_at_kill = committed_parts_of(&stack, &snapshot_id, Some(STREAM)).await;
     let stored_at_kill = stream_puts(&stack, Some(STREAM));
     match point {
         KillPoint::Extracting | KillPoint::BetweenParts => assert_eq!(
@@ -209,7 +209,6 @@ async fn assert_exact_backup(stack: &Stack, tenant: &Tenant, job: &Value, snapsh
     assert_eq!(job["records"], dataset, "job records: {job}");
 }
 
-/// Successful PUTs of stream parts so far.
 /// Parts stored (indexes aside): of stream `only`, or of every stream.
 fn stream_puts(stack: &Stack, only: Option<&str>) -> u64 {
     let prefix = format!(
@@ -220,17 +219,6 @@ fn stream_puts(stack: &Stack, only: Option<&str>) -> u64 {
     keys.iter()
         .filter(|k| k.contains(&prefix) && !layout::is_index_key(k))
         .count() as u64
-}
-
-/// Parts of [`STREAM`] committed to the snapshot.
-async fn stream_parts(stack: &Stack, snapshot_id: &str) -> u64 {
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-    entities::snapshot_part::Entity::find()
-        .filter(entities::snapshot_part::Column::SnapshotId.eq(snapshot_id))
-        .filter(entities::snapshot_part::Column::Stream.eq(STREAM))
-        .count(&stack.db)
-        .await
-        .expect("counting parts")
 }
 
 /// Polls `reached` every 10 ms; fails the test after [`PATIENCE`].

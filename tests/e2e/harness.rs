@@ -825,12 +825,18 @@ pub async fn add_keap_source(stack: &Stack, tenant: &Tenant) -> anyhow::Result<S
 
 /// Parts of the snapshot recorded in the database.
 pub async fn committed_parts(stack: &Stack, snapshot_id: &str) -> u64 {
+    committed_parts_of(stack, snapshot_id, None).await
+}
+
+/// Parts of the snapshot committed: of stream `only`, or of every stream.
+pub async fn committed_parts_of(stack: &Stack, snapshot_id: &str, only: Option<&str>) -> u64 {
+    use entities::snapshot_part::{Column, Entity};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-    entities::snapshot_part::Entity::find()
-        .filter(entities::snapshot_part::Column::SnapshotId.eq(snapshot_id))
-        .count(&stack.db)
-        .await
-        .expect("counting parts")
+    let mut parts = Entity::find().filter(Column::SnapshotId.eq(snapshot_id));
+    if let Some(stream) = only {
+        parts = parts.filter(Column::Stream.eq(stream));
+    }
+    parts.count(&stack.db).await.expect("counting parts")
 }
 
 /// Waits until at least `n` parts of the snapshot are committed; returns how many are.
