@@ -604,7 +604,7 @@ pub async fn lookup(records: u64, lookups: usize) -> anyhow::Result<()> {
             .with_context(|| format!("{} was not found", wanted.id))?;
         let found = started.elapsed();
         let part = &levels[0].stream.parts[version.part];
-        let line = pit::read_record(&store, key.identity(), part, version.entry.line).await?;
+        let line = pit::read_record(&store, key.identity(), part, &version.entry).await?;
         latencies.push(started.elapsed());
         finds.push(found);
         reads.push(started.elapsed() - found);

@@ -201,6 +201,11 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
+                    // Answers are written as headers, then body: with Nagle's algorithm a small
+                    // body (a ranged GET's) would wait for the peer's delayed ACK of the headers.
+                    if let Err(e) = socket.set_nodelay(true) {
+                        tracing::debug!(%peer, error = %e, "embedded s3: TCP_NODELAY not set");
+                    }
                     let conn = conn_builder
                         .serve_connection(TokioIo::new(socket), service.clone())
                         .into_owned();

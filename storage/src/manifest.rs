@@ -124,6 +124,19 @@ pub struct PartIndex {
     /// decompressing its frame alone; absent for parts written as a single frame.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames: Option<Vec<PartFrame>>,
+    /// Where each zstd frame of the index object itself starts, with the first id it lists,
+    /// so a lookup decrypts and reads the one frame of the index that may hold an id; absent
+    /// for indexes written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_frames: Option<Vec<IdFrame>>,
+}
+
+/// Where one zstd frame of an index starts: the first id it lists and its offset in the
+/// index's decrypted bytes. A frame runs to the next one's offset, or to the end.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct IdFrame {
+    pub first_id: String,
+    pub offset: u64,
 }
 
 /// Where one zstd frame of a part starts: the part's line it begins with (0-based) and its
@@ -264,6 +277,10 @@ mod tests {
                     offset: 4_096,
                 },
             ]),
+            id_frames: Some(vec![IdFrame {
+                first_id: "a".into(),
+                offset: 0,
+            }]),
         });
         let again = Manifest::from_json(&manifest.to_json()).expect("parse");
         assert_eq!(again, manifest);

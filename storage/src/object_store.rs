@@ -7,6 +7,7 @@
 //! flexible checksums they accept.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -257,11 +258,43 @@ impl ObjectStore {
 
     /// Reads the whole object, `None` when the key does not exist.
     pub async fn get_opt(&self, key: &str) -> Result<Option<Bytes>, StorageError> {
+        self.get_object(key, None).await
+    }
+
+    /// Reads bytes `range` of the object (a ranged GET). Fewer bytes than asked for — the
+    /// object is shorter than the caller was told — is [`StorageError::Checksum`].
+    pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StorageError> {
+        if range.is_empty() {
+            return Ok(Bytes::new());
+        }
+        let header = format!("bytes={}-{}", range.start, range.end - 1);
+        let body =
+            self.get_object(key, Some(header))
+                .await?
+                .ok_or_else(|| StorageError::NotFound {
+                    key: key.to_owned(),
+                })?;
+        if body.len() as u64 != range.end - range.start {
+            return Err(StorageError::Checksum {
+                key: key.to_owned(),
+            });
+        }
+        Ok(body)
+    }
+
+    /// A GetObject of the whole object or of the `Range` given; `None` when the key does not
+    /// exist.
+    async fn get_object(
+        &self,
+        key: &str,
+        range: Option<String>,
+    ) -> Result<Option<Bytes>, StorageError> {
         let response = match self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_range(range)
             .send()
             .await
         {

@@ -30,7 +30,7 @@ use bytes::Bytes;
 use crate::StorageError;
 use crate::index::{self, IndexEntry};
 use crate::layout;
-use crate::manifest::{Manifest, ManifestPart, ManifestStream};
+use crate::manifest::{Manifest, ManifestPart, ManifestStream, PartIndex};
 use crate::object_store::ObjectStore;
 use crate::reader;
 
@@ -326,7 +326,8 @@ impl LiveLines {
 }
 
 /// The newest version of `id` in the chain, tombstone included; `None` if no snapshot of the
-/// chain holds it. Reads only the indexes whose id range may hold it.
+/// chain holds it. Reads only the indexes whose id range and filter may hold it, and of an
+/// index that records its frames, only the frame that may hold it.
 pub async fn find(
     store: &ObjectStore,
     identity: &Identity,
@@ -338,26 +339,33 @@ pub async fn find(
             if p.index.as_ref().is_some_and(|meta| !meta.may_hold(id)) {
                 continue;
             }
-            let source = load_one(store, identity, p).await?;
             let (identity, id) = (identity.clone(), id.to_owned());
-            let found = blocking(move || match source {
-                Source::Sealed { key, body } => {
-                    for entry in index::read_index(&identity, &key, body)? {
-                        let entry = entry?;
-                        match entry.id.as_str().cmp(&id) {
-                            Ordering::Less => continue,
-                            Ordering::Equal => return Ok(Some(entry)),
-                            Ordering::Greater => break,
-                        }
-                    }
-                    Ok(None)
+            let framed = p
+                .index
+                .as_ref()
+                .and_then(|meta| Some((meta, index_frame_of(meta, &id)?)));
+            let found = match framed {
+                Some((meta, (offset, end))) => {
+                    let frame =
+                        reader::fetch_frame(store, &meta.key, meta.stored_bytes, offset, end)
+                            .await?;
+                    blocking(move || first_match(index::read_index_frame(&identity, frame)?, &id))
+                        .await?
                 }
-                Source::Scanned(entries) => Ok(entries
-                    .binary_search_by(|e| e.id.as_str().cmp(&id))
-                    .ok()
-                    .map(|at| entries[at].clone())),
-            })
-            .await?;
+                None => {
+                    let source = load_one(store, &identity, p).await?;
+                    blocking(move || match source {
+                        Source::Sealed { key, body } => {
+                            first_match(index::read_index(&identity, &key, body)?, &id)
+                        }
+                        Source::Scanned(entries) => Ok(entries
+                            .binary_search_by(|e| e.id.as_str().cmp(&id))
+                            .ok()
+                            .map(|at| entries[at].clone())),
+                    })
+                    .await?
+                }
+            };
             if let Some(entry) = found {
                 return Ok(Some(Version { entry, level, part }));
             }
@@ -366,37 +374,81 @@ pub async fn find(
     Ok(None)
 }
 
-/// Line `line` of a part (without its newline), the part checked against its sha256 first.
+/// Where the frame of `meta`'s index that may hold `id` starts and ends (in the index's
+/// decrypted bytes); `None` when the index does not record its frames.
+fn index_frame_of(meta: &PartIndex, id: &str) -> Option<(u64, Option<u64>)> {
+    let frames = meta.id_frames.as_deref().filter(|f| !f.is_empty())?;
+    let at = frames
+        .partition_point(|f| f.first_id.as_str() <= id)
+        .saturating_sub(1);
+    Some((frames[at].offset, frames.get(at + 1).map(|f| f.offset)))
+}
+
+/// The entry for `id` among `entries` (in id order).
+fn first_match(
+    entries: impl Iterator<Item = Result<IndexEntry, StorageError>>,
+    id: &str,
+) -> Result<Option<IndexEntry>, StorageError> {
+    for entry in entries {
+        let entry = entry?;
+        match entry.id.as_str().cmp(id) {
+            Ordering::Less => continue,
+            Ordering::Equal => return Ok(Some(entry)),
+            Ordering::Greater => break,
+        }
+    }
+    Ok(None)
+}
+
+/// The record `entry` names (its line of `part`, without the newline), checked against the
+/// entry's hash. Of a part that records its frames, only the frame holding the line is
+/// fetched (ranged GETs) and decrypted; a part written as one frame is fetched whole and
+/// checked against its sha256 first.
 pub async fn read_record(
     store: &ObjectStore,
     identity: &Identity,
     part: &ManifestPart,
-    line: u64,
+    entry: &IndexEntry,
 ) -> Result<Vec<u8>, StorageError> {
-    let body = reader::fetch_part(store, part).await?;
-    // The frame the line is in, where the part records its frames.
+    let line = entry.line;
+    // The frame the line is in, and where the next one starts, where the part records them.
     let frame = part
         .index
         .as_ref()
         .and_then(|index| index.frames.as_deref())
         .and_then(|frames| {
             let after = frames.partition_point(|f| f.line <= line);
-            after.checked_sub(1).map(|i| frames[i])
+            let at = after.checked_sub(1)?;
+            Some((frames[at], frames.get(after).map(|f| f.offset)))
         });
-    let (identity, entry) = (identity.clone(), part.clone());
-    blocking(move || match frame {
-        Some(frame) => nth_line(
-            reader::frame_lines(&identity, &entry, body, frame.offset)?,
-            line - frame.line,
-            &format!("{}'s frame at line {}", entry.key, frame.line),
-        ),
-        None => nth_line(
-            reader::part_lines(&identity, &entry, body)?,
-            line,
-            &entry.key,
-        ),
-    })
-    .await
+    let identity = identity.clone();
+    let record = match frame {
+        Some((frame, end)) => {
+            let fetched =
+                reader::fetch_frame(store, &part.key, part.stored_bytes, frame.offset, end).await?;
+            let key = part.key.clone();
+            blocking(move || {
+                nth_line(
+                    fetched.lines(&identity)?,
+                    line - frame.line,
+                    &format!("{key}'s frame at line {}", frame.line),
+                )
+            })
+            .await?
+        }
+        None => {
+            let body = reader::fetch_part(store, part).await?;
+            let part = part.clone();
+            blocking(move || nth_line(reader::part_lines(&identity, &part, body)?, line, &part.key))
+                .await?
+        }
+    };
+    if index::record_hash(&record) != entry.hash {
+        return Err(StorageError::Checksum {
+            key: part.key.clone(),
+        });
+    }
+    Ok(record)
 }
 
 /// Line `n` (0-based, without its newline) of `lines`.

@@ -84,6 +84,181 @@ pub fn frame_lines(
     })
 }
 
+/// age's payload: 64 KiB chunks of plaintext, each sealed with a 16-byte tag, after the header
+/// and a 16-byte nonce.
+const AGE_CHUNK: u64 = 64 * 1024;
+const AGE_SEALED_CHUNK: u64 = AGE_CHUNK + 16;
+const AGE_NONCE: u64 = 16;
+/// Bytes read first to find the end of an object's age header (one X25519 recipient's header
+/// is 168 bytes), and the most a header may take.
+const HEADER_FIRST_READ: u64 = 1024;
+const HEADER_MAX: u64 = 64 * 1024;
+
+/// One zstd frame of a sealed object, fetched by ranged GETs: the object's age header, then
+/// only the age chunks that hold the frame's compressed bytes — a few hundred KiB of a part of
+/// several MiB.
+///
+/// The object as a whole is not checked against its sha256 (that would mean reading all of
+/// it): age authenticates every 64 KiB chunk with the account's key, and its length is the one
+/// the manifest records, so a damaged or truncated range fails to decrypt. Callers that read a
+/// record this way check it against its index entry's hash too.
+pub struct FetchedFrame {
+    key: String,
+    object: Ranges,
+    offset: u64,
+    end: Option<u64>,
+}
+
+/// Fetches the frame of the object `key` (`stored_bytes` long) whose compressed bytes run
+/// from `offset` to `end` in its decrypted payload (`None`: to the end of the object).
+pub async fn fetch_frame(
+    store: &ObjectStore,
+    key: &str,
+    stored_bytes: u64,
+    offset: u64,
+    end: Option<u64>,
+) -> Result<FetchedFrame, StorageError> {
+    if end.is_some_and(|end| end <= offset) {
+        return Err(StorageError::Decode(format!(
+            "{key}: a frame at {offset} that ends at {end:?}"
+        )));
+    }
+    let mut head = store
+        .get_range(key, 0..HEADER_FIRST_READ.min(stored_bytes))
+        .await?;
+    let mut header = header_len(&head);
+    if header.is_none() && head.len() as u64 == HEADER_FIRST_READ {
+        head = store
+            .get_range(key, 0..HEADER_MAX.min(stored_bytes))
+            .await?;
+        header = header_len(&head);
+    }
+    let payload =
+        header.ok_or_else(|| StorageError::Decode(format!("{key}: no age header")))? + AGE_NONCE;
+    let first = payload + offset / AGE_CHUNK * AGE_SEALED_CHUNK;
+    let last = match end {
+        Some(end) => (payload + (end - 1) / AGE_CHUNK * AGE_SEALED_CHUNK + AGE_SEALED_CHUNK)
+            .min(stored_bytes),
+        None => stored_bytes,
+    };
+    if first >= last {
+        return Err(StorageError::Decode(format!(
+            "{key}: a frame at {offset}, past the end of the object"
+        )));
+    }
+    let chunks = store.get_range(key, first..last).await?;
+    Ok(FetchedFrame {
+        key: key.to_owned(),
+        object: Ranges {
+            len: stored_bytes,
+            pieces: vec![(0, head), (first, chunks)],
+            pos: 0,
+        },
+        offset,
+        end,
+    })
+}
+
+/// The length of the age header at the start of `head` (through the line of its MAC), if
+/// `head` holds all of it. Stanza lines start with `-> ` or are base64, so the first line
+/// starting with `---` is the MAC's.
+fn header_len(head: &[u8]) -> Option<u64> {
+    let mac = head.windows(4).position(|w| w == b"\n---")? + 1;
+    let eol = head[mac..].iter().position(|b| *b == b'\n')?;
+    Some((mac + eol + 1) as u64)
+}
+
+impl FetchedFrame {
+    /// The object's key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The frame's bytes, decrypted and decompressed as they are read.
+    pub fn open(self, identity: &Identity) -> Result<impl Read + Send + 'static, StorageError> {
+        let key = &self.key;
+        let decryptor = age::Decryptor::new_buffered(self.object)
+            .map_err(|e| StorageError::Crypto(format!("{key} header: {e}")))?;
+        let mut plain = decryptor
+            .decrypt(iter::once(identity as &dyn age::Identity))
+            .map_err(|e| StorageError::Crypto(format!("{key} key: {e}")))?;
+        plain
+            .seek(SeekFrom::Start(self.offset))
+            .map_err(|e| StorageError::Decode(format!("{key}: frame at {}: {e}", self.offset)))?;
+        let frame = plain.take(self.end.map_or(u64::MAX, |end| end - self.offset));
+        Ok(zstd::Decoder::new(frame)
+            .map_err(|e: io::Error| StorageError::Decode(format!("zstd: {e}")))?
+            .single_frame())
+    }
+
+    /// The frame's records, one line at a time.
+    pub fn lines(
+        self,
+        identity: &Identity,
+    ) -> Result<PartLines<impl Read + Send + 'static>, StorageError> {
+        let key = self.key.clone();
+        Ok(PartLines {
+            reader: BufReader::new(self.open(identity)?),
+            key,
+        })
+    }
+}
+
+/// An object of which some byte ranges were fetched, read as if it were all there: reading
+/// outside them is an error.
+struct Ranges {
+    len: u64,
+    /// (offset, bytes), possibly overlapping.
+    pieces: Vec<(u64, Bytes)>,
+    pos: u64,
+}
+
+impl Ranges {
+    /// The fetched bytes from the current position on, as far as one piece holds them.
+    fn here(&self) -> io::Result<&[u8]> {
+        if self.pos >= self.len {
+            return Ok(&[]);
+        }
+        self.pieces
+            .iter()
+            .find(|(at, bytes)| *at <= self.pos && self.pos < at + bytes.len() as u64)
+            .map(|(at, bytes)| &bytes[(self.pos - at) as usize..])
+            .ok_or_else(|| io::Error::other(format!("byte {} was not fetched", self.pos)))
+    }
+}
+
+impl Read for Ranges {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let here = self.here()?;
+        let n = here.len().min(buf.len());
+        buf[..n].copy_from_slice(&here[..n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl BufRead for Ranges {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.here()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos += amt as u64;
+    }
+}
+
+impl Seek for Ranges {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let to = match pos {
+            SeekFrom::Start(at) => Some(at),
+            SeekFrom::End(delta) => self.len.checked_add_signed(delta),
+            SeekFrom::Current(delta) => self.pos.checked_add_signed(delta),
+        };
+        self.pos = to.ok_or_else(|| io::Error::other("seek before the start"))?;
+        Ok(self.pos)
+    }
+}
+
 /// The records of one part, one JSON line at a time (newline included).
 pub struct PartLines<R> {
     reader: BufReader<R>,

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::StorageError;
-use crate::manifest::{ManifestPart, PartFrame};
+use crate::manifest::{IdFrame, ManifestPart, PartFrame};
 use crate::object_store::ObjectStore;
 use crate::part::sha256_hex;
 use crate::reader::{decrypt_reader, open_reader};
@@ -196,8 +196,11 @@ pub async fn check_index(
         }));
     };
     let (identity, key, lines) = (identity.clone(), index.key.clone(), part.records);
-    let filter = index.filter.clone();
+    let (filter, id_frames) = (index.filter.clone(), index.id_frames.clone());
     let entries = tokio::task::spawn_blocking(move || -> Result<u64, String> {
+        if let Some(frames) = id_frames {
+            check_id_frames(&identity, body.clone(), &frames)?;
+        }
         let mut n = 0;
         for entry in crate::index::read_index(&identity, &key, body).map_err(|e| e.to_string())? {
             let entry = entry.map_err(|e| e.to_string())?;
@@ -246,28 +249,79 @@ fn count_framed_records(
     body: Bytes,
     frames: &[PartFrame],
 ) -> Result<u64, String> {
+    let mut records = 0u64;
+    walk_frames(
+        identity,
+        body,
+        frames.iter().map(|f| f.offset),
+        |n, lines| {
+            let frame = frames[n];
+            if records != frame.line {
+                return Err(format!(
+                    "frame {} is recorded at line {} but starts at line {records}",
+                    n + 1,
+                    frame.line
+                ));
+            }
+            records = count_lines(lines, records)?;
+            Ok(())
+        },
+    )?;
+    Ok(records)
+}
+
+/// Checks an index's frame table: each frame starts at its recorded offset with its recorded
+/// first id, and nothing follows the last, since lookups read the one frame an id belongs in.
+fn check_id_frames(identity: &Identity, body: Bytes, frames: &[IdFrame]) -> Result<(), String> {
+    walk_frames(
+        identity,
+        body,
+        frames.iter().map(|f| f.offset),
+        |n, lines| {
+            let mut first = Vec::new();
+            lines
+                .read_until(b'\n', &mut first)
+                .map_err(|e| format!("decompressing: {e}"))?;
+            let entry: crate::index::IndexEntry =
+                serde_json::from_slice(&first).map_err(|e| format!("frame {}: {e}", n + 1))?;
+            if entry.id != frames[n].first_id {
+                return Err(format!(
+                    "frame {} is recorded as starting with another id than it holds",
+                    n + 1
+                ));
+            }
+            count_lines(lines, 0).map(drop)
+        },
+    )
+}
+
+/// Reads a sealed object written as a run of zstd frames recorded at `offsets` (in its
+/// decrypted bytes), handing each frame's decompressed bytes to `frame` with its number; `Err`
+/// when a frame does not start where recorded or anything follows the last.
+fn walk_frames(
+    identity: &Identity,
+    body: Bytes,
+    offsets: impl Iterator<Item = u64>,
+    mut frame: impl FnMut(usize, &mut dyn BufRead) -> Result<(), String>,
+) -> Result<(), String> {
     let plain = decrypt_reader(identity, body).map_err(|e| e.to_string())?;
     let mut compressed = BufReader::new(Counted {
         inner: plain,
         read: 0,
     });
-    let mut records = 0u64;
-    for (n, frame) in frames.iter().enumerate() {
+    for (n, recorded) in offsets.enumerate() {
         let offset = compressed.get_ref().read - compressed.buffer().len() as u64;
-        if (offset, records) != (frame.offset, frame.line) {
+        if offset != recorded {
             return Err(format!(
-                "frame {} is recorded at line {} (offset {}) but starts at line {records} \
-                 (offset {offset})",
-                n + 1,
-                frame.line,
-                frame.offset
+                "frame {} is recorded at offset {recorded} but starts at offset {offset}",
+                n + 1
             ));
         }
         let decoder = zstd::Decoder::with_buffer(compressed)
             .map_err(|e| format!("decompressing: {e}"))?
             .single_frame();
         let mut lines = BufReader::new(decoder);
-        records = count_lines(&mut lines, records)?;
+        frame(n, &mut lines)?;
         compressed = lines.into_inner().finish();
     }
     let rest = compressed
@@ -276,7 +330,7 @@ fn count_framed_records(
     if !rest.is_empty() {
         return Err("holds more than its recorded frames".into());
     }
-    Ok(records)
+    Ok(())
 }
 
 /// A reader that counts the bytes read through it.

@@ -332,7 +332,7 @@ impl PointInTimeApi {
                 .ok_or_else(|| record_not_found(&record_id))?;
             let level = &levels[version.level];
             let part = &level.stream.parts[version.part];
-            let line = pit::read_record(&state.store, &identity, part, version.entry.line)
+            let line = pit::read_record(&state.store, &identity, part, &version.entry)
                 .await
                 .map_err(storage_error)?;
             Ok(GetRecordResponse::Ok(
@@ -461,7 +461,7 @@ impl PointInTimeApi {
                 let record = match &found {
                     Some(v) if !v.entry.deleted => {
                         let part = &entry.parts[v.part];
-                        let line = pit::read_record(&state.store, identity, part, v.entry.line)
+                        let line = pit::read_record(&state.store, identity, part, &v.entry)
                             .await
                             .map_err(storage_error)?;
                         Some(parse_record(&line)?)

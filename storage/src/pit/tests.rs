@@ -50,6 +50,42 @@ fn line(id: &str, version: Option<u32>) -> Vec<u8> {
     }
 }
 
+/// Finishes `writer` and stores the part under `key`, with its index when there is one (parts
+/// written before indexes have none), and gives its manifest entry.
+async fn store_part(
+    env: &Env,
+    key: String,
+    part_no: u32,
+    writer: PartWriter,
+    index: Option<IndexBuilder>,
+) -> ManifestPart {
+    let part = writer.finish().unwrap();
+    env.store.put(&key, part.body.clone()).await.unwrap();
+    let index = match index {
+        Some(index) => {
+            let sealed = index
+                .seal(&env.key.recipient(), &layout::index_key(&key), &part.frames)
+                .unwrap();
+            env.store
+                .put(&sealed.meta.key, sealed.body.clone())
+                .await
+                .unwrap();
+            Some(sealed.meta)
+        }
+        None => None,
+    };
+    ManifestPart {
+        key,
+        part_no,
+        records: part.records,
+        raw_bytes: part.raw_bytes,
+        stored_bytes: part.stored_bytes(),
+        sha256: part.sha256,
+        blobs: Vec::new(),
+        index,
+    }
+}
+
 /// Stores a snapshot of one stream `customers`, its parts as given; `indexed` false writes
 /// parts as older versions did, without indexes.
 async fn snapshot(
@@ -71,30 +107,7 @@ async fn snapshot(
             index.add(rid, n as u64, &bytes, version.is_none());
             writer.write_record(&bytes).unwrap();
         }
-        let part = writer.finish().unwrap();
-        env.store.put(&key, part.body.clone()).await.unwrap();
-        let index = if indexed {
-            let sealed = index
-                .seal(&env.key.recipient(), &layout::index_key(&key), &part.frames)
-                .unwrap();
-            env.store
-                .put(&sealed.meta.key, sealed.body.clone())
-                .await
-                .unwrap();
-            Some(sealed.meta)
-        } else {
-            None
-        };
-        entries.push(ManifestPart {
-            key,
-            part_no,
-            records: part.records,
-            raw_bytes: part.raw_bytes,
-            stored_bytes: part.stored_bytes(),
-            sha256: part.sha256,
-            blobs: Vec::new(),
-            index,
-        });
+        entries.push(store_part(env, key, part_no, writer, indexed.then_some(index)).await);
     }
     let now = chrono::Utc::now();
     let manifest = Manifest {
@@ -200,7 +213,7 @@ async fn lookup(env: &Env, levels: &[Level], id: &str) -> Option<Value> {
         return None;
     }
     let part = &levels[version.level].stream.parts[version.part];
-    let bytes = read_record(&env.store, env.key.identity(), part, version.entry.line)
+    let bytes = read_record(&env.store, env.key.identity(), part, &version.entry)
         .await
         .unwrap();
     Some(serde_json::from_slice(&bytes).unwrap())
@@ -324,8 +337,9 @@ async fn a_stream_read_in_full_ends_the_chain() {
     env.server.shutdown().await;
 }
 
-/// An index that was damaged or replaced is refused before it is decrypted; a parent manifest
-/// that is missing fails the view rather than shortening it.
+/// A damaged index is refused: the frame a lookup reads fails to decrypt, and an index read
+/// whole (one written before its frames were recorded) fails its sha256 before it is
+/// decrypted. A parent manifest that is missing fails the view rather than shortening it.
 #[tokio::test]
 async fn damaged_indexes_and_missing_parents_are_errors() {
     let env = env().await;
@@ -334,7 +348,12 @@ async fn damaged_indexes_and_missing_parents_are_errors() {
     let mut body = env.store.get(&index.key).await.unwrap().to_vec();
     body[60] ^= 1;
     env.store.put(&index.key, body.into()).await.unwrap();
-    let levels = levels(&env, &s1).await;
+    let mut levels = levels(&env, &s1).await;
+    let err = find(&env.store, env.key.identity(), &levels, "a")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Crypto(_)), "{err}");
+    levels[0].stream.parts[0].index.as_mut().unwrap().id_frames = None;
     let err = find(&env.store, env.key.identity(), &levels, "a")
         .await
         .unwrap_err();
@@ -355,5 +374,123 @@ async fn damaged_indexes_and_missing_parents_are_errors() {
     .await
     .unwrap_err();
     assert!(matches!(err, StorageError::NotFound { .. }), "{err}");
+    env.server.shutdown().await;
+}
+
+/// A part of several frames, as `PartWriter` closes them, and its index (of several frames
+/// too), stored in the endpoint: `(level, ids in line order)`.
+async fn large_part(env: &Env, records: u32, salt: &str) -> (Level, Vec<String>) {
+    let key = layout::part_key("acc", "src", "big", "customers", 1);
+    let mut writer = PartWriter::new(&env.key.recipient(), 3).unwrap();
+    let mut index = IndexBuilder::new();
+    let mut ids = Vec::new();
+    for n in 0..records {
+        let id = format!("cus_{:08x}", n.wrapping_mul(2_654_435_761));
+        // A digest per record keeps the part from compressing to a handful of age chunks.
+        let noise = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("{salt}{n}")));
+        let bytes = serde_json::to_vec(&json!({"id": id, "n": n, "noise": noise})).unwrap();
+        index.add(&id, u64::from(n), &bytes, false);
+        writer.write_record(&bytes).unwrap();
+        ids.push(id);
+    }
+    let entry = store_part(env, key, 1, writer, Some(index)).await;
+    let level = Level {
+        snapshot_id: "big".into(),
+        stream: ManifestStream {
+            name: "customers".into(),
+            records: entry.records,
+            raw_bytes: entry.raw_bytes,
+            stored_bytes: entry.stored_bytes,
+            cursor: None,
+            parts: vec![entry],
+            full: Some(true),
+        },
+        recipient: env.key.recipient(),
+    };
+    (level, ids)
+}
+
+/// A lookup reads one frame of the index and one of the part, by ranged GETs: every id comes
+/// back as written, a damaged age chunk elsewhere in the part does not stop it, a damaged
+/// chunk in its frame or another part in its place is refused, never returned.
+#[tokio::test]
+async fn a_lookup_reads_one_frame_of_the_index_and_of_the_part() {
+    let env = env().await;
+    let (level, ids) = large_part(&env, 40_000, "").await;
+    let part = level.stream.parts[0].clone();
+    let meta = part.index.clone().unwrap();
+    let part_frames = meta.frames.clone().unwrap();
+    let index_frames = meta.id_frames.clone().unwrap();
+    assert!(part_frames.len() >= 4, "{} part frames", part_frames.len());
+    assert!(
+        index_frames.len() >= 2,
+        "{} index frames",
+        index_frames.len()
+    );
+    assert!(
+        index_frames
+            .windows(2)
+            .all(|w| w[0].first_id < w[1].first_id && w[0].offset < w[1].offset)
+    );
+    let levels = [level];
+    let read = |id: String| {
+        let (env, levels) = (&env, &levels);
+        async move {
+            let version = find(&env.store, env.key.identity(), levels, &id)
+                .await?
+                .ok_or_else(|| StorageError::Decode(format!("{id} not found")))?;
+            read_record(
+                &env.store,
+                env.key.identity(),
+                &levels[0].stream.parts[version.part],
+                &version.entry,
+            )
+            .await
+        }
+    };
+    // Every 997th record, the first and last line, and the first id of each index frame.
+    let mut sample: Vec<usize> = (0..ids.len()).step_by(997).collect();
+    sample.push(ids.len() - 1);
+    for frame in &index_frames {
+        sample.push(ids.iter().position(|id| *id == frame.first_id).unwrap());
+    }
+    for n in sample {
+        let bytes = read(ids[n].clone()).await.unwrap();
+        let record: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            (record["id"].as_str(), record["n"].as_u64()),
+            (Some(ids[n].as_str()), Some(n as u64))
+        );
+    }
+    for missing in ["cus_", "cus_0000000g", "zzz"] {
+        let found = find(&env.store, env.key.identity(), &levels, missing).await;
+        assert!(found.unwrap().is_none(), "{missing}");
+    }
+
+    // The part's last age chunk damaged: the first frame still reads, the last does not.
+    let intact = env.store.get(&part.key).await.unwrap();
+    let mut damaged = intact.to_vec();
+    *damaged.last_mut().unwrap() ^= 1;
+    env.store.put(&part.key, damaged.into()).await.unwrap();
+    read(ids[0].clone())
+        .await
+        .expect("the first frame is intact");
+    let err = read(ids[ids.len() - 1].clone()).await.unwrap_err();
+    assert!(
+        matches!(err, StorageError::Decode(_) | StorageError::Crypto(_)),
+        "{err}"
+    );
+
+    // Another part sealed to the same key in its place, its index left as it was: the record
+    // read does not match the index's hash and is refused.
+    let index_body = env.store.get(&meta.key).await.unwrap();
+    let (other, _) = large_part(&env, 40_000, "other").await;
+    assert_eq!(other.stream.parts[0].key, part.key);
+    env.store.put(&meta.key, index_body).await.unwrap();
+    let err = read(ids[0].clone()).await.unwrap_err();
+    assert!(
+        matches!(err, StorageError::Checksum { .. } | StorageError::Decode(_)),
+        "{err}"
+    );
     env.server.shutdown().await;
 }

@@ -99,6 +99,58 @@ async fn a_parts_frames_are_checked_against_what_it_holds() {
     server.shutdown().await;
 }
 
+/// Lookups read the one frame of an index an id belongs in, so verification holds each index
+/// frame to its recorded offset and first id.
+#[tokio::test]
+async fn an_indexs_frames_are_checked_against_what_it_holds() {
+    let (_dir, server, store) = start().await;
+    let key = AccountKey::generate();
+    let part = store_part(&store, &key, "p/part-00001.jsonl.zst.age", 60_000).await;
+    let frames = part
+        .index
+        .as_ref()
+        .and_then(|i| i.id_frames.clone())
+        .expect("id frames");
+    assert!(frames.len() > 2, "{} index frames", frames.len());
+    let checked = check_index(&store, Some(key.identity()), &part)
+        .await
+        .expect("check")
+        .expect("an index");
+    assert_eq!(checked.problem, None);
+
+    let damaged = |change: &dyn Fn(&mut Vec<IdFrame>)| {
+        let mut part = part.clone();
+        change(part.index.as_mut().unwrap().id_frames.as_mut().unwrap());
+        part
+    };
+    for (what, part) in [
+        ("a frame's first id", damaged(&|f| f[1].first_id.push('0'))),
+        ("a frame's offset", damaged(&|f| f[2].offset += 1)),
+        ("a frame left out", damaged(&|f| drop(f.remove(1)))),
+        (
+            "a frame too many",
+            damaged(&|f| {
+                let last = f.last().unwrap().clone();
+                f.push(IdFrame {
+                    first_id: format!("{}0", last.first_id),
+                    offset: last.offset + 1,
+                });
+            }),
+        ),
+    ] {
+        let checked = check_index(&store, Some(key.identity()), &part)
+            .await
+            .expect("check")
+            .expect("an index");
+        assert_eq!(
+            checked.problem.map(|p| p.kind),
+            Some(ProblemKind::Unreadable),
+            "{what}"
+        );
+    }
+    server.shutdown().await;
+}
+
 /// A part's index is checked like a part: present, its sha256, and readable into as many
 /// sorted entries as recorded.
 #[tokio::test]
