@@ -14,8 +14,6 @@ pub mod testing;
 pub use model::*;
 pub use sea_orm;
 
-use std::time::Duration;
-
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 
@@ -44,13 +42,11 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false);
-    // A pooled connection idle for a second or more is pinged before use and replaced if the
-    // server ended it (a restart, a failover, `pg_terminate_backend`), so such a loss fails no
-    // request that starts after it; only a statement running at that moment, or one on a
-    // connection used within the second before the loss, fails (and is retried by its
-    // activity, or answered 503/500 by the API). A connection in steady use is not pinged: a
-    // ping before every statement was a round trip on each of an API request's queries.
-    opts.test_before_acquire_if_idle_for(Duration::from_secs(1));
+    // A pooled connection is pinged before each use and replaced if the server ended it
+    // (a restart, a failover, `pg_terminate_backend`), so such a loss fails no request that
+    // starts after it; only a statement running at that moment fails (and is retried by its
+    // activity, or answered 500 by the API).
+    opts.test_before_acquire(true);
     if url.starts_with("sqlite:") {
         // SQLite serialises writers; one connection avoids "database is locked" between pool members.
         opts.max_connections(1);
