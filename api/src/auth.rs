@@ -34,6 +34,8 @@ pub struct AuthSettings {
     pub(crate) metrics_token: Option<Arc<str>>,
     /// How password resets and invitations are emailed; `None` when no SMTP server is set.
     pub(crate) mail: Option<Arc<MailSettings>>,
+    /// Callers resolved by credential, held while the access version is unchanged.
+    pub(crate) callers: Arc<CallerCache>,
 }
 
 impl std::fmt::Debug for AuthSettings {
@@ -60,6 +62,7 @@ impl AuthSettings {
             client_address_header: None,
             metrics_token: None,
             mail: None,
+            callers: Arc::new(CallerCache::default()),
         }
     }
 
@@ -122,6 +125,59 @@ pub struct BearerAuth(pub Caller);
 /// `last_used_at` is written at most this often per key.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
+/// How long a resolved caller is kept at most, whatever the access version says (it also
+/// bounds how stale an API key's `last_used_at` may get: it is written when a key is resolved).
+const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Callers kept at most; past it, the expired ones are dropped, and all of them if that is not
+/// enough.
+const CACHE_MAX: usize = 10_000;
+
+/// Callers resolved from their credentials (an API key's hash, or a user and session), each with
+/// the access version it was resolved at. The database raises that version with every change to
+/// users, sessions, keys, memberships, teams or accounts (the `m0021_access_version`
+/// migration), so a caller kept at the current version is exactly what resolving it again would
+/// give: authenticating a request costs one read of the version instead of three queries.
+#[derive(Default)]
+pub(crate) struct CallerCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, CachedCaller>>,
+}
+
+struct CachedCaller {
+    version: i64,
+    at: std::time::Instant,
+    caller: Caller,
+}
+
+impl CallerCache {
+    fn get(&self, key: &str, version: i64) -> Option<Caller> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|c| c.version == version && c.at.elapsed() < CACHE_FOR)
+            .map(|c| c.caller.clone())
+    }
+
+    fn put(&self, key: String, version: i64, caller: Caller) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= CACHE_MAX {
+            entries.retain(|_, c| c.version == version && c.at.elapsed() < CACHE_FOR);
+            if entries.len() >= CACHE_MAX {
+                entries.clear();
+            }
+        }
+        let at = std::time::Instant::now();
+        entries.insert(
+            key,
+            CachedCaller {
+                version,
+                at,
+                caller,
+            },
+        );
+    }
+}
+
 async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
     let state = req
         .data::<AppState>()
@@ -130,12 +186,55 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
         tracing::error!(error = %e, "credential lookup failed");
         poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE)
     };
-    let caller = if bearer.token.starts_with(repo::API_KEY_PREFIX) {
-        let Some(key) = repo::find_api_key(&state.db, &bearer.token)
-            .await
-            .map_err(unavailable)?
-        else {
-            return Err(unauthorized());
+    let is_key = bearer.token.starts_with(repo::API_KEY_PREFIX);
+    let claims = if is_key {
+        None
+    } else {
+        Some(
+            state
+                .auth
+                .tokens
+                .verify(&bearer.token)
+                .ok_or_else(unauthorized)?,
+        )
+    };
+    // Read before resolving: a change that lands meanwhile raises the version past the one the
+    // caller is kept at, so the next request resolves it again.
+    let version = repo::access_version(&state.db).await.map_err(unavailable)?;
+    let cache_key = match &claims {
+        None => format!("key:{}", repo::hash_secret(&bearer.token)),
+        Some(claims) => format!("session:{}:{}", claims.sub, claims.sid),
+    };
+    let caller = match state.auth.callers.get(&cache_key, version) {
+        Some(caller) => caller,
+        None => {
+            let caller = resolve(state, &bearer.token, claims)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(unauthorized)?;
+            state.auth.callers.put(cache_key, version, caller.clone());
+            caller
+        }
+    };
+    // One budget per credential: an API key, or a user across all their sign-ins.
+    state
+        .auth
+        .api_throttle
+        .request(&caller.actor())
+        .map_err(|wait| poem::Error::new(RateLimited(wait), StatusCode::TOO_MANY_REQUESTS))?;
+    Ok(caller)
+}
+
+/// The caller an API key (`claims` absent) or a verified access token's session stands for;
+/// `None` for a key that is unknown or revoked, or a session that has ended.
+async fn resolve(
+    state: &AppState,
+    token: &str,
+    claims: Option<crate::tokens::Claims>,
+) -> Result<Option<Caller>, sea_orm::DbErr> {
+    let Some(claims) = claims else {
+        let Some(key) = repo::find_api_key(&state.db, token).await? else {
+            return Ok(None);
         };
         if key
             .last_used_at
@@ -144,27 +243,13 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
         {
             tracing::warn!(key_id = %key.id, error = %e, "could not record the key's use");
         }
-        api_key_caller(&state.db, key).await
-    } else {
-        let Some(claims) = state.auth.tokens.verify(&bearer.token) else {
-            return Err(unauthorized());
-        };
-        let Some(user) = repo::user_of_active_session(&state.db, &claims.sub, &claims.sid)
-            .await
-            .map_err(unavailable)?
-        else {
-            return Err(unauthorized());
-        };
-        user_caller(&state.db, &user, claims.sid).await
+        return api_key_caller(&state.db, key).await.map(Some);
     };
-    let caller = caller.map_err(unavailable)?;
-    // One budget per credential: an API key, or a user across all their sign-ins.
-    state
-        .auth
-        .api_throttle
-        .request(&caller.actor())
-        .map_err(|wait| poem::Error::new(RateLimited(wait), StatusCode::TOO_MANY_REQUESTS))?;
-    Ok(caller)
+    let Some(user) = repo::user_of_active_session(&state.db, &claims.sub, &claims.sid).await?
+    else {
+        return Ok(None);
+    };
+    user_caller(&state.db, &user, claims.sid).await.map(Some)
 }
 
 /// An API key as a caller: its one account and role.

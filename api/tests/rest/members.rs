@@ -184,3 +184,43 @@ async fn the_last_owner_can_be_neither_demoted_nor_removed() {
         .error(404, "not_found");
     app.shutdown().await;
 }
+
+/// Access is kept between requests only while nothing it derives from has changed: a
+/// membership removed, a key revoked or a session ended by another process (here, straight in
+/// the database) applies to the very next request.
+#[tokio::test]
+async fn access_changed_elsewhere_applies_to_the_next_request() {
+    use entities::{membership, repo, sea_orm::ColumnTrait, sea_orm::EntityTrait};
+    use entities::sea_orm::QueryFilter;
+
+    let app = App::spawn_with(App::generous).await;
+    let ada = app.register("ada@example.com").await;
+    let bob = app
+        .member(&ada, &ada.account_id, "bob@example.com", "viewer")
+        .await;
+    let sources = format!("/v1/accounts/{}/sources", ada.account_id);
+    for _ in 0..2 {
+        app.get(&sources, &bob.access).await.ok(200);
+    }
+    membership::Entity::delete_many()
+        .filter(membership::Column::UserId.eq(&bob.id))
+        .filter(membership::Column::AccountId.eq(&ada.account_id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    app.get(&sources, &bob.access).await.error(404, "not_found");
+
+    let (key_id, secret) = app.api_key(&ada.access, &ada.account_id, "ci", "viewer").await;
+    for _ in 0..2 {
+        app.get(&sources, &secret).await.ok(200);
+    }
+    repo::revoke_api_key(&app.db, &key_id).await.unwrap();
+    app.get(&sources, &secret).await.error(401, "unauthorized");
+
+    for _ in 0..2 {
+        app.get(&sources, &ada.access).await.ok(200);
+    }
+    repo::revoke_sessions_of(&app.db, &ada.id, None).await.unwrap();
+    app.get(&sources, &ada.access).await.error(401, "unauthorized");
+    app.shutdown().await;
+}

@@ -22,6 +22,7 @@ mod m0017_teams;
 mod m0018_branding;
 mod m0019_client_portal;
 mod m0020_notifications;
+mod m0021_access_version;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0018_branding::Migration),
             Box::new(m0019_client_portal::Migration),
             Box::new(m0020_notifications::Migration),
+            Box::new(m0021_access_version::Migration),
         ]
     }
 }

@@ -223,3 +223,17 @@ pub async fn delete_account(
     account::Entity::delete_by_id(account_id).exec(db).await?;
     Ok(Ok(()))
 }
+
+/// The access version (see the `m0021_access_version` migration): raised by the database with
+/// every change to what callers' access is derived from, so access resolved at one version
+/// holds while it is current.
+pub async fn access_version(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM access_version WHERE id = 1",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the access version row".into()))?;
+    row.try_get("", "version")
+}

@@ -179,3 +179,92 @@ pub async fn suite(db: &DatabaseConnection) {
             .is_none()
     );
 }
+
+/// The access version moves with every change that decides a caller's access, in the same
+/// transaction, and not with the bookkeeping that does not (an API key's `last_used_at`).
+pub async fn version_suite(db: &DatabaseConnection) {
+    use entities::{team, team_grant, team_member};
+    use sea_orm::{ActiveModelTrait, IntoActiveModel, Set, TransactionTrait};
+
+    let version = || async { repo::access_version(db).await.unwrap() };
+    let mut last = version().await;
+    fn moved(last: &mut i64, what: &str, now: i64) {
+        assert!(now > *last, "{what}: {now} after {last}");
+        *last = now;
+    }
+    let acct = repo::create_account(db, "Versioned", None, "age1v", None)
+        .await
+        .unwrap();
+    moved(&mut last, "an account created", version().await);
+    let user = repo::create_user(db, "version@example.com", "V")
+        .await
+        .unwrap();
+    moved(&mut last, "a user created", version().await);
+    repo::add_membership(db, &user.id, &acct.id, Role::Viewer)
+        .await
+        .unwrap();
+    moved(&mut last, "a membership added", version().await);
+    let session = repo::start_session(db, &user.id, Duration::days(1))
+        .await
+        .unwrap();
+    moved(&mut last, "a session started", version().await);
+    repo::revoke_session(db, &session.token.family_id)
+        .await
+        .unwrap();
+    moved(&mut last, "a session revoked", version().await);
+    let (key, _) = repo::create_api_key(db, &acct.id, None, "v", Role::Viewer)
+        .await
+        .unwrap();
+    moved(&mut last, "an API key created", version().await);
+    repo::touch_api_key(db, &key.id).await.unwrap();
+    assert_eq!(version().await, last, "a key's last use is not access");
+    repo::revoke_api_key(db, &key.id).await.unwrap();
+    moved(&mut last, "an API key revoked", version().await);
+
+    let now = chrono::Utc::now();
+    let t = team::ActiveModel {
+        id: Set(entities::new_id()),
+        account_id: Set(acct.id.clone()),
+        name: Set("Ops".into()),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    let before_team = version().await;
+    team_member::ActiveModel {
+        id: Set(entities::new_id()),
+        team_id: Set(t.id.clone()),
+        user_id: Set(user.id.clone()),
+        team_role: Set("member".into()),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    assert!(version().await > before_team, "a team member added");
+    last = version().await;
+    let grant = team_grant::ActiveModel {
+        id: Set(entities::new_id()),
+        team_id: Set(t.id.clone()),
+        account_id: Set(acct.id.clone()),
+        role: Set(Role::Admin),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    moved(&mut last, "a team grant added", version().await);
+    let mut changed = grant.into_active_model();
+    changed.role = Set(Role::Viewer);
+    changed.update(db).await.unwrap();
+    moved(&mut last, "a team grant changed", version().await);
+
+    // A change rolled back leaves the version where it was.
+    let txn = db.begin().await.unwrap();
+    repo::create_account(&txn, "Never", None, "age1n", None)
+        .await
+        .unwrap();
+    txn.rollback().await.unwrap();
+    assert_eq!(version().await, last, "a rolled-back change");
+}

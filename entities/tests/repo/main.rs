@@ -228,6 +228,7 @@ async fn repository_on_sqlite() {
     let (db, dir) = sqlite().await;
     suite(&db).await;
     access::suite(&db).await;
+    access::version_suite(&db).await;
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("repo.db").display());
     let other = entities::connect(&url).await.unwrap();
     slots::suite(&db, &other).await;
@@ -242,6 +243,7 @@ async fn repository_on_postgres() {
     let db = entities::connect_and_migrate(&url).await.unwrap();
     suite(&db).await;
     access::suite(&db).await;
+    access::version_suite(&db).await;
     let other = entities::connect(&url).await.unwrap();
     slots::suite(&db, &other).await;
     other.close().await.unwrap();
