@@ -190,8 +190,8 @@ async fn the_last_owner_can_be_neither_demoted_nor_removed() {
 /// the database) applies to the very next request.
 #[tokio::test]
 async fn access_changed_elsewhere_applies_to_the_next_request() {
-    use entities::{membership, repo, sea_orm::ColumnTrait, sea_orm::EntityTrait};
     use entities::sea_orm::QueryFilter;
+    use entities::{membership, repo, sea_orm::ColumnTrait, sea_orm::EntityTrait};
 
     let app = App::spawn_with(App::generous).await;
     let ada = app.register("ada@example.com").await;
@@ -210,7 +210,9 @@ async fn access_changed_elsewhere_applies_to_the_next_request() {
         .unwrap();
     app.get(&sources, &bob.access).await.error(404, "not_found");
 
-    let (key_id, secret) = app.api_key(&ada.access, &ada.account_id, "ci", "viewer").await;
+    let (key_id, secret) = app
+        .api_key(&ada.access, &ada.account_id, "ci", "viewer")
+        .await;
     for _ in 0..2 {
         app.get(&sources, &secret).await.ok(200);
     }
@@ -220,7 +222,11 @@ async fn access_changed_elsewhere_applies_to_the_next_request() {
     for _ in 0..2 {
         app.get(&sources, &ada.access).await.ok(200);
     }
-    repo::revoke_sessions_of(&app.db, &ada.id, None).await.unwrap();
-    app.get(&sources, &ada.access).await.error(401, "unauthorized");
+    repo::revoke_sessions_of(&app.db, &ada.id, None)
+        .await
+        .unwrap();
+    app.get(&sources, &ada.access)
+        .await
+        .error(401, "unauthorized");
     app.shutdown().await;
 }
