@@ -129,52 +129,39 @@ const TOUCH_EVERY: Duration = Duration::seconds(60);
 /// bounds how stale an API key's `last_used_at` may get: it is written when a key is resolved).
 const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Callers kept at most; past it, the expired ones are dropped, and all of them if that is not
-/// enough.
-const CACHE_MAX: usize = 10_000;
+/// Callers kept at most (the least used go first).
+const CACHE_MAX: u64 = 10_000;
 
 /// Callers resolved from their credentials (an API key's hash, or a user and session), each with
 /// the access version it was resolved at. The database raises that version with every change to
 /// users, sessions, keys, memberships, teams or accounts (the `m0021_access_version`
 /// migration), so a caller kept at the current version is exactly what resolving it again would
 /// give: authenticating a request costs one read of the version instead of three queries.
-#[derive(Default)]
 pub(crate) struct CallerCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, CachedCaller>>,
+    entries: moka::sync::Cache<String, (i64, Caller)>,
 }
 
-struct CachedCaller {
-    version: i64,
-    at: std::time::Instant,
-    caller: Caller,
+impl Default for CallerCache {
+    fn default() -> Self {
+        Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(CACHE_MAX)
+                .time_to_live(CACHE_FOR)
+                .build(),
+        }
+    }
 }
 
 impl CallerCache {
     fn get(&self, key: &str, version: i64) -> Option<Caller> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
+        self.entries
             .get(key)
-            .filter(|c| c.version == version && c.at.elapsed() < CACHE_FOR)
-            .map(|c| c.caller.clone())
+            .filter(|(at, _)| *at == version)
+            .map(|(_, caller)| caller)
     }
 
     fn put(&self, key: String, version: i64, caller: Caller) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= CACHE_MAX {
-            entries.retain(|_, c| c.version == version && c.at.elapsed() < CACHE_FOR);
-            if entries.len() >= CACHE_MAX {
-                entries.clear();
-            }
-        }
-        let at = std::time::Instant::now();
-        entries.insert(
-            key,
-            CachedCaller {
-                version,
-                at,
-                caller,
-            },
-        );
+        self.entries.insert(key, (version, caller));
     }
 }
 

@@ -245,12 +245,7 @@ pub fn read_index(
     key: &str,
     body: Bytes,
 ) -> Result<IndexLines<impl Read + Send + 'static>, StorageError> {
-    Ok(IndexLines {
-        reader: BufReader::new(reader::open_reader(identity, body)?),
-        key: key.to_owned(),
-        line: Vec::new(),
-        last: None,
-    })
+    Ok(IndexLines::new(key, reader::open_reader(identity, body)?))
 }
 
 /// The entries of one frame of an index, fetched alone ([`reader::fetch_frame`]), in id order.
@@ -259,12 +254,7 @@ pub fn read_index_frame(
     frame: reader::FetchedFrame,
 ) -> Result<IndexLines<impl Read + Send + 'static>, StorageError> {
     let key = frame.key().to_owned();
-    Ok(IndexLines {
-        reader: BufReader::new(frame.open(identity)?),
-        key,
-        line: Vec::new(),
-        last: None,
-    })
+    Ok(IndexLines::new(&key, frame.open(identity)?))
 }
 
 /// Iterator over an index's entries; see [`read_index`].
@@ -273,6 +263,19 @@ pub struct IndexLines<R> {
     key: String,
     line: Vec<u8>,
     last: Option<String>,
+}
+
+impl<R: Read> IndexLines<R> {
+    /// The entries `reader` holds (an index's decrypted, decompressed lines), for errors
+    /// named by `key`.
+    pub(crate) fn new(key: &str, reader: R) -> Self {
+        Self {
+            reader: BufReader::new(reader),
+            key: key.to_owned(),
+            line: Vec::new(),
+            last: None,
+        }
+    }
 }
 
 impl<R: Read> Iterator for IndexLines<R> {

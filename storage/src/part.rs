@@ -318,18 +318,16 @@ mod tests {
                 .windows(2)
                 .all(|w| w[0].line < w[1].line && w[0].offset < w[1].offset)
         );
-        let manifest_part = part.manifest_entry("p", 1, None);
         for (i, frame) in part.frames.iter().enumerate() {
-            let end = part
-                .frames
-                .get(i + 1)
-                .map_or(lines.len() as u64, |f| f.line);
-            let mut read = crate::reader::frame_lines(
-                key.identity(),
-                &manifest_part,
+            let next = part.frames.get(i + 1);
+            let end = next.map_or(lines.len() as u64, |f| f.line);
+            let mut read = crate::reader::FetchedFrame::whole(
+                "p",
                 part.body.clone(),
                 frame.offset,
+                next.map(|f| f.offset),
             )
+            .lines(key.identity())
             .expect("frame");
             for n in frame.line..end {
                 let mut line = Vec::new();

@@ -63,27 +63,6 @@ pub fn decrypt_reader(
         .map_err(|e| StorageError::Crypto(format!("part key: {e}")))
 }
 
-/// The records of one zstd frame of a verified part body, from the frame's first line: the
-/// body is decrypted from `offset` on (age's chunks allow it) and that frame alone decompressed.
-pub fn frame_lines(
-    identity: &Identity,
-    part: &ManifestPart,
-    body: Bytes,
-    offset: u64,
-) -> Result<PartLines<impl Read + Send + 'static>, StorageError> {
-    let mut plain = decrypt_reader(identity, body)?;
-    plain
-        .seek(SeekFrom::Start(offset))
-        .map_err(|e| StorageError::Decode(format!("{}: frame at {offset}: {e}", part.key)))?;
-    let frame = zstd::Decoder::new(plain)
-        .map_err(|e: io::Error| StorageError::Decode(format!("zstd: {e}")))?
-        .single_frame();
-    Ok(PartLines {
-        reader: BufReader::new(frame),
-        key: part.key.clone(),
-    })
-}
-
 /// age's payload: 64 KiB chunks of plaintext, each sealed with a 16-byte tag, after the header
 /// and a 16-byte nonce.
 const AGE_CHUNK: u64 = 64 * 1024;
@@ -169,6 +148,21 @@ fn header_len(head: &[u8]) -> Option<u64> {
 }
 
 impl FetchedFrame {
+    /// A frame of an object already fetched whole (`body`), read as [`fetch_frame`]'s are.
+    #[cfg(test)]
+    pub(crate) fn whole(key: &str, body: Bytes, offset: u64, end: Option<u64>) -> Self {
+        Self {
+            key: key.to_owned(),
+            object: Ranges {
+                len: body.len() as u64,
+                pieces: vec![(0, body)],
+                pos: 0,
+            },
+            offset,
+            end,
+        }
+    }
+
     /// The object's key.
     pub fn key(&self) -> &str {
         &self.key

@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::StorageError;
-use crate::manifest::{IdFrame, ManifestPart, PartFrame};
+use crate::index::{IndexEntry, IndexLines};
+use crate::manifest::{ManifestPart, PartFrame};
 use crate::object_store::ObjectStore;
 use crate::part::sha256_hex;
 use crate::reader::{decrypt_reader, open_reader};
@@ -198,12 +199,12 @@ pub async fn check_index(
     let (identity, key, lines) = (identity.clone(), index.key.clone(), part.records);
     let (filter, id_frames) = (index.filter.clone(), index.id_frames.clone());
     let entries = tokio::task::spawn_blocking(move || -> Result<u64, String> {
-        if let Some(frames) = id_frames {
-            check_id_frames(&identity, body.clone(), &frames)?;
-        }
-        let mut n = 0;
-        for entry in crate::index::read_index(&identity, &key, body).map_err(|e| e.to_string())? {
+        let (mut n, mut last) = (0u64, None::<String>);
+        let mut check = |entry: Result<IndexEntry, StorageError>| -> Result<(), String> {
             let entry = entry.map_err(|e| e.to_string())?;
+            if last.as_ref().is_some_and(|last| *last >= entry.id) {
+                return Err("ids out of order".into());
+            }
             if entry.line >= lines {
                 return Err(format!("names line {} of a part of {lines}", entry.line));
             }
@@ -215,6 +216,30 @@ pub async fn check_index(
                 ));
             }
             n += 1;
+            last = Some(entry.id);
+            Ok(())
+        };
+        match id_frames {
+            // Lookups read the one frame an id belongs in: each frame must start where and
+            // with the id recorded, and nothing may follow the last.
+            Some(frames) => walk_frames(
+                &identity,
+                body,
+                frames.iter().map(|f| f.offset),
+                |i, frame| {
+                    let mut entries = IndexLines::new(&key, frame).peekable();
+                    if !matches!(entries.peek(), Some(Ok(e)) if e.id == frames[i].first_id) {
+                        return Err(format!(
+                            "frame {} does not start with the id recorded for it",
+                            i + 1
+                        ));
+                    }
+                    entries.try_for_each(&mut check)
+                },
+            )?,
+            None => crate::index::read_index(&identity, &key, body)
+                .map_err(|e| e.to_string())?
+                .try_for_each(&mut check)?,
         }
         Ok(n)
     })
@@ -268,31 +293,6 @@ fn count_framed_records(
         },
     )?;
     Ok(records)
-}
-
-/// Checks an index's frame table: each frame starts at its recorded offset with its recorded
-/// first id, and nothing follows the last, since lookups read the one frame an id belongs in.
-fn check_id_frames(identity: &Identity, body: Bytes, frames: &[IdFrame]) -> Result<(), String> {
-    walk_frames(
-        identity,
-        body,
-        frames.iter().map(|f| f.offset),
-        |n, lines| {
-            let mut first = Vec::new();
-            lines
-                .read_until(b'\n', &mut first)
-                .map_err(|e| format!("decompressing: {e}"))?;
-            let entry: crate::index::IndexEntry =
-                serde_json::from_slice(&first).map_err(|e| format!("frame {}: {e}", n + 1))?;
-            if entry.id != frames[n].first_id {
-                return Err(format!(
-                    "frame {} is recorded as starting with another id than it holds",
-                    n + 1
-                ));
-            }
-            count_lines(lines, 0).map(drop)
-        },
-    )
 }
 
 /// Reads a sealed object written as a run of zstd frames recorded at `offsets` (in its

@@ -109,12 +109,7 @@ async fn backup_of_10k_customers_equals_the_dataset_on_postgres() {
         "{at_once} streams extracted at once"
     );
     // `LISTBACKUP_RECORD_HISTORY=1` records this run as a replay fixture of the workflows crate.
-    record_replay_fixture(
-        &stack,
-        workflow_id,
-        "backup_history_concurrent_streams.json",
-    )
-    .await;
+    save_replay_fixture("backup_history_concurrent_streams.json", &history);
 
     // The CLI restores the same records as plain JSON Lines.
     let out = stack.tmp.path().join("restored");

@@ -596,6 +596,14 @@ pub async fn record_replay_fixture(stack: &Stack, workflow_id: &str, name: &str)
     let history = temporal::backup_history_json(&stack.client, workflow_id)
         .await
         .expect("history");
+    save_replay_fixture(name, &history);
+}
+
+/// Like [`record_replay_fixture`], for a history the test has already read.
+pub fn save_replay_fixture(name: &str, history: &[u8]) {
+    if std::env::var_os("LISTBACKUP_RECORD_HISTORY").is_none() {
+        return;
+    }
     let path = format!(
         "{}/workflows/tests/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")

@@ -307,12 +307,12 @@ async fn a_daily_quota_puts_the_run_to_sleep_until_it_resets_and_the_snapshot_co
     )
     .await;
 
-    // `LISTBACKUP_RECORD_HISTORY=1` records this run (job slot, quota wait, status search
-    // attribute) as a second replay fixture of the workflows crate.
+    // `LISTBACKUP_RECORD_HISTORY=1` records this run (job slot, streams at once ended by a quota
+    // wait, status search attribute) as a replay fixture of the workflows crate.
     record_replay_fixture(
         &stack,
         job["workflow_id"].as_str().unwrap(),
-        "backup_history_quota_wait.json",
+        "backup_history_concurrent_quota_wait.json",
     )
     .await;
     stack.shutdown().await;

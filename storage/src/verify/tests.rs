@@ -6,6 +6,7 @@ use super::*;
 use crate::blob::BlobWriter;
 use crate::embedded::EmbeddedS3;
 use crate::keys::AccountKey;
+use crate::manifest::IdFrame;
 use crate::part::{DEFAULT_ZSTD_LEVEL, PartWriter};
 
 const AK: &str = "AKIDVERIFYTEST";

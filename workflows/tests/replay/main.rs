@@ -5,11 +5,14 @@
 //! - `backup_history.json`: a plain backup, recorded before runs took job slots and before they
 //!   extracted streams at once; it must stay a history of that old code;
 //! - `backup_history_quota_wait.json`: a run that took a job slot, recorded its status in the
-//!   search attribute and slept through an exhausted daily quota
-//!   (`LISTBACKUP_RECORD_HISTORY=1 cargo test --test e2e a_daily_quota`);
+//!   search attribute and slept through an exhausted daily quota, one stream after another
+//!   (before the `concurrent-streams` marker); it must stay a history of that code too;
 //! - `backup_history_concurrent_streams.json`: a backup of many streams extracted several at once
 //!   (the `concurrent-streams` marker), recorded by `backup_of_10k` with
-//!   `LISTBACKUP_RECORD_HISTORY=1`.
+//!   `LISTBACKUP_RECORD_HISTORY=1`;
+//! - `backup_history_concurrent_quota_wait.json`: streams extracted at once until a daily quota
+//!   ended the round, the wait, then the rest
+//!   (`LISTBACKUP_RECORD_HISTORY=1 cargo test --test e2e a_daily_quota`).
 
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
@@ -45,4 +48,9 @@ async fn recorded_quota_wait_history_replays() {
 #[tokio::test]
 async fn recorded_concurrent_streams_history_replays() {
     replays("backup_history_concurrent_streams.json").await;
+}
+
+#[tokio::test]
+async fn recorded_concurrent_quota_wait_history_replays() {
+    replays("backup_history_concurrent_quota_wait.json").await;
 }
