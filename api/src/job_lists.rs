@@ -9,6 +9,7 @@ use crate::{
     error_responses,
     jobs::{JobView, stored_view},
     pagination::{Page, PageRequest},
+    payload::SerdeJson,
     state::AppState,
 };
 use chrono::{DateTime, Utc};
@@ -25,7 +26,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select};
 pub enum ListJobsResponse {
     /// A page of jobs, newest first (without live progress: get a job for that).
     #[oai(status = 200)]
-    Ok(Json<Page<JobView>>),
+    Ok(SerdeJson<Page<JobView>>),
     /// A parameter could not be read (`invalid_request`; `details.field` names it).
     #[oai(status = 400)]
     BadRequest(Json<ErrorEnvelope>),
@@ -122,22 +123,25 @@ impl Filters {
     }
 }
 
-async fn page_of(
+/// One page of the jobs `select` finds (newest first), plus the row that tells whether another
+/// page follows.
+async fn rows_of(
     state: &AppState,
     select: Select<job::Entity>,
     filters: &Filters,
-    limit: Option<u64>,
-    cursor: Option<String>,
-) -> Result<ListJobsResponse, ApiError> {
-    let page = PageRequest::parse(limit, cursor)?;
-    let rows = page
+    page: &PageRequest,
+) -> Result<Vec<job::Model>, ApiError> {
+    Ok(page
         .apply_desc(filters.apply(select), job::Column::Id)
         .all(&state.db)
-        .await?;
+        .await?)
+}
+
+fn page_of(state: &AppState, page: &PageRequest, rows: Vec<job::Model>) -> ListJobsResponse {
     let page = page
         .finish(rows, |j| j.id.clone())
         .map(|j| stored_view(state, j));
-    Ok(ListJobsResponse::Ok(Json(page)))
+    ListJobsResponse::Ok(SerdeJson(page))
 }
 
 /// The accounts a list covers: the account, and with `include_sub_accounts` every account below
@@ -209,11 +213,13 @@ impl JobListsApi {
                 created_after.0.as_deref(),
                 created_before.0.as_deref(),
             )?;
+            let page = PageRequest::parse(limit.0, cursor.0)?;
             let mut select = job::Entity::find().filter(job::Column::AccountId.is_in(accounts));
             if let Some(source) = source_id.0.filter(|s| !s.is_empty()) {
                 select = select.filter(job::Column::SourceId.eq(source));
             }
-            page_of(&state, select, &filters, limit.0, cursor.0).await
+            let rows = rows_of(&state, select, &filters, &page).await?;
+            Ok(page_of(&state, &page, rows))
         })
         .await
     }
@@ -247,19 +253,30 @@ impl JobListsApi {
         cursor: Query<Option<String>>,
     ) -> ListJobsResponse {
         respond(async {
-            let src = source::Entity::find_by_id(source_id.0.as_str())
-                .one(&state.db)
-                .await?
-                .filter(|s| auth.0.reaches(&s.account_id))
-                .ok_or_else(|| ApiError::not_found("source", &source_id))?;
             let filters = Filters::parse(
                 kind.0.as_deref(),
                 status.0.as_deref(),
                 created_after.0.as_deref(),
                 created_before.0.as_deref(),
             )?;
-            let select = job::Entity::find().filter(job::Column::SourceId.eq(src.id));
-            page_of(&state, select, &filters, limit.0, cursor.0).await
+            let page = PageRequest::parse(limit.0, cursor.0)?;
+            let select = job::Entity::find().filter(job::Column::SourceId.eq(source_id.as_str()));
+            let rows = rows_of(&state, select, &filters, &page).await?;
+            // A source's jobs are its account's, so a page that holds any shows by itself
+            // whether the caller reaches the source; only an empty page needs the source read
+            // to tell "no jobs" from "no such source" (or not yours).
+            let reached = if rows.is_empty() {
+                source::Entity::find_by_id(source_id.0.as_str())
+                    .one(&state.db)
+                    .await?
+                    .is_some_and(|s| auth.0.reaches(&s.account_id))
+            } else {
+                rows.iter().all(|j| auth.0.reaches(&j.account_id))
+            };
+            if !reached {
+                return Err(ApiError::not_found("source", &source_id));
+            }
+            Ok(page_of(&state, &page, rows))
         })
         .await
     }

@@ -16,12 +16,12 @@ use poem_openapi::{
     payload::Json,
     types::ToJSON,
 };
-use sea_orm::EntityTrait;
+use sea_orm::{ActiveEnum, EntityTrait};
 use serde_json::Value;
 use std::time::Duration;
 
 /// Progress of one stream.
-#[derive(Object, Debug, Clone, PartialEq)]
+#[derive(Object, serde::Serialize, Debug, Clone, PartialEq)]
 #[oai(skip_serializing_if_is_none)]
 pub struct StreamProgressView {
     pub name: String,
@@ -36,7 +36,8 @@ pub struct StreamProgressView {
 }
 
 /// A backup or sync run.
-#[derive(Object, Debug, Clone)]
+// Lists write it with serde: its `Serialize` must write what its `ToJSON` does (see `payload`).
+#[derive(Object, serde::Serialize, Debug, Clone)]
 #[oai(skip_serializing_if_is_none)]
 pub struct JobView {
     pub id: String,
@@ -49,20 +50,33 @@ pub struct JobView {
     pub status: String,
     /// While the job is active, from its run: `starting`, `queued`, `extracting`,
     /// `needs_reauth`, `waiting_for_quota` or `finalizing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
     pub snapshot_id: String,
     pub workflow_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     pub temporal_ui_url: String,
     pub records: u64,
     pub bytes: u64,
     pub streams: Vec<StreamProgressView>,
     /// Why the job failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The failed or cancelled job this one retries.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<String>,
+    #[serde(serialize_with = "crate::payload::time")]
     pub created_at: DateTime<Utc>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::payload::opt_time"
+    )]
     pub started_at: Option<DateTime<Utc>>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::payload::opt_time"
+    )]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
@@ -372,10 +386,7 @@ pub(crate) async fn view(state: &AppState, job: job::Model) -> JobView {
             &job.workflow_id,
         ),
         kind: job.kind_str().to_owned(),
-        status: serde_json::to_value(job.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        status: job.status.to_value(),
         id: job.id,
         account_id: job.account_id,
         source_id: job.source_id,
@@ -424,10 +435,7 @@ pub(crate) fn stored_view(state: &AppState, job: job::Model) -> JobView {
             &job.workflow_id,
         ),
         kind: job.kind_str().to_owned(),
-        status: serde_json::to_value(job.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        status: job.status.to_value(),
         streams: committed_streams(&job.progress),
         records: job.records.max(0) as u64,
         bytes: job.bytes.max(0) as u64,

@@ -37,6 +37,7 @@ mod oauth;
 pub mod pagination;
 mod password_reset;
 mod passwords;
+mod payload;
 mod platforms;
 mod portal;
 mod reauth;

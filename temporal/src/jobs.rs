@@ -90,20 +90,19 @@ pub async fn backup_progress(
         })
 }
 
+/// What a workflow id keeps unescaped in a Web UI link: RFC 3986's unreserved characters.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// The run's page in the Temporal Web UI.
 pub fn web_ui_link(ui_base: &str, namespace: &str, workflow_id: &str) -> String {
-    let encoded: String = workflow_id
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
     format!(
-        "{}/namespaces/{namespace}/workflows/{encoded}",
-        ui_base.trim_end_matches('/')
+        "{}/namespaces/{namespace}/workflows/{}",
+        ui_base.trim_end_matches('/'),
+        percent_encoding::utf8_percent_encode(workflow_id, PATH_SEGMENT)
     )
 }
 
@@ -255,4 +254,15 @@ pub async fn run_state(
         run_id: description.run_id().to_owned(),
         status,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_web_ui_link_escapes_all_but_unreserved_characters() {
+        assert_eq!(
+            super::web_ui_link("http://ui:8233/", "ns", "backup/src_1/a b~ü.x-y"),
+            "http://ui:8233/namespaces/ns/workflows/backup%2Fsrc_1%2Fa%20b~%C3%BC.x-y"
+        );
+    }
 }

@@ -116,6 +116,25 @@ async fn jobs_are_listed_newest_first_with_filters() {
         )
         .await;
     assert_eq!(ids(r.ok(200)), vec![made[1].clone()]);
+    // A source of the caller's with no jobs (none of this kind) is an empty page, not a 404.
+    let r = app
+        .get(
+            &format!("/v1/sources/{}/jobs?kind=sync", s2.id),
+            &ada.access,
+        )
+        .await;
+    assert!(ids(r.ok(200)).is_empty());
+    // Another account's source, jobs and all, is not found.
+    let bob = app.register("bob@example.com").await;
+    app.get(&format!("/v1/sources/{}/jobs", s1.id), &bob.access)
+        .await
+        .error(404, "not_found");
+    app.get(
+        &format!("/v1/sources/{}/jobs?kind=sync", s2.id),
+        &bob.access,
+    )
+    .await
+    .error(404, "not_found");
 
     // Bad parameters name themselves.
     for (query, field) in [

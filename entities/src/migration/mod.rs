@@ -23,6 +23,7 @@ mod m0018_branding;
 mod m0019_client_portal;
 mod m0020_notifications;
 mod m0021_access_version;
+mod m0022_job_list_indexes;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0019_client_portal::Migration),
             Box::new(m0020_notifications::Migration),
             Box::new(m0021_access_version::Migration),
+            Box::new(m0022_job_list_indexes::Migration),
         ]
     }
 }

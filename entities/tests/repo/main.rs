@@ -1,6 +1,7 @@
 //! The repository, run the same way on SQLite and on Postgres.
 
 mod access;
+mod job_lists;
 mod retention;
 mod slots;
 mod webhooks;
@@ -248,5 +249,15 @@ async fn repository_on_postgres() {
     slots::suite(&db, &other).await;
     other.close().await.unwrap();
     webhooks::suite(&db).await;
+    entities::testing::drop_database(db, &name).await.unwrap();
+}
+
+#[tokio::test]
+async fn job_pages_read_an_index_in_order_on_postgres() {
+    let (name, url) = entities::testing::create_database("lbjobs")
+        .await
+        .expect("the test Postgres is reachable (scripts/ensure-postgres)");
+    let db = entities::connect_and_migrate(&url).await.unwrap();
+    job_lists::suite(&db).await;
     entities::testing::drop_database(db, &name).await.unwrap();
 }
