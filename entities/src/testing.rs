@@ -20,10 +20,19 @@ pub async fn create_database(prefix: &str) -> Result<(String, String), DbErr> {
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await?;
     admin.close().await?;
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    Ok((name.clone(), format!("{base}/{name}")))
+    Ok((name.clone(), with_database(&admin_url, &name)))
+}
+
+/// `url` with its database replaced by `name`, its parameters (`?sslmode=…`) kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (path, params) = url
+        .split_once('?')
+        .map_or((url, None), |(p, q)| (p, Some(q)));
+    let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+    match params {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
 }
 
 /// Closes `db` and drops the database `name`, ending any connection still open to it.
@@ -34,4 +43,19 @@ pub async fn drop_database(db: DatabaseConnection, name: &str) -> Result<(), DbE
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await?;
     admin.close().await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_test_database_keeps_the_servers_parameters() {
+        assert_eq!(
+            super::with_database("postgres://u@h:5432/postgres", "t_1"),
+            "postgres://u@h:5432/t_1"
+        );
+        assert_eq!(
+            super::with_database("postgres://u@h/postgres?sslmode=disable&x=a/b", "t_1"),
+            "postgres://u@h/t_1?sslmode=disable&x=a/b"
+        );
+    }
 }
