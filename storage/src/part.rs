@@ -259,6 +259,34 @@ pub fn part_reader<'a>(
     zstd::Decoder::new(plain).map_err(|e: io::Error| StorageError::Decode(format!("zstd: {e}")))
 }
 
+/// `json` (valid JSON) as one line for a part: JSON a platform pretty-printed has the
+/// whitespace between its tokens removed — the same JSON, compact; JSON already on one line is
+/// returned as it is. Only whitespace outside strings goes: a string cannot hold a raw line
+/// break, so every line break is outside one.
+pub fn one_line(json: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !json.contains(&b'\n') {
+        return std::borrow::Cow::Borrowed(json);
+    }
+    let mut out = Vec::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Lowercase hex sha256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -339,6 +367,35 @@ mod tests {
                 "frame {i} ends"
             );
         }
+    }
+
+    #[test]
+    fn pretty_printed_json_is_stored_as_the_same_json_on_one_line() {
+        let pretty = serde_json::to_vec_pretty(&serde_json::json!({
+            "id": "ch_1",
+            "description": "two  spaces,\ta tab, a line\nbreak and \"quotes\" \\",
+            "amount": 1.10,
+            "nested": {"list": [1, {"k": " v "}], "empty": {}},
+        }))
+        .unwrap();
+        assert!(pretty.contains(&b'\n'));
+        let line = one_line(&pretty);
+        assert!(!line.contains(&b'\n'), "{}", String::from_utf8_lossy(&line));
+        let value = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).unwrap();
+        assert_eq!(value(&line), value(&pretty));
+        // Only whitespace between tokens went: the text is the compact form of the same JSON.
+        assert_eq!(
+            String::from_utf8(line.to_vec()).unwrap(),
+            serde_json::to_string(&value(&pretty)).unwrap()
+        );
+        // Numbers keep their text (no float round trip).
+        let text = b"{\n  \"amount\": 1.10,\n  \"n\": 1e400\n}";
+        assert_eq!(&*one_line(text), br#"{"amount":1.10,"n":1e400}"#);
+        // One line already: kept as it is, spaces and all.
+        let compact = br#"{"a": "b c"}"#;
+        assert!(matches!(one_line(compact), std::borrow::Cow::Borrowed(b) if b == compact));
+        let mut writer = PartWriter::new(&AccountKey::generate().recipient(), 3).unwrap();
+        writer.write_record(&one_line(&pretty)).unwrap();
     }
 
     #[test]

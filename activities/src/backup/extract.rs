@@ -312,8 +312,11 @@ impl Extraction<'_> {
         Ok(self.writer.as_mut().expect("writer was just created"))
     }
 
-    /// Appends `record`, stored as `line`, to the open part and its index.
+    /// Appends `record`, stored as `line`, to the open part and its index (JSON the platform
+    /// pretty-printed is stored compact: a part holds one record per line).
     fn write(&mut self, record: &connectors::Record, line: &[u8]) -> Result<(), ActivityError> {
+        let compact = storage::part::one_line(line);
+        let line: &[u8] = &compact;
         let writer = self.writer()?;
         let at = writer.records();
         writer.write_record(line).map_err(storage)?;
