@@ -45,6 +45,10 @@ pub struct FaultPlan {
     /// A token bucket of this many requests per second (burst of one second's worth);
     /// requests over it answer 429 with the whole seconds until the next token.
     pub max_requests_per_sec: Option<u32>,
+    /// Platform answers with a JSON body are written pretty-printed (indented, a line per
+    /// member), as some APIs answer: the same JSON, so a client must not rely on one line per
+    /// record.
+    pub pretty_json: bool,
 }
 
 // Hand-written rather than derived: a 429 that says "retry after 0 seconds"
@@ -64,6 +68,7 @@ impl Default for FaultPlan {
             slow_every: None,
             slow_ms: 0,
             max_requests_per_sec: None,
+            pretty_json: false,
         }
     }
 }

@@ -227,6 +227,11 @@ where
                     Err(err) => err.into_response(),
                 },
             };
+            let response = if sandbox.faults().pretty_json {
+                pretty_printed(response).await
+            } else {
+                response
+            };
             if decision.reset {
                 sandbox.stats_counters().record_reset();
                 return Ok(cut_short(response).await);
@@ -235,6 +240,30 @@ where
             Ok::<_, poem::Error>(response)
         }
     })
+}
+
+/// A JSON answer with its body pretty-printed; any other answer as it is.
+async fn pretty_printed(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(poem::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let body = body.into_bytes().await.unwrap_or_default();
+    let pretty = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| serde_json::to_vec_pretty(&v).ok());
+    match pretty {
+        Some(pretty) => {
+            parts.headers.remove(poem::http::header::CONTENT_LENGTH);
+            Response::from_parts(parts, poem::Body::from(pretty))
+        }
+        None => Response::from_parts(parts, poem::Body::from(body)),
+    }
 }
 
 fn with_retry_after(mut response: Response, fault: Fault) -> Response {

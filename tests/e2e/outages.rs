@@ -153,7 +153,8 @@ async fn a_backup_rides_out_throttling_5xx_resets_and_timeouts() {
         .await
         .expect("stack");
     // Bursts of two: 429s with and without Retry-After, 500/502/503 in turn, answers cut off
-    // mid-body, and answers held past the worker's 2-second timeout.
+    // mid-body, and answers held past the worker's 2-second timeout; every page pretty-printed
+    // (records stored compact, one per line).
     stack.sandbox.set_faults(FaultPlan {
         rate_limit_every: Some(23),
         retry_after_secs: 1,
@@ -164,6 +165,7 @@ async fn a_backup_rides_out_throttling_5xx_resets_and_timeouts() {
         slow_every: Some(37),
         slow_ms: 4_000,
         burst: 2,
+        pretty_json: true,
         ..FaultPlan::default()
     });
     let tenant = stack.provision().await.expect("provision");

@@ -187,3 +187,25 @@ async fn bare_429s_cycling_5xx_resets_and_slow_answers() {
         "request 2 is"
     );
 }
+
+#[tokio::test]
+async fn pretty_printed_answers_are_the_same_json_on_many_lines() {
+    let harness = Harness::with_seed(37).await;
+    let text = |r: reqwest::Response| async move { r.text().await.unwrap() };
+    let url = harness.url("/v1/customers?limit=3");
+    let get = || harness.client.get(&url).bearer_auth(crate::KEY).send();
+    let compact = text(get().await.unwrap()).await;
+    harness.sandbox.set_faults(FaultPlan {
+        pretty_json: true,
+        ..FaultPlan::default()
+    });
+    let answer = get().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let pretty = text(answer).await;
+    assert!(
+        !compact.contains('\n') && pretty.lines().count() > 20,
+        "{pretty}"
+    );
+    let value = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap();
+    assert_eq!(value(&pretty), value(&compact));
+}
