@@ -345,20 +345,19 @@ async fn relaunch(
 }
 
 pub(crate) async fn view(state: &AppState, job: job::Model) -> JobView {
-    let mut streams = committed_streams(&job.progress);
-    let (mut records, mut bytes) = (job.records.max(0) as u64, job.bytes.max(0) as u64);
-    let mut phase = None;
-    if !job.status.is_final() {
+    let active = !job.status.is_final();
+    let mut view = stored_view(state, job);
+    if active {
         // The workflow knows more than the database (streams not started yet, the phase); a
         // busy or unreachable Temporal falls back to what the database has.
-        let query = temporal::backup_progress(&state.temporal.client, &job.workflow_id);
+        let query = temporal::backup_progress(&state.temporal.client, &view.workflow_id);
         if let Ok(Ok(live)) = tokio::time::timeout(Duration::from_secs(2), query).await {
-            phase = Some(live.phase);
+            view.phase = Some(live.phase);
             if !live.streams.is_empty() {
                 // The workflow learns counts when a chunk returns; the database as each part
                 // commits. Show the further of the two for every stream.
-                let committed = std::mem::take(&mut streams);
-                streams = live
+                let committed = std::mem::take(&mut view.streams);
+                view.streams = live
                     .streams
                     .into_iter()
                     .map(|s| {
@@ -374,35 +373,12 @@ pub(crate) async fn view(state: &AppState, job: job::Model) -> JobView {
                         }
                     })
                     .collect();
-                records = records.max(live.records);
-                bytes = bytes.max(live.bytes);
+                view.records = view.records.max(live.records);
+                view.bytes = view.bytes.max(live.bytes);
             }
         }
     }
-    JobView {
-        temporal_ui_url: temporal::web_ui_link(
-            &state.temporal.ui_base,
-            &state.temporal.namespace,
-            &job.workflow_id,
-        ),
-        kind: job.kind_str().to_owned(),
-        status: job.status.to_value(),
-        id: job.id,
-        account_id: job.account_id,
-        source_id: job.source_id,
-        phase,
-        snapshot_id: job.snapshot_id,
-        workflow_id: job.workflow_id,
-        run_id: job.run_id,
-        records,
-        bytes,
-        streams,
-        error: job.error,
-        retry_of: job.retry_of,
-        created_at: job.created_at,
-        started_at: job.started_at,
-        finished_at: job.finished_at,
-    }
+    view
 }
 
 /// The per-stream totals the activities committed (`{"customers": {"records": …}}`).
